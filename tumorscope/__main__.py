@@ -1,0 +1,5 @@
+import sys
+
+from tumorscope.cli import main
+
+sys.exit(main())

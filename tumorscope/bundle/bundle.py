@@ -1,0 +1,139 @@
+"""Bundles on disk: ``config.json`` + ``weights.pt`` (+ ``card.md``), verified by SHA-256 on load.
+
+A bundle is what predict, evaluate, explain and serve load; it carries its preprocessing, so a model can
+never be run with the wrong normalisation. Bundles shipped with tumorscope live in ``bundle/zoo/<name>/``
+and resolve by name (``--model lgg-flair-seg``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tumorscope.atomic import atomic_path
+from tumorscope.errors import TumorscopeError
+from tumorscope.preprocess.pipeline import Preprocessor
+
+ZOO = Path(__file__).parent / "zoo"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Bundle:
+    path: Path
+    config: dict[str, Any]
+    _model: torch.nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name", self.path.name))
+
+    @property
+    def task(self) -> str:
+        return str(self.config["task"])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.config.get("classes", []))
+
+    @property
+    def preprocessor(self) -> Preprocessor:
+        return Preprocessor.from_dict(self.config["preprocessing"])
+
+    @property
+    def postprocess(self) -> Any:
+        from tumorscope.predict.postprocess import PostProcess
+
+        return PostProcess.from_dict(self.config.get("postprocessing", {}))
+
+    @property
+    def card(self) -> str:
+        card = self.path / "card.md"
+        return card.read_text() if card.exists() else ""
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The network with its weights, in eval mode (built on first use)."""
+        if self._model is None:
+            from tumorscope.models import build_model
+
+            spec = self.config["model"]
+            net = build_model(spec["name"], spec["in_channels"], spec["out_channels"], **spec.get("options", {}))
+            weights = self.path / "weights.pt"
+            state = torch.load(weights, map_location="cpu")
+            net.load_state_dict({k: v.float() for k, v in state.items()})
+            net.eval()
+            self._model = net
+        return self._model
+
+
+def save_bundle(
+    out: str | Path,
+    model: torch.nn.Module,
+    config: dict[str, Any],
+    card: str | None = None,
+    half: bool = False,
+) -> Bundle:
+    """Write a bundle folder atomically. ``config`` needs ``task``, ``model`` ({name, in_channels,
+    out_channels, options}) and ``preprocessing``; ``half`` stores weights as float16 (halves the size)."""
+    for key in ("task", "model", "preprocessing"):
+        if key not in config:
+            raise ValueError(f"bundle config needs {key!r}")
+    out = Path(out)
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        torch.save(state, tmp / "weights.pt")
+        cfg = {**config, "format_version": FORMAT_VERSION, "weights_sha256": _sha256(tmp / "weights.pt")}
+        (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        if card:
+            (tmp / "card.md").write_text(card)
+    return Bundle(out, cfg)
+
+
+def load_bundle(name_or_path: str | Path, verify: bool = True) -> Bundle:
+    """A bundle from a zoo name, a bundle folder, or a training run folder (its ``bundle/``)."""
+    path = _resolve(name_or_path)
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise TumorscopeError(f"config.json is not valid JSON ({exc})", path / "config.json") from exc
+    weights = path / "weights.pt"
+    if not weights.exists():
+        raise TumorscopeError("bundle has no weights.pt", path)
+    if verify and config.get("weights_sha256") and _sha256(weights) != config["weights_sha256"]:
+        raise TumorscopeError("weights.pt does not match the checksum in config.json (corrupt or edited)", weights)
+    return Bundle(path, config)
+
+
+def zoo_models() -> list[Bundle]:
+    """The bundles shipped with tumorscope."""
+    if not ZOO.is_dir():
+        return []
+    return [load_bundle(p, verify=False) for p in sorted(ZOO.iterdir()) if (p / "config.json").exists()]
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    for cand in (p, p / "bundle"):
+        if (cand / "config.json").exists() and (cand / "weights.pt").exists():
+            return cand
+    if (ZOO / str(name_or_path) / "config.json").exists():
+        return ZOO / str(name_or_path)
+    if p.exists():
+        raise TumorscopeError("not a tumorscope bundle or run folder (no config.json + weights.pt)", p)
+    known = ", ".join(b.name for b in zoo_models()) or "none installed"
+    raise TumorscopeError(f"no such model (bundled models: {known})", p)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

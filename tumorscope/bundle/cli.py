@@ -1,0 +1,88 @@
+"""``tumorscope models`` (list/show/verify bundles) and ``tumorscope demo`` (the README's first command)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="bundled models and available architectures",
+                       description="List the bundled models (with their cross-validated headline metrics), show a "
+                       "model card, verify a bundle's checksum, or list trainable architectures.")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    q = msub.add_parser("list", help="bundled models (or --architectures)")
+    q.add_argument("--architectures", action="store_true", help="list trainable network architectures instead")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_cmd_list)
+    q = msub.add_parser("show", help="print a model card")
+    q.add_argument("name", help="bundle name or folder")
+    q.set_defaults(func=_cmd_show)
+    q = msub.add_parser("verify", help="load a bundle, check its checksum and build its network")
+    q.add_argument("name", help="bundle name or folder")
+    q.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser(
+        "demo", help="predict with the bundled default model on an example (what `make demo` runs)",
+        description="Pick an example - an LGG validation patient of the bundled model when ../shared/data or "
+        "$TUMORSCOPE_DATA holds the LGG dataset, else a deterministic synthetic phantom (labelled synthetic in "
+        "every output) - and run `tumorscope predict` on it.",
+    )
+    p.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: demo_output)")
+    p.add_argument("--model", default="lgg-flair-seg")
+    p.add_argument("--synthetic", action="store_true", help="use the synthetic phantom even when real data is there")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.architectures:
+        from tumorscope.models import describe_models
+
+        specs = describe_models()
+        if args.json:
+            print(json.dumps([{"name": s.name, "task": s.task, "summary": s.summary} for s in specs], indent=2))
+        else:
+            for s in specs:
+                print(f"{s.name:<16} {s.task:<15} {s.summary}")
+        return 0
+    from tumorscope.bundle import zoo_models
+
+    rows = [
+        {"name": b.name, "task": b.task, "classes": b.classes, "path": str(b.path),
+         "headline": b.config.get("headline_metrics", {})}
+        for b in zoo_models()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            head = "  ".join(f"{k}={v}" for k, v in r["headline"].items())
+            print(f"{r['name']:<22} {r['task']:<15} {head}")
+        if not rows:
+            print("no bundled models installed")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from tumorscope.bundle import load_bundle
+
+    b = load_bundle(args.name)
+    print(b.card or json.dumps(b.config, indent=2))
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from tumorscope.bundle import load_bundle
+
+    b = load_bundle(args.name, verify=True)
+    n = sum(p.numel() for p in b.model.parameters())
+    print(f"{b.name}: checksum ok, {b.config['model']['name']} with {n:,} parameters, task {b.task}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from tumorscope.demo import run_demo
+
+    run_demo(args.out, model=args.model, force_synthetic=args.synthetic)
+    return 0

@@ -1,0 +1,66 @@
+"""Slices of one volume read together: the unit of per-patient segmentation training and evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tumorscope.data.sample import Sample
+from tumorscope.progress import progress
+
+
+@dataclass
+class SliceStack:
+    """The slices of one volume (or one 2-D image), in slice order, with their masks when known."""
+
+    id: str
+    patient_id: str | None
+    images: np.ndarray  # (N, Y, X, C) raw pixels
+    masks: np.ndarray | None  # (N, Y, X) bool
+    samples: list[Sample] = field(default_factory=list)
+    spacing: tuple[float, ...] = (1.0, 1.0)
+
+    @property
+    def n_slices(self) -> int:
+        return int(self.images.shape[0])
+
+
+def volume_key(sample: Sample) -> str:
+    """Which volume a sample belongs to: the layout's volume id, else the patient, else the image itself."""
+    return str(sample.extra.get("volume_id") or sample.patient_id or sample.image)
+
+
+def load_stacks(samples: list[Sample], with_masks: bool = True, desc: str = "reading slices") -> list[SliceStack]:
+    """Read samples into one SliceStack per volume (slices ordered by slice index)."""
+    from tumorscope.io import read_image, read_mask
+
+    groups: dict[str, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault(volume_key(s), []).append(s)
+    stacks = []
+    for key, group in progress(sorted(groups.items()), desc=desc, total=len(groups)):
+        group.sort(key=lambda s: (s.slice_index if s.slice_index is not None else 0, str(s.image)))
+        imgs = [read_image(s.image) for s in group]
+        shape = imgs[0].spatial_shape
+        masks = None
+        if with_masks and all(s.masks for s in group):
+            masks = np.stack([read_mask(list(s.masks), shape=im.spatial_shape) for s, im in zip(group, imgs)])
+        arrays = [im.array for im in imgs]
+        if any(a.shape != arrays[0].shape for a in arrays):
+            from tumorscope.errors import TumorscopeError
+
+            bad = next(im for im in imgs if im.array.shape != arrays[0].shape)
+            raise TumorscopeError(f"slice shape {bad.array.shape} differs from {arrays[0].shape} in the same volume", bad.path)
+        stacks.append(
+            SliceStack(
+                id=key,
+                patient_id=group[0].patient_id,
+                images=np.stack(arrays),
+                masks=masks,
+                samples=group,
+                spacing=tuple(imgs[0].spacing),
+            )
+        )
+        del shape
+    return stacks

@@ -1,0 +1,134 @@
+"""Per-patient segmentation evaluation: volumetric Dice/IoU/HD95 and slice-level tumor presence, with CIs."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from tumorscope.data.volumes import SliceStack
+from tumorscope.evaluate.bootstrap import bootstrap_ci, cluster_bootstrap_ci
+from tumorscope.evaluate.overlap import dice, hd95, iou
+from tumorscope.predict.postprocess import PostProcess
+from tumorscope.predict.segmentation import predict_probabilities
+from tumorscope.preprocess.pipeline import Preprocessor
+from tumorscope.progress import progress
+
+
+@dataclass
+class PatientResult:
+    id: str
+    n_slices: int
+    dice: float
+    iou: float
+    hd95: float
+    truth_voxels: int
+    pred_voxels: int
+    slice_truth: np.ndarray  # (N,) bool: tumor on the slice
+    slice_score: np.ndarray  # (N,) max probability on the slice
+    slice_pred: np.ndarray  # (N,) bool: tumor predicted on the slice
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "n_slices": self.n_slices, "dice": self.dice, "iou": self.iou, "hd95": self.hd95,
+            "truth_voxels": self.truth_voxels, "pred_voxels": self.pred_voxels,
+            "tumor_slices": int(self.slice_truth.sum()),
+            "false_positive_slices": int((self.slice_pred & ~self.slice_truth).sum()),
+        }
+
+
+def score_patient(stack: SliceStack, prob: np.ndarray, post: PostProcess) -> PatientResult:
+    """Compare a probability map of one volume with its ground-truth masks."""
+    if stack.masks is None:
+        raise ValueError(f"volume {stack.id} has no masks to evaluate against")
+    pred = post(prob)
+    truth = stack.masks
+    sp = tuple(float(s) for s in stack.spacing)
+    spacing_np = (1.0, sp[1], sp[0]) if len(sp) == 2 else tuple(reversed(sp))
+    return PatientResult(
+        id=stack.patient_id or stack.id,
+        n_slices=stack.n_slices,
+        dice=dice(pred, truth),
+        iou=iou(pred, truth),
+        hd95=hd95(pred, truth, spacing_np),
+        truth_voxels=int(truth.sum()),
+        pred_voxels=int(pred.sum()),
+        slice_truth=np.asarray(truth.reshape(truth.shape[0], -1).any(1)),
+        slice_score=prob.reshape(prob.shape[0], -1).max(1),
+        slice_pred=np.asarray(pred.reshape(pred.shape[0], -1).any(1)),
+    )
+
+
+def evaluate_stacks(
+    model: torch.nn.Module,
+    pre: Preprocessor,
+    post: PostProcess,
+    stacks: list[SliceStack],
+    bf16: bool = True,
+    show_progress: bool = True,
+) -> list[PatientResult]:
+    """Predict and score every volume."""
+    it = progress(stacks, desc="evaluating", total=len(stacks)) if show_progress else stacks
+    return [
+        score_patient(s, predict_probabilities(model, pre, s.images, tta=post.tta, bf16=bf16), post) for s in it
+    ]
+
+
+def summarize(results: list[PatientResult], n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """The metrics.json body: per-patient means with 95% bootstrap CIs over patients."""
+    d = np.array([r.dice for r in results])
+    j = np.array([r.iou for r in results])
+    h = np.array([r.hd95 for r in results])
+    truth = [r.slice_truth for r in results]
+    score = [r.slice_score for r in results]
+    pred = [r.slice_pred for r in results]
+
+    def pooled(idx: np.ndarray, fn: Any) -> float:
+        t = np.concatenate([truth[i] for i in idx])
+        return fn(t, np.concatenate([score[i] for i in idx]), np.concatenate([pred[i] for i in idx]))
+
+    def sens(t: np.ndarray, _s: np.ndarray, p: np.ndarray) -> float:
+        return float((p & t).sum() / t.sum()) if t.any() else float("nan")
+
+    def spec(t: np.ndarray, _s: np.ndarray, p: np.ndarray) -> float:
+        return float((~p & ~t).sum() / (~t).sum()) if (~t).any() else float("nan")
+
+    def auc(t: np.ndarray, s: np.ndarray, _p: np.ndarray) -> float:
+        return float(roc_auc_score(t, s)) if 0 < t.sum() < t.size else float("nan")
+
+    all_idx = np.arange(len(results))
+    ci = {}
+    for name, fn in (("slice_sensitivity", sens), ("slice_specificity", spec), ("slice_auc", auc)):
+        ci[name] = cluster_bootstrap_ci(
+            len(results), functools.partial(pooled, fn=fn), n_boot=min(n_boot, 1000), seed=seed
+        )
+    tumor_free = [r for r in results if r.truth_voxels == 0]
+    return {
+        "task": "segmentation",
+        "n_patients": len(results),
+        "n_slices": int(sum(r.n_slices for r in results)),
+        "n_tumor_slices": int(sum(r.slice_truth.sum() for r in results)),
+        "dice_mean": float(d.mean()) if d.size else float("nan"),
+        "dice_median": float(np.median(d)) if d.size else float("nan"),
+        "dice_ci95": bootstrap_ci(d, n_boot=n_boot, seed=seed),
+        "iou_mean": float(j.mean()) if j.size else float("nan"),
+        "iou_ci95": bootstrap_ci(j, n_boot=n_boot, seed=seed),
+        "hd95_mean_mm": float(np.nanmean(h)) if np.isfinite(h).any() else float("nan"),
+        "hd95_ci95": bootstrap_ci(h, n_boot=n_boot, seed=seed),
+        "hd95_undefined_patients": int(np.isnan(h).sum()),
+        "slice_sensitivity": pooled(all_idx, sens) if results else float("nan"),
+        "slice_sensitivity_ci95": ci["slice_sensitivity"],
+        "slice_specificity": pooled(all_idx, spec) if results else float("nan"),
+        "slice_specificity_ci95": ci["slice_specificity"],
+        "slice_auc": pooled(all_idx, auc) if results else float("nan"),
+        "slice_auc_ci95": ci["slice_auc"],
+        "false_positive_slices": int(sum((r.slice_pred & ~r.slice_truth).sum() for r in results)),
+        "tumor_free_slices": int(sum((~r.slice_truth).sum() for r in results)),
+        "tumor_free_patients": len(tumor_free),
+        "tumor_free_patients_correct": int(sum(r.pred_voxels == 0 for r in tumor_free)),
+        "per_patient": [r.row() for r in results],
+    }

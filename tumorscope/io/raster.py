@@ -1,0 +1,185 @@
+"""Raster images: PNG, JPEG and BMP through Pillow, TIFF through tifffile.
+
+Pixels keep their dtype (uint8, uint16...) and come channels-last. 1-bit images become uint8
+0/255, palette images RGB (RGBA when the palette has transparency), CMYK/YCbCr RGB. A multi-page
+TIFF is a volume. Spacing is 1.0 unless an ImageJ TIFF states a physical unit (DPI is ignored).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+from PIL import Image as PILImage
+
+from tumorscope.atomic import atomic_path
+from tumorscope.errors import TumorscopeError
+from tumorscope.io.formats import PILLOW, TIFF, check_file, decoding, image_format, suffix
+from tumorscope.io.image import Image
+from tumorscope.io.mask import mask_is_empty  # noqa: F401  (data layouts import it from here)
+
+# Pillow mode -> (mode to convert to, or None to keep; channels; dtype of the array we return).
+_PILLOW_MODES: dict[str, tuple[str | None, int, str]] = {
+    "1": ("L", 1, "uint8"),
+    "L": (None, 1, "uint8"),
+    "LA": (None, 2, "uint8"),
+    "La": ("LA", 2, "uint8"),
+    "P": ("RGB", 3, "uint8"),
+    "PA": ("RGBA", 4, "uint8"),
+    "RGB": (None, 3, "uint8"),
+    "RGBX": ("RGB", 3, "uint8"),
+    "RGBA": (None, 4, "uint8"),
+    "RGBa": ("RGBA", 4, "uint8"),
+    "CMYK": ("RGB", 3, "uint8"),
+    "YCbCr": ("RGB", 3, "uint8"),
+    "HSV": ("RGB", 3, "uint8"),
+    "I;16": (None, 1, "uint16"),
+    "I;16L": (None, 1, "uint16"),
+    "I;16B": (None, 1, "uint16"),
+    "I;16N": (None, 1, "uint16"),
+    "I": (None, 1, "int32"),
+    "F": (None, 1, "float32"),
+}
+_KIND = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+# Physical units an ImageJ TIFF may state, in millimetres (ITK spacing is in mm).
+_MM_PER_UNIT = {"mm": 1.0, "cm": 10.0, "um": 1e-3, "µm": 1e-3, "\\u00b5m": 1e-3, "micron": 1e-3, "nm": 1e-6}
+
+
+def read_raster(path: str | Path) -> Image:
+    """Read a PNG, JPEG, BMP or TIFF file into an Image (see the module docstring)."""
+    p = check_file(path)
+    return _read_tiff(p) if _raster_format(p) == TIFF else _read_pillow(p)
+
+
+def probe_raster(path: str | Path) -> dict[str, Any]:
+    """Shape and dtype ``read_raster`` would return, from the file header only.
+
+    Keys: ``shape`` (channels-last), ``dtype`` (numpy name), ``mode`` (Pillow mode or TIFF
+    photometric), ``format``.
+    """
+    p = check_file(path)
+    if _raster_format(p) == TIFF:
+        with decoding(p, "TIFF"), tifffile.TiffFile(p) as tif:
+            series = tif.series[0]
+            shape, axes, dtype, page = series.shape, series.axes, series.dtype, series.keyframe
+            palette = _colormap(page) is not None
+        order, add_channel = _channels_last_order(axes, shape, p)
+        out_shape = tuple(int(shape[i]) for i in order) + ((3,) if palette else (1,) if add_channel else ())
+        out_dtype = "uint8" if palette or dtype == np.bool_ else str(dtype)
+        return {
+            "shape": out_shape,
+            "dtype": out_dtype,
+            "mode": tifffile.PHOTOMETRIC(page.photometric).name,
+            "format": "TIFF",
+        }
+    with decoding(p, _KIND[suffix(p)]), PILImage.open(p) as im:
+        _, channels, out_dtype = _pillow_layout(im, p)
+        return {
+            "shape": (im.height, im.width, channels),
+            "dtype": out_dtype,
+            "mode": im.mode,
+            "format": im.format,
+        }
+
+
+def write_png(image: Image, path: str | Path) -> Path:
+    """Write a 2-D uint8 (gray, gray+alpha, RGB, RGBA) or uint16 gray image as PNG, atomically."""
+    target = Path(path)
+    if image.spatial_ndim != 2:
+        raise TumorscopeError("PNG holds 2-D images only; write a 3-D image as .nii or .nii.gz", target)
+    array = image.array
+    if not (array.dtype == np.uint8 or (array.dtype == np.uint16 and image.n_channels == 1)):
+        raise TumorscopeError(
+            f"PNG cannot hold {array.dtype} pixels with {image.n_channels} channel(s): "
+            "use uint8 (1-4 channels) or uint16 gray, or write .nii.gz",
+            target,
+        )
+    pixels = np.ascontiguousarray(
+        array[..., 0] if image.n_channels == 1 else array, dtype=array.dtype.newbyteorder("=")
+    )
+    with atomic_path(target) as tmp:
+        PILImage.fromarray(pixels).save(tmp, format="PNG")
+    return target
+
+
+def _raster_format(path: Path) -> str:
+    """TIFF or PILLOW; TumorscopeError for any other format."""
+    fmt = image_format(path)
+    if fmt not in (TIFF, PILLOW):
+        raise TumorscopeError(f"not a raster image (PNG, JPEG, BMP, TIFF): {fmt} file", path)
+    return fmt
+
+
+def _pillow_layout(im: PILImage.Image, path: Path) -> tuple[str | None, int, str]:
+    """(mode to convert to or None, channels, dtype) for a Pillow image."""
+    if im.mode == "P" and im.has_transparency_data:
+        return "RGBA", 4, "uint8"
+    if im.mode not in _PILLOW_MODES:
+        raise TumorscopeError(f"unsupported pixel mode {im.mode!r}", path)
+    return _PILLOW_MODES[im.mode]
+
+
+def _read_pillow(path: Path) -> Image:
+    with decoding(path, _KIND[suffix(path)]), PILImage.open(path) as im:
+        mode, fmt = im.mode, im.format
+        target, _, dtype = _pillow_layout(im, path)
+        pixels = np.array(im.convert(target) if target else im)  # decodes: damaged files fail here
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    return Image.from_array(pixels.astype(dtype), metadata={"format": fmt, "mode": mode}, path=path)
+
+
+def _read_tiff(path: Path) -> Image:
+    with decoding(path, "TIFF"), tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        pixels, axes, page = series.asarray(), series.axes, series.keyframe
+        colormap, spacing, n_pages = _colormap(page), _imagej_spacing(tif), len(tif.pages)
+    order, add_channel = _channels_last_order(axes, pixels.shape, path)
+    pixels = pixels.transpose(order)
+    if colormap is not None:
+        pixels = np.moveaxis(colormap[:, pixels] >> 8, 0, -1).astype(np.uint8)
+    elif add_channel:
+        pixels = pixels[..., None]
+    if pixels.dtype == np.bool_:
+        pixels = pixels.astype(np.uint8) * 255
+    pixels = pixels.astype(pixels.dtype.newbyteorder("="), copy=False)
+    dim = pixels.ndim - 1
+    return Image.from_array(
+        pixels,
+        spacing=spacing[:dim] if spacing else None,
+        metadata={"format": "TIFF", "mode": tifffile.PHOTOMETRIC(page.photometric).name, "pages": n_pages},
+        path=path,
+    )
+
+
+def _channels_last_order(axes: str, shape: tuple[int, ...], path: Path) -> tuple[list[int], bool]:
+    """Axis permutation putting a TIFF series channels-last, and whether a channel axis must be added.
+
+    tifffile names axes with letters: Y, X in-plane, S or C for channels, any one other letter
+    (Z, I, Q, T...) for the slice axis of a volume.
+    """
+    channel = [i for i, a in enumerate(axes) if a in "SC"]
+    other = [i for i, a in enumerate(axes) if a not in "SC"]
+    if len(channel) > 1 or len(other) not in (2, 3) or axes[other[-2]] + axes[other[-1]] != "YX":
+        raise TumorscopeError(f"unsupported TIFF layout: axes {axes!r}, shape {tuple(shape)}", path)
+    return other + channel, not channel
+
+
+def _colormap(page: tifffile.TiffPage) -> np.ndarray | None:
+    """The 16-bit (3, N) colour map of a palette TIFF page, None for other pages."""
+    return page.colormap if page.photometric == tifffile.PHOTOMETRIC.PALETTE else None
+
+
+def _imagej_spacing(tif: tifffile.TiffFile) -> tuple[float, float, float] | None:
+    """(x, y, z) spacing in mm when an ImageJ TIFF states its unit; None otherwise."""
+    meta = tif.imagej_metadata or {}
+    mm = _MM_PER_UNIT.get(str(meta.get("unit", "")).lower())
+    tags = tif.pages.first.tags
+    if mm is None or "XResolution" not in tags or "YResolution" not in tags:
+        return None
+    (xn, xd), (yn, yd) = tags["XResolution"].value, tags["YResolution"].value
+    if not (xn and yn):
+        return None
+    return xd / xn * mm, yd / yn * mm, float(meta.get("spacing", 1.0)) * mm

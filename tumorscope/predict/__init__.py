@@ -1,0 +1,1 @@
+"""Prediction with a bundle: segmentation masks and classification labels for any supported input."""

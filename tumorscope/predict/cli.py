@@ -1,0 +1,72 @@
+"""``tumorscope predict``: run a bundle on an image, a folder of slices, a DICOM series or a NIfTI."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from tumorscope.errors import TumorscopeError
+
+DEFAULT_MODEL = "lgg-flair-seg"
+
+_EPILOG = """\
+examples:
+  tumorscope predict -i ../shared/data/lgg_mri_segmentation/kaggle_3m/TCGA_CS_4942_19970222 -o out/
+  tumorscope predict -i scan.nii.gz -o out/ --tta --min-size 100
+  tumorscope predict -i DICOM_SERIES_FOLDER -o out/ --series 1.2.840...   (when the folder holds several series)
+  tumorscope predict --model brain-mri-tumor-type -i images/ -o out/       (classification: predictions.csv)
+
+Segmentation writes the mask in the input's family (NIfTI for volumes, PNG per slice for 2-D inputs),
+overlays/ (prediction filled red with a yellow edge; ground truth as a green edge when the input has masks)
+and summary.json (tumor found, probability, volume, components, slices involved)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict", help="find and delineate tumors in new images with a bundled or trained model",
+        description="Predict with a model on one input. Outputs are written atomically: all of OUT_DIR or nothing.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-i", "--input", required=True, type=Path, help="image, folder of slices, DICOM series, NIfTI")
+    p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT_DIR")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"bundle name or folder (default: {DEFAULT_MODEL})")
+    p.add_argument("--series", help="DICOM SeriesInstanceUID when the folder holds several series")
+    p.add_argument("--tta", action="store_true", default=None, help="segmentation: flip test-time augmentation")
+    p.add_argument("--min-size", type=int, help="segmentation: drop components smaller than this many pixels")
+    p.add_argument("--fill-holes", action="store_true", default=None, help="segmentation: fill holes in each slice")
+    p.add_argument("--threshold", type=float, help="segmentation: probability threshold (default: the bundle's)")
+    p.add_argument("--explain", metavar="METHOD", help="also write heatmaps (gradcam, saliency, ig, occlusion)")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from tumorscope.bundle import load_bundle
+    from tumorscope.predict.inputs import read_input
+
+    bundle = load_bundle(args.model)
+    if args.out.exists() and args.out.is_file():
+        raise TumorscopeError("output path exists and is a file", args.out)
+    if bundle.task == "segmentation":
+        from tumorscope.predict.segment import write_segmentation
+
+        inp = read_input(args.input, series_uid=args.series)
+        post = bundle.postprocess
+        changes = {k: v for k, v in (("tta", args.tta), ("min_size", args.min_size), ("fill_holes", args.fill_holes),
+                                     ("threshold", args.threshold)) if v is not None}
+        summary = write_segmentation(bundle, inp, args.out, replace(post, **changes))
+        verdict = "tumor found" if summary["tumor_found"] else "no tumor found"
+        size = (f"{summary['volume_mm3']:.0f} mm^3" if summary["volume_mm3"] is not None
+                else f"{summary['volume_pixels']} pixels")
+        print(f"{verdict} (max probability {summary['probability']:.2f}; {size}; "
+              f"{summary['n_components']} component(s) on {len(summary['slices_with_tumor'])} slice(s))")
+    else:
+        from tumorscope.predict.classify import write_classification
+
+        write_classification(bundle, args.input, args.out)
+    if args.explain:
+        from tumorscope.explain.run import explain_input
+
+        explain_input(bundle, args.input, args.out / "explain", args.explain)
+    print(f"results: {args.out}")
+    return 0

@@ -1,0 +1,1 @@
+"""Preprocessing: channel selection, intensity normalisation, resizing, enhancement, augmentation."""

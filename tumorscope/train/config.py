@@ -1,0 +1,66 @@
+"""Training configuration: one dataclass, saved as ``config.json`` in every run directory."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from tumorscope.errors import TumorscopeError
+
+
+@dataclass
+class TrainConfig:
+    task: str = "segmentation"
+    data: str = ""
+    model: str = "unet2d"
+    out: str = "runs/run"
+    epochs: int = 40
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    loss: str = "dicece"
+    width: int = 16
+    size: int = 128
+    channels: str = "flair"
+    normalization: str = "percentile"
+    enhancement: str = "none"
+    augment: str = "default"
+    seed: int = 0
+    val_fraction: float = 0.15
+    folds: int = 5
+    fold: int | None = None  # which CV fold is held out as test; None = train on everything
+    splits: str | None = None  # a splits.json to use instead of making one
+    patience: int = 10
+    time_limit: float | None = None  # seconds
+    threads: int | None = None
+    bf16: bool = True
+    init: str | None = None  # a local checkpoint (state_dict or bundle) to start from
+    freeze: int = 0  # freeze the first N stages (classification transfer learning)
+    class_weights: str = "none"  # none | balanced
+    sampler: str = "uniform"  # uniform | balanced
+    dedup: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def parse_duration(text: str | None) -> float | None:
+    """``90`` (seconds), ``30s``, ``30m``, ``1.5h`` -> seconds."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
+    if not m:
+        raise TumorscopeError(f"cannot read duration {text!r}: use e.g. 90, 30s, 30m or 1.5h")
+    return float(m[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[m[2]]

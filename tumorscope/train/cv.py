@@ -1,0 +1,69 @@
+"""Cross-validation: one training run per fold, then held-out results pooled over folds."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tumorscope.atomic import write_json
+from tumorscope.evaluate.bootstrap import bootstrap_ci
+from tumorscope.train.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def cross_validate(cfg: TrainConfig, out: Path, only: list[int] | None = None) -> dict[str, Any]:
+    """Train fold 0..k-1 into ``out/fold<i>`` (folds already finished are kept), then summarise."""
+    from tumorscope.train.cli import run_training
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "cv_config.json", cfg.to_dict())
+    for i in range(cfg.folds):
+        if only and i not in only:
+            continue
+        fold_dir = out / f"fold{i}"
+        if (fold_dir / "test_metrics.json").exists():
+            log.info("fold %d already done, keeping it", i)
+            continue
+        resume = (fold_dir / "checkpoint.pt").exists()
+        log.info("fold %d/%d%s", i + 1, cfg.folds, " (resuming)" if resume else "")
+        run_training(replace(cfg, fold=i, out=str(fold_dir)), resume=resume)
+    summary = summarize_folds(out, cfg.folds)
+    write_json(out / "cv_summary.json", summary)
+    return summary
+
+
+def summarize_folds(out: Path, k: int) -> dict[str, Any]:
+    """Mean +- sd across folds of every scalar metric, and (segmentation) the pooled per-patient Dice."""
+    folds = [json.loads((out / f"fold{i}" / "test_metrics.json").read_text()) for i in range(k)
+             if (out / f"fold{i}" / "test_metrics.json").exists()]
+    if not folds:
+        return {"folds_done": 0}
+    scalars = [key for key, v in folds[0].items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    summary: dict[str, Any] = {"task": folds[0].get("task"), "folds_done": len(folds), "k": k}
+    summary["across_folds"] = {
+        key: {"mean": float(np.nanmean([f[key] for f in folds])), "sd": float(np.nanstd([f[key] for f in folds], ddof=1))
+              if len(folds) > 1 else 0.0, "per_fold": [f[key] for f in folds]}
+        for key in scalars
+    }
+    if summary["task"] == "segmentation":
+        rows = [r for f in folds for r in f["per_patient"]]
+        d = np.array([r["dice"] for r in rows])
+        summary.update({
+            "n_patients": len(rows),
+            "n_slices": int(sum(r["n_slices"] for r in rows)),
+            "dice_mean": float(d.mean()),
+            "dice_median": float(np.median(d)),
+            "dice_ci95": bootstrap_ci(d),
+            "iou_mean": float(np.mean([r["iou"] for r in rows])),
+            "hd95_mean_mm": float(np.nanmean([r["hd95"] for r in rows])),
+            "false_positive_slices": int(sum(r["false_positive_slices"] for r in rows)),
+            "tumor_free_slices": int(sum(f["tumor_free_slices"] for f in folds)),
+            "per_patient": rows,
+        })
+    return summary

@@ -1,0 +1,46 @@
+"""Which samples a training run trains, validates and tests on (saved as the run's ``splits.json``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tumorscope.data.dataset import Dataset, load_dataset
+from tumorscope.data.sample import Sample
+from tumorscope.data.splits import PARTS, Split, kfold, load_splits, make_split, save_splits, select
+from tumorscope.errors import TumorscopeError
+from tumorscope.train.config import TrainConfig
+
+
+def split_for_run(cfg: TrainConfig, run: Path, dataset: Dataset | None = None) -> dict[str, list[Sample]]:
+    """Train/val(/test) samples for ``cfg``: from ``cfg.splits``, else CV fold ``cfg.fold`` of a patient-grouped
+    k-fold (its test part never touches training or model selection), else a train/val split of everything."""
+    ds = dataset or load_dataset(cfg.data)
+    split = _choose(cfg, ds)
+    parts = {p: select(ds, split, p) for p in PARTS}
+    if not parts["val"]:  # carve validation patients out of training
+        inner = make_split(parts["train"], val=cfg.val_fraction, test=0.0, seed=cfg.seed, root=ds.root)
+        split = Split(
+            groups={**split.groups, "train": inner.groups["train"], "val": inner.groups["val"]},
+            images={**split.images, "train": inner.images["train"], "val": inner.images["val"]},
+            seed=split.seed,
+            fold=split.fold,
+        )
+        parts = {p: select(ds, split, p) for p in PARTS}
+    if not parts["train"] or not parts["val"]:
+        raise TumorscopeError("too few patients/images to make a training and a validation part", ds.root)
+    save_splits(run / "splits.json", split)
+    return parts
+
+
+def _choose(cfg: TrainConfig, ds: Dataset) -> Split:
+    if cfg.splits:
+        splits = load_splits(cfg.splits)
+        idx = cfg.fold or 0
+        if idx >= len(splits):
+            raise TumorscopeError(f"fold {idx} requested but the file holds {len(splits)} split(s)", cfg.splits)
+        return splits[idx]
+    if cfg.fold is not None:
+        if not 0 <= cfg.fold < cfg.folds:
+            raise TumorscopeError(f"--fold must be in 0..{cfg.folds - 1}, got {cfg.fold}")
+        return kfold(ds, k=cfg.folds, seed=cfg.seed, val=cfg.val_fraction)[cfg.fold]
+    return make_split(ds, val=cfg.val_fraction, test=0.0, seed=cfg.seed)

@@ -1,0 +1,137 @@
+"""The generic training loop: epochs, best checkpoint, early stopping, wall-clock budget, resume.
+
+A task supplies ``train_epoch(epoch) -> dict`` (must include ``loss``) and ``validate() -> dict``
+(must include ``score``, higher is better). The loop owns the run directory:
+``checkpoint.pt`` (last state, atomic, for ``--resume``), ``best.pt`` (best weights),
+``metrics.csv`` (one row per epoch) and ``training_curves.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tumorscope.atomic import atomic_path
+from tumorscope.errors import TumorscopeError
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def save_torch(obj: Any, path: Path) -> None:
+    """torch.save, atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def fit(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    train_epoch: Callable[[int], dict[str, float]],
+    validate: Callable[[], dict[str, float]],
+    run_dir: Path,
+    epochs: int,
+    patience: int,
+    time_limit: float | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Train until ``epochs``, early stop (``patience`` epochs without a better score) or the time limit."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "checkpoint.pt"
+    history: list[dict[str, float]] = []
+    start_epoch, best, best_epoch, elapsed_before = 0, -float("inf"), -1, 0.0
+    if resume:
+        if not ckpt_path.exists():
+            raise TumorscopeError("nothing to resume: no checkpoint.pt", run_dir)
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler"):
+            scheduler.load_state_dict(state["scheduler"])
+        history = state["history"]
+        start_epoch, best, best_epoch = state["epoch"] + 1, state["best"], state["best_epoch"]
+        elapsed_before = state.get("elapsed", 0.0)
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
+        torch.set_rng_state(state["rng"]["torch"])
+        log.info("resumed from epoch %d (best score %.4f at epoch %d)", start_epoch, best, best_epoch)
+    t0 = time.monotonic() - elapsed_before
+    stop_reason = "epochs"
+    for epoch in range(start_epoch, epochs):
+        if best_epoch >= 0 and epoch - best_epoch > patience:
+            stop_reason = "early_stopping"
+            break
+        model.train()
+        row: dict[str, float] = {"epoch": float(epoch)}
+        row.update({f"train_{k}": v for k, v in train_epoch(epoch).items()})
+        model.eval()
+        with torch.no_grad():
+            row.update({f"val_{k}": v for k, v in validate().items()})
+        if scheduler is not None:
+            scheduler.step()
+        row["lr"] = optimizer.param_groups[0]["lr"]
+        row["elapsed_s"] = time.monotonic() - t0
+        history.append(row)
+        improved = row["val_score"] > best
+        if improved:
+            best, best_epoch = row["val_score"], epoch
+            save_torch(model.state_dict(), run_dir / "best.pt")
+        log.info(
+            "epoch %d: loss %.4f  val score %.4f%s", epoch, row["train_loss"], row["val_score"], "  *best*" if improved else ""
+        )
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "epoch": epoch,
+            "best": best,
+            "best_epoch": best_epoch,
+            "history": history,
+            "elapsed": row["elapsed_s"],
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+        }
+        save_torch(state, ckpt_path)
+        write_history(history, run_dir)
+        if time_limit is not None and time.monotonic() - t0 >= time_limit:
+            stop_reason = "time_limit"
+            break
+    if best_epoch < 0:
+        raise TumorscopeError("training produced no epoch (time limit too short?)", run_dir)
+    model.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu"))
+    return {
+        "best_score": best,
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "stop_reason": stop_reason,
+        "train_seconds": history[-1]["elapsed_s"],
+        "history": history,
+    }
+
+
+def write_history(history: list[dict[str, float]], run_dir: Path) -> None:
+    """metrics.csv and training_curves.png, both atomic."""
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(history)
+    with atomic_path(run_dir / "metrics.csv") as tmp:
+        tmp.write_text(buf.getvalue())
+    from tumorscope.report.plots import training_curves
+
+    training_curves(history, run_dir / "training_curves.png")
