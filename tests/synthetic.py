@@ -27,3 +27,39 @@ def write_kaggle3m(root: Path, n_patients: int = 6, n_slices: int = 4, size: int
             tifffile.imwrite(d / f"{name}_{i + 1}.tif", vol[i])
             tifffile.imwrite(d / f"{name}_{i + 1}_mask.tif", (lesion[i] * 255).astype(np.uint8))
     return root
+
+
+SPACING_XYZ = (0.9, 0.9, 2.5)
+
+
+def write_nnunet(
+    root: Path, n_cases: int = 6, shape: tuple[int, int, int] = (12, 16, 16), n_channels: int = 1
+) -> Path:
+    """A tiny nnU-Net v2 raw dataset of (Z, Y, X) phantom FLAIR volumes: ``dataset.json``,
+    ``imagesTr/case_00N_0000.nii.gz`` and ``labelsTr/case_00N.nii.gz`` with anisotropic spacing
+    ``SPACING_XYZ`` and a shifted origin. Every other case is tumor-free. Channel ``k`` > 0 is
+    ``imagesTr/case_00N_000k.nii.gz``: the phantom's other sequences (pre-, post-contrast)."""
+    import json
+
+    from tumorscope.io import Image, write_image
+
+    z, y, x = shape
+    assert y == x, "the phantom is square in-plane"
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    for c in range(n_cases):
+        vol, lesion = brain_phantom(z, size=y, seed=c)
+        if c % 2:
+            lesion[:] = False
+            vol[..., 1] = np.minimum(vol[..., 1], 140)
+        geometry = {"spacing": SPACING_XYZ, "origin": (-7.0, 3.0, 11.0 + c)}
+        for k, seq in enumerate((1, 0, 2)[:n_channels]):
+            image = Image.from_array(vol[..., seq : seq + 1].astype(np.int16), **geometry)
+            write_image(image, root / "imagesTr" / f"case_{c:03d}_{k:04d}.nii.gz")
+        label = Image.from_array(lesion[..., None].astype(np.uint8), **geometry)
+        write_image(label, root / "labelsTr" / f"case_{c:03d}.nii.gz")
+    names = {str(k): name for k, name in enumerate(("FLAIR", "T1", "T1c")[:n_channels])}
+    desc = {"channel_names": names, "labels": {"background": 0, "tumor": 1}, "numTraining": n_cases,
+            "file_ending": ".nii.gz"}
+    (root / "dataset.json").write_text(json.dumps(desc))
+    return root

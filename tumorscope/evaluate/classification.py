@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from scipy.stats import rankdata
 
 from tumorscope.bundle import Bundle
 from tumorscope.data.sample import Sample
@@ -42,11 +42,19 @@ def _per_class(y: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
         spec = tn / (tn + fp)
         prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
         f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
-    auc = np.array([
-        roc_auc_score(y == c, probs[:, c]) if 0 < (y == c).sum() < len(y) else np.nan for c in range(k)
-    ])
+    auc = np.array([binary_auc(y == c, probs[:, c]) for c in range(k)])
     prec = np.where(tp + fn > 0, prec, np.nan)  # a class absent from the truth has no defined precision here
     return {"sensitivity": sens, "specificity": spec, "precision": prec, "f1": f1, "auc": auc, "cm": cm}
+
+
+def binary_auc(truth: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney U statistic (ties count one half; equals scikit-learn's roc_auc_score,
+    at a fraction of its per-call cost, which matters inside the bootstrap). NaN with one class only."""
+    n_pos = int(truth.sum())
+    n_neg = len(truth) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    return float((rankdata(score)[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def scalar_metrics(y: np.ndarray, probs: np.ndarray) -> dict[str, float]:

@@ -39,6 +39,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples for the CIs")
     p.set_defaults(func=_cmd_evaluate)
 
+    p = sub.add_parser(
+        "compare", help="one Markdown table of classification results across runs",
+        description="Compare classification runs: CV folders (pooled held-out metrics + mean +- sd over folds), "
+        "training runs with a test fold, or evaluation folders. Columns: Model | Training | Accuracy | "
+        "Precision | Recall | F1 | AUC with 95%% bootstrap CIs.",
+        epilog="example:\n  tumorscope compare runs/busi_cnn_cv runs/busi_resnet18_cv runs/busi_transfer_cv -o table.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument("-o", "--out", type=Path, help="write the table to this Markdown file")
+    p.add_argument("--names", nargs="+", help="row labels instead of the model names from each run's config")
+    p.set_defaults(func=_cmd_compare)
+
 
 def samples_for(args: argparse.Namespace) -> tuple[Any, list]:
     """The dataset and the samples to evaluate (all, or one split part)."""
@@ -74,6 +87,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     write_json(args.out / "metrics.json", metrics)
     print(format_metrics(metrics))
     print(f"written: {args.out / 'metrics.json'}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from tumorscope.evaluate.compare import write_comparison
+
+    print(write_comparison(args.runs, args.out, args.names), end="")
+    if args.out:
+        print(f"written: {args.out}")
     return 0
 
 

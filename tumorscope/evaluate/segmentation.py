@@ -15,6 +15,7 @@ from tumorscope.evaluate.bootstrap import bootstrap_ci, cluster_bootstrap_ci
 from tumorscope.evaluate.overlap import dice, hd95, iou
 from tumorscope.predict.postprocess import PostProcess
 from tumorscope.predict.segmentation import predict_probabilities
+from tumorscope.predict.volumetric import SlidingWindow, is_volumetric, predict_stack
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
 
@@ -70,9 +71,12 @@ def evaluate_stacks(
     stacks: list[SliceStack],
     bf16: bool = True,
     show_progress: bool = True,
+    window: SlidingWindow | None = None,
 ) -> list[PatientResult]:
-    """Predict and score every volume."""
+    """Predict and score every volume (a 3-D model: whole volumes by sliding-window inference with ``window``)."""
     it = progress(stacks, desc="evaluating", total=len(stacks)) if show_progress else stacks
+    if is_volumetric(model):
+        return [score_patient(*predict_stack(model, pre, s, window, tta=post.tta, bf16=bf16), post) for s in it]
     return [
         score_patient(s, predict_probabilities(model, pre, s.images, tta=post.tta, bf16=bf16), post) for s in it
     ]

@@ -138,7 +138,7 @@ def list_images(path: Path) -> list[Path]:
     files = sorted(
         p for p in path.rglob("*")
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and "_mask" not in p.stem
-        and not any(is_ignored(part) for part in p.relative_to(path).parts)
+        and not any(is_ignored(Path(part)) for part in p.relative_to(path).parts)
     )
     if not files:
         raise TumorscopeError("folder holds no images (.png .jpg .tif .bmp)", path)

@@ -15,6 +15,7 @@ from tumorscope.io.image import Image
 from tumorscope.predict.inputs import PredictInput
 from tumorscope.predict.postprocess import PostProcess, count_components
 from tumorscope.predict.segmentation import predict_probabilities
+from tumorscope.predict.volumetric import SlidingWindow, is_volumetric, predict_volume
 from tumorscope.report.overlay import overlay, save_rgb
 
 MAX_OVERLAYS = 48
@@ -25,7 +26,11 @@ def segment(bundle: Bundle, inp: PredictInput, post: PostProcess | None = None) 
     post = post or bundle.postprocess
     if inp.slices.ndim != 4:
         raise TumorscopeError(f"expected 2-D slices or a volume, got shape {inp.slices.shape}", inp.path)
-    prob = predict_probabilities(bundle.model, bundle.preprocessor, inp.slices, tta=post.tta, path=inp.path)
+    if is_volumetric(bundle.model):  # a 3-D bundle: the slices are one volume, run by sliding window
+        window = SlidingWindow.for_bundle(bundle.config, inp.slices.shape[:3])
+        prob = predict_volume(bundle.model, bundle.preprocessor, inp.slices, window, tta=post.tta, path=inp.path)
+    else:
+        prob = predict_probabilities(bundle.model, bundle.preprocessor, inp.slices, tta=post.tta, path=inp.path)
     return prob, post(prob)
 
 

@@ -28,6 +28,7 @@ class Preprocessor:
     enhancement: str = "none"
     size: tuple[int, int] = (128, 128)
     context: int = 0  # 2.5-D: neighbouring slices on each side added as channels
+    expected_channels: int | None = None  # with channels="all": the channel count the model was trained on
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -56,6 +57,10 @@ class Preprocessor:
         if stack.ndim != 4:
             raise TumorscopeError(f"expected 2-D slices, got an array of shape {stack.shape}", path)  # type: ignore[arg-type]
         x = select_channels(stack, self.channels, path)
+        if self.expected_channels is not None and x.shape[-1] != self.expected_channels:
+            raise TumorscopeError(
+                f"has {x.shape[-1]} channel(s); this model was trained on {self.expected_channels}", path  # type: ignore[arg-type]
+            )
         if not np.isfinite(x).all():
             raise TumorscopeError("image contains NaN or infinite values", path)  # type: ignore[arg-type]
         x = normalize(x, self.normalization)

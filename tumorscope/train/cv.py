@@ -39,7 +39,8 @@ def cross_validate(cfg: TrainConfig, out: Path, only: list[int] | None = None) -
 
 
 def summarize_folds(out: Path, k: int) -> dict[str, Any]:
-    """Mean +- sd across folds of every scalar metric, and (segmentation) the pooled per-patient Dice."""
+    """Mean +- sd across folds of every scalar metric, and pooled held-out results: the per-patient Dice
+    (segmentation) or every metric with CIs over all folds' test images (classification)."""
     folds = [json.loads((out / f"fold{i}" / "test_metrics.json").read_text()) for i in range(k)
              if (out / f"fold{i}" / "test_metrics.json").exists()]
     if not folds:
@@ -66,4 +67,12 @@ def summarize_folds(out: Path, k: int) -> dict[str, Any]:
             "tumor_free_slices": int(sum(f["tumor_free_slices"] for f in folds)),
             "per_patient": rows,
         })
+    elif summary["task"] == "classification":
+        from tumorscope.evaluate.classification import metrics_from_predictions
+
+        predictions = [p for f in folds for p in f["predictions"]]
+        pooled = metrics_from_predictions(predictions, folds[0]["classes"])
+        summary["pooled"] = pooled  # every fold's held-out images scored together, CIs over images (patients)
+        summary["excluded_seen_in_training"] = int(sum(f.get("excluded_seen_in_training", 0) for f in folds))
+        summary["n_images"] = len(predictions)  # each fold's predictions stay in fold<i>/test_metrics.json
     return summary

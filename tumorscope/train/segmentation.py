@@ -16,8 +16,10 @@ from tumorscope.data.volumes import SliceStack, load_stacks
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models import build_model
+from tumorscope.models.registry import MODELS
 from tumorscope.predict.postprocess import PostProcess
 from tumorscope.preprocess.augment import BatchAugment
+from tumorscope.preprocess.channels import select_channels
 from tumorscope.preprocess.pipeline import Preprocessor, resize
 from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
@@ -54,7 +56,13 @@ def tensors(stacks: list[SliceStack], pre: Preprocessor) -> tuple[torch.Tensor, 
 
 def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train, keep the best epoch by validation Dice, write the bundle; with ``cfg.fold`` also score the
-    held-out test patients (never seen during training or model selection)."""
+    held-out test patients (never seen during training or model selection). 3-D models train on patches
+    of whole volumes (tumorscope.train.volumetric)."""
+    spec = MODELS.get(cfg.model)
+    if spec is not None and spec.spatial_dims == 3:
+        from tumorscope.train.volumetric import train_volumetric
+
+        return train_volumetric(cfg, resume=resume)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
@@ -64,12 +72,15 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
     parts = split_for_run(cfg, run)
     pre = preprocessor_for(cfg)
     stacks = {name: load_stacks(samples, desc=f"reading {name}") for name, samples in parts.items() if samples}
+    if cfg.channels == "all":
+        pre.expected_channels = select_channels(stacks["train"][0].images[:1], "all").shape[-1]
     x_train, y_train = tensors(stacks["train"], pre)
+    in_channels = int(x_train.shape[1])
     log.info(
         "training on %d slices of %d volumes; validating on %d volumes",
         len(x_train), len(stacks["train"]), len(stacks.get("val", [])),
     )
-    model = build_model(cfg.model, pre.in_channels, 1, width=cfg.width)
+    model = build_model(cfg.model, in_channels, 1, width=cfg.width)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     loss_fn = LOSSES[cfg.loss]()
@@ -107,7 +118,7 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
         "name": run.name,
         "task": "segmentation",
         "classes": ["tumor"],
-        "model": {"name": cfg.model, "in_channels": pre.in_channels, "out_channels": 1, "options": {"width": cfg.width}},
+        "model": {"name": cfg.model, "in_channels": in_channels, "out_channels": 1, "options": {"width": cfg.width}},
         "preprocessing": pre.to_dict(),
         "postprocessing": post.to_dict(),
         "training": {k: v for k, v in result.items() if k != "history"} | {"config": cfg.to_dict()},
@@ -124,10 +135,15 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
 
 def tune_postprocess(model: torch.nn.Module, pre: Preprocessor, val: list[SliceStack], bf16: bool) -> PostProcess:
     """Choose min component size on the VALIDATION patients (never the test fold): keep what raises Dice."""
-    from tumorscope.evaluate.segmentation import score_patient
     from tumorscope.predict.segmentation import predict_probabilities
 
-    probs = [predict_probabilities(model, pre, s.images, bf16=bf16) for s in val]
+    return choose_postprocess(val, [predict_probabilities(model, pre, s.images, bf16=bf16) for s in val])
+
+
+def choose_postprocess(val: list[SliceStack], probs: list[np.ndarray]) -> PostProcess:
+    """The min component size that raises validation Dice most, from the validation probability maps."""
+    from tumorscope.evaluate.segmentation import score_patient
+
     best, best_score = PostProcess(), -1.0
     for min_size in (0, 50, 150, 400):
         cand = PostProcess(min_size=min_size)

@@ -1,0 +1,28 @@
+"""The segmentation inference benchmark runs on a tiny input and reports positive ratios."""
+
+import numpy as np
+
+from bench import seg_inference
+from tumorscope.models import build_model
+from tumorscope.preprocess.pipeline import Preprocessor
+
+
+def test_measure_reports_throughputs_and_ratios_against_the_baseline():
+    pre = Preprocessor(channels="flair", size=(32, 32))
+    model = build_model("unet2d", pre.in_channels, 1, width=4)
+    stack = np.random.default_rng(0).integers(0, 255, (2, 48, 40, 3)).astype(np.uint8)
+    res = seg_inference.measure(model, pre, stack, batch_sizes=(1, 2), repeats=1, warmup=0)
+    assert res["slices"] == 2 and res["network_input"] == [1, 32, 32]
+    for key in ("bundle_vs_baseline_bs1", "bundle_vs_baseline_bs2", "forward_bf16_vs_baseline_bs1"):
+        assert res["ratios"][key] > 0, key
+    assert all(v > 0 for row in res["slices_per_s"].values() for v in row.values())
+    assert seg_inference.tile_slices(stack, 5).shape[0] == 5
+
+
+def test_subprocess_peak_rss_is_the_child_own():
+    import sys
+
+    code, _, peak = seg_inference.run_watching_rss(
+        [sys.executable, "-c", "import time; x = bytearray(80_000_000); time.sleep(0.3)"], env={}
+    )
+    assert code == 0 and 80 <= peak < 200  # 76 MiB buffer + interpreter; not this (torch-sized) process

@@ -1,0 +1,78 @@
+"""Classification metrics against scikit-learn, calibration, bootstrap units, plots."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import balanced_accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+
+from tumorscope.evaluate.classification import (
+    binary_auc,
+    calibration_bins,
+    classification_metrics,
+    metrics_from_predictions,
+)
+from tumorscope.evaluate.plots_cls import confusion_plot, reliability_plot, roc_plot
+
+CLASSES = ["a", "b", "c"]
+
+
+def noisy_predictions(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), n // 3)
+    logits = rng.normal(size=(n, 3)) + 1.5 * np.eye(3)[y]
+    p = np.exp(logits)
+    return y, p / p.sum(1, keepdims=True)
+
+
+def test_metrics_match_scikit_learn():
+    y, p = noisy_predictions()
+    m = classification_metrics(y, p, CLASSES, n_boot=200)
+    pred = p.argmax(1)
+    assert m["accuracy"] == pytest.approx((pred == y).mean())
+    assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert m["sensitivity_macro"] == pytest.approx(recall_score(y, pred, average="macro"))
+    assert m["precision_macro"] == pytest.approx(precision_score(y, pred, average="macro"))
+    assert m["f1_macro"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert m["auc_macro"] == pytest.approx(roc_auc_score(y, p, multi_class="ovr", average="macro"))
+    spec_a = ((pred != 0) & (y != 0)).sum() / (y != 0).sum()
+    assert m["per_class"]["a"]["specificity"] == pytest.approx(spec_a)
+    assert np.array(m["confusion_matrix"]).sum() == 90 and m["n"] == 90
+    for key, (lo, hi) in m["ci95"].items():
+        assert lo <= m[key] <= hi, key
+    assert m["ci_unit"] == "image"
+
+
+def test_binary_auc_equals_sklearn_with_ties():
+    rng = np.random.default_rng(1)
+    t = rng.random(60) < 0.4
+    s = np.round(rng.random(60), 1)  # many ties
+    assert binary_auc(t, s) == pytest.approx(roc_auc_score(t, s))
+    assert np.isnan(binary_auc(np.zeros(5, bool), s[:5]))
+
+
+def test_ece_is_zero_when_confidence_equals_accuracy():
+    y = np.array([0, 0, 0, 1])  # confidence 0.75 everywhere, 3 of 4 right
+    p = np.tile([0.75, 0.25], (4, 1))
+    ece, bins = calibration_bins(y, p)
+    assert ece == pytest.approx(0.0) and len(bins) == 1 and bins[0]["n"] == 4
+    ece_bad, _ = calibration_bins(np.array([1, 1, 1, 1]), p)
+    assert ece_bad == pytest.approx(0.75)
+
+
+def test_patients_are_the_bootstrap_unit_when_known():
+    y, p = noisy_predictions(30)
+    groups = [f"patient{i // 3}" for i in range(30)]
+    m = classification_metrics(y, p, CLASSES, groups=groups, n_boot=100)
+    assert m["ci_unit"] == "patient"
+    preds = [{"true": CLASSES[t], "probabilities": dict(zip(CLASSES, row)), "group": None} for t, row in zip(y, p)]
+    again = metrics_from_predictions(preds, CLASSES, n_boot=100)
+    assert again["accuracy"] == m["accuracy"] and again["ci_unit"] == "image"
+
+
+def test_plots_are_written(tmp_path):
+    y, p = noisy_predictions()
+    m = classification_metrics(y, p, CLASSES, n_boot=20)
+    roc_plot(y, p, CLASSES, tmp_path / "roc.png")
+    confusion_plot(np.array(m["confusion_matrix"]), CLASSES, tmp_path / "cm.png")
+    reliability_plot(m["calibration_bins"], m["ece"], tmp_path / "cal.png")
+    for name in ("roc.png", "cm.png", "cal.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

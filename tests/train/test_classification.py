@@ -1,0 +1,160 @@
+"""Classification training end to end on a tiny synthetic class-folder dataset: dedup, split, fit, bundle,
+held-out test metrics, CV pooling, transfer (--init/--freeze), and the comparison table."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+from scipy.ndimage import gaussian_filter
+
+from tumorscope.bundle import load_bundle
+from tumorscope.cli import main
+from tumorscope.errors import TumorscopeError
+from tumorscope.models import build_model
+from tumorscope.train.classification import class_weights, focal_loss
+from tumorscope.train.publish import publish
+from tumorscope.train.transfer import load_init
+
+CLASSES = ("alpha", "beta", "gamma")
+TINY = ["--task", "classification", "--model", "cnn", "--size", "32", "--width", "4", "--batch-size", "8",
+        "--threads", "1", "--augment", "light", "--channels", "gray", "--epochs", "2"]
+
+
+def textured(seed: int, label: int, size: int = 40) -> np.ndarray:
+    """Smoothed noise (distinct per seed, so no accidental near-duplicates) plus a class-specific bright band."""
+    rng = np.random.default_rng(seed)
+    a = gaussian_filter(rng.normal(size=(size, size)), 2.0)
+    a = (a - a.min()) / (a.max() - a.min()) * 120
+    band = slice(label * size // 3, (label + 1) * size // 3)
+    a[band, :] += 100
+    return a.astype(np.uint8)
+
+
+def write_classes(root: Path, per_class: int = 10) -> Path:
+    """``root/<class>/img_<i>.png``, plus: one exact copy, one flipped copy and one picture under two labels."""
+    for k, c in enumerate(CLASSES):
+        (root / c).mkdir(parents=True)
+        for i in range(per_class):
+            PILImage.fromarray(textured(100 * k + i, k)).save(root / c / f"img_{i:02d}.png")
+    PILImage.fromarray(textured(0, 0)).save(root / "alpha" / "copy_of_00.png")  # exact duplicate
+    PILImage.fromarray(textured(1, 0)[:, ::-1]).save(root / "alpha" / "flip_of_01.png")  # near duplicate
+    PILImage.fromarray(textured(200, 2)).save(root / "beta" / "mislabelled.png")  # = gamma/img_00
+    return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_classes(tmp_path_factory.mktemp("cls"))
+
+
+@pytest.fixture(scope="module")
+def fold_run(data, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "fold0"
+    assert main(["train", *TINY, "--data", str(data), "--folds", "3", "--fold", "0", "--out", str(run)]) == 0
+    return run
+
+
+def test_dedup_drops_copies_and_conflicts_and_keeps_near_copies_together(fold_run):
+    d = json.loads((fold_run / "dedup.json").read_text())
+    assert d["n_images_before"] == 33 and d["dropped_exact_copies"] == 1 and d["dropped_label_conflicts"] == 2
+    assert d["n_images_after"] == 30
+    assert len(d["merged_group_files"]) == 1 and {Path(f).name for f in d["merged_group_files"][0]} == {
+        "img_01.png", "flip_of_01.png"}
+    splits = json.loads((fold_run / "splits.json").read_text())["folds"][0]
+    parts = [p for p in ("train", "val", "test") if any("flip_of_01" in i for i in splits[p]["images"])]
+    assert parts and all(any(i.endswith("alpha/img_01.png") for i in splits[p]["images"]) for p in parts)
+    all_images = [i for p in ("train", "val", "test") for i in splits[p]["images"]]
+    assert not any("mislabelled" in i for i in all_images)
+    assert sum(i.endswith(("alpha/copy_of_00.png", "alpha/img_00.png")) for i in all_images) == 1
+
+
+def test_fold_run_writes_bundle_and_held_out_metrics(fold_run):
+    for name in ("config.json", "splits.json", "metrics.csv", "training_curves.png", "best.pt", "train_summary.json",
+                 "test_metrics.json", "test_eval/roc_curves.png", "test_eval/confusion_matrix.png",
+                 "test_eval/calibration.png"):
+        assert (fold_run / name).exists(), name
+    bundle = load_bundle(fold_run)
+    assert bundle.task == "classification" and bundle.classes == list(CLASSES)
+    assert bundle.config["model"]["options"] == {"width": 4, "size": 32}
+    splits = json.loads((fold_run / "splits.json").read_text())["folds"][0]
+    n_seen = len(splits["train"]["images"]) + len(splits["val"]["images"])
+    assert len(bundle.config["training_fingerprints"]["phash"]) == n_seen
+    m = json.loads((fold_run / "test_metrics.json").read_text())
+    assert m["task"] == "classification" and m["n"] == len(splits["test"]["images"])
+    assert m["excluded_seen_in_training"] == 0  # dedup keeps every copy of a picture inside one part
+    assert len(m["predictions"]) == m["n"] and sum(map(sum, m["confusion_matrix"])) == m["n"]
+
+
+def test_evaluating_on_training_images_leaves_them_out(fold_run, data, tmp_path):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(fold_run), "--data", str(data), "--out", str(out), "--boot", "50"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    splits = json.loads((fold_run / "splits.json").read_text())["folds"][0]
+    # every train/val image and its copies are recognised; what remains is the test part (+ the 2 conflicts)
+    assert m["n"] == len(splits["test"]["images"]) + 2
+    assert m["excluded_seen_in_training"] == 33 - m["n"]
+    for key in ("accuracy", "balanced_accuracy", "auc_macro", "sensitivity_macro", "specificity_macro",
+                "precision_macro", "f1_macro"):
+        lo, hi = m["ci95"][key]
+        assert lo <= hi
+
+
+def test_cv_pools_folds_and_compare_makes_a_table(data, tmp_path):
+    out = tmp_path / "cv"
+    assert main(["cv", *TINY, "--epochs", "1", "--data", str(data), "--folds", "2", "--out", str(out)]) == 0
+    s = json.loads((out / "cv_summary.json").read_text())
+    assert s["task"] == "classification" and s["folds_done"] == 2
+    assert s["pooled"]["n"] == s["n_images"] == 30  # every deduplicated image held out exactly once
+    assert len(s["across_folds"]["accuracy"]["per_fold"]) == 2
+    table = tmp_path / "table.md"
+    assert main(["compare", str(out), "-o", str(table)]) == 0
+    text = table.read_text()
+    assert "| Model | Training | Accuracy | Precision | Recall | F1 | AUC |" in text
+    assert "cnn w4 32px | from scratch" in text and "2-fold CV pooled, n=30" in text
+    zoo = publish("breast-us-lesion", out, {"fold 1 again": out / "fold1" / "test_metrics.json"}, zoo=tmp_path / "zoo")
+    bundle = load_bundle(zoo)
+    assert bundle.name == "breast-us-lesion" and bundle.config["headline_metrics"]["cv_n"] == 30
+    assert "fold_1_again_accuracy" in bundle.config["headline_metrics"]
+    assert "## Cross-validated results (2-fold, deduplicated, n = 30" in bundle.card
+    assert "tumorscope cv --task classification" in bundle.card and "0.884" in bundle.card
+
+
+def test_transfer_init_skips_new_head_and_freezes(fold_run, data, tmp_path):
+    run = tmp_path / "ft"
+    assert main(["train", *TINY, "--epochs", "1", "--data", str(data), "--init", str(fold_run), "--freeze", "2",
+                 "--loss", "focal", "--class-weights", "balanced", "--sampler", "balanced", "--out", str(run)]) == 0
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["init"]["loaded"] == summary["init"]["total"]  # same classes: everything fits
+    before = torch.load(fold_run / "bundle" / "weights.pt")
+    after = torch.load(run / "bundle" / "weights.pt")
+    assert torch.equal(before["features.0.0.weight"], after["features.0.0.weight"])  # frozen stage untouched
+    assert not torch.equal(before["head.3.weight"], after["head.3.weight"])  # head trained
+
+
+def test_load_init_head_mismatch_and_channel_adaptation(fold_run):
+    model = build_model("cnn", 3, 5, width=4)  # RGB input, 5 classes: first conv adapted, head skipped
+    report = load_init(model, fold_run / "bundle" / "weights.pt")
+    assert report["skipped_shape_mismatch"] == ["head.3.weight", "head.3.bias"]
+    assert report["adapted_input_channels"] == ["features.0.0.weight"]
+    gray = torch.load(fold_run / "bundle" / "weights.pt")["features.0.0.weight"]
+    assert torch.allclose(model.features[0][0].weight.sum(1, keepdim=True) * 1.0, gray * 1.0, atol=1e-6)
+    with pytest.raises(TumorscopeError, match="same architecture"):
+        load_init(build_model("resnet18", 1, 3, width=8), fold_run)
+
+
+def test_losses_and_weights():
+    y = torch.tensor([0, 0, 0, 1])
+    w = class_weights(y, 2)
+    assert torch.allclose(w, torch.tensor([4 / 6, 2.0]))
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0], [0.0, 3.0]])
+    ce = torch.nn.functional.cross_entropy(logits, y)
+    fl = focal_loss(logits, y, None, gamma=0.0)
+    assert torch.allclose(fl, ce)  # gamma 0 = cross-entropy
+    assert focal_loss(logits, y, None, gamma=2.0) < ce  # confident examples are down-weighted
+
+
+def test_segmentation_loss_name_is_refused(data, tmp_path):
+    assert main(["train", *TINY, "--data", str(data), "--loss", "dice", "--out", str(tmp_path / "bad")]) == 2

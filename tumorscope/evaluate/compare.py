@@ -1,0 +1,114 @@
+"""``tumorscope compare``: one Markdown table of classification results across runs (seed 0's
+"Model | Accuracy | Precision | Recall | F1 | AUC"), generated from the runs' own metrics files.
+
+Each argument is a CV folder (``cv_summary.json``: pooled held-out metrics, plus mean +- sd over folds),
+a training run with a test fold (``test_metrics.json``), an evaluation folder or a ``metrics.json``.
+Precision and recall are macro averages over classes; each cell shows the 95% bootstrap CI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tumorscope.atomic import write_text
+from tumorscope.errors import TumorscopeError
+
+COLUMNS = (("Accuracy", "accuracy"), ("Precision", "precision_macro"), ("Recall", "sensitivity_macro"),
+           ("F1", "f1_macro"), ("AUC", "auc_macro"))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TumorscopeError(f"cannot read ({exc})", path) from exc
+
+
+def load_result(path: str | Path) -> dict[str, Any]:
+    """Metrics, what they were measured on, and the training recipe behind one run/CV/evaluation."""
+    p = Path(path)
+    config: dict[str, Any] = {}
+    seconds = None
+    folds = None
+    if (p / "cv_summary.json").exists():
+        cv = _read(p / "cv_summary.json")
+        if cv.get("task") != "classification" or "pooled" not in cv:
+            raise TumorscopeError("not a classification cross-validation summary", p / "cv_summary.json")
+        metrics = cv["pooled"]
+        folds = {key: cv["across_folds"][key] for _, key in COLUMNS if key in cv["across_folds"]}
+        where = f"{cv['folds_done']}-fold CV pooled, n={metrics['n']}"
+        if (p / "cv_config.json").exists():
+            config = _read(p / "cv_config.json")
+        times = [_read(f / "train_summary.json").get("train_seconds") for f in sorted(p.glob("fold*"))
+                 if (f / "train_summary.json").exists()]
+        seconds = sum(t for t in times if t) / max(len(times), 1) if times else None
+    elif (p / "test_metrics.json").exists():
+        metrics = _read(p / "test_metrics.json")
+        where = f"held-out test fold, n={metrics['n']}"
+        config = _read(p / "config.json") if (p / "config.json").exists() else {}
+        if (p / "train_summary.json").exists():
+            seconds = _read(p / "train_summary.json").get("train_seconds")
+    else:
+        file = p if p.is_file() else p / "metrics.json"
+        if not file.exists():
+            raise TumorscopeError("no cv_summary.json, test_metrics.json or metrics.json here", p)
+        metrics = _read(file)
+        where = f"{Path(str(metrics.get('data', ''))).name or 'evaluation'}, n={metrics.get('n')}"
+    if metrics.get("task") != "classification":
+        raise TumorscopeError("not classification metrics", p)
+    return {"path": str(p), "metrics": metrics, "folds": folds, "config": config, "where": where,
+            "train_seconds": seconds}
+
+
+def describe(result: dict[str, Any]) -> tuple[str, str]:
+    """(model, training) labels: e.g. ("resnet18 w32 128px", "transfer: brain-mri-tumor-type, freeze 2")."""
+    cfg = result["config"]
+    if not cfg:
+        return Path(result["path"]).name, "?"
+    model = f"{cfg.get('model')} w{cfg.get('width')} {cfg.get('size')}px"
+    if cfg.get("init"):
+        training = f"transfer from {Path(cfg['init']).name}" + (f", {cfg['freeze']} stage(s) frozen" if cfg.get("freeze") else "")
+    else:
+        training = "from scratch"
+    extras = [x for x in (cfg.get("loss") == "focal" and "focal loss", cfg.get("class_weights") == "balanced"
+                          and "class weights", cfg.get("sampler") == "balanced" and "balanced sampler") if x]
+    return model, training + ("; " + ", ".join(extras) if extras else "")
+
+
+def _cell(metrics: dict[str, Any], key: str) -> str:
+    v = metrics.get(key)
+    if v is None:
+        return "-"
+    ci = metrics.get("ci95", {}).get(key)
+    return f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and None not in ci else f"{v:.3f}"
+
+
+def comparison_table(paths: list[str | Path], names: list[str] | None = None) -> str:
+    """The Markdown table (one row per run, in the order given)."""
+    if names and len(names) != len(paths):
+        raise TumorscopeError(f"--names gives {len(names)} name(s) for {len(paths)} run(s)")
+    head = ["Model", "Training", *(c for c, _ in COLUMNS), "Accuracy across folds", "Evaluated on", "Train time"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for i, path in enumerate(paths):
+        r = load_result(path)
+        model, training = describe(r)
+        if names:
+            model = names[i]
+        acc = r["folds"].get("accuracy") if r["folds"] else None
+        folds = f"{acc['mean']:.3f} ± {acc['sd']:.3f}" if acc else "-"
+        t = r["train_seconds"]
+        time = "-" if t is None else f"{t / 60:.1f} min" + (" / fold" if r["folds"] else "")
+        cells = [model, training, *(_cell(r["metrics"], key) for _, key in COLUMNS), folds, r["where"], time]
+        lines.append("| " + " | ".join(cells) + " |")
+    note = ("\nCells: value [95% bootstrap CI]. Precision and recall are macro averages over classes; AUC is the "
+            "macro one-vs-rest AUC. Generated by `tumorscope compare`.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def write_comparison(paths: list[str | Path], out: str | Path | None, names: list[str] | None = None) -> str:
+    table = comparison_table(paths, names)
+    if out is not None:
+        write_text(out, table)
+    return table

@@ -1,0 +1,191 @@
+"""Training an image classifier: dedup -> grouped split -> (init / freeze) -> fit -> bundle -> held-out test.
+
+Model selection uses the validation part only: score = (balanced accuracy + macro AUC) / 2.
+With ``cfg.fold`` the fold's test part (never trained on, never used for selection) is scored into
+``test_metrics.json``; ``tumorscope cv`` pools those over folds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tumorscope.atomic import write_json
+from tumorscope.bundle import load_bundle, save_bundle
+from tumorscope.data.dataset import Dataset, load_dataset
+from tumorscope.data.sample import Sample
+from tumorscope.errors import TumorscopeError
+from tumorscope.evaluate.classification import scalar_metrics
+from tumorscope.models import build_model
+from tumorscope.predict.classify import fingerprint, image_array, image_tensor, predict_tensors
+from tumorscope.preprocess.augment import classification_augment
+from tumorscope.preprocess.pipeline import Preprocessor
+from tumorscope.progress import progress
+from tumorscope.train.config import TrainConfig
+from tumorscope.train.data_split import split_for_run
+from tumorscope.train.dedup import deduplicate, summary_counts
+from tumorscope.train.loop import fit, seed_everything
+from tumorscope.train.transfer import load_init
+
+log = logging.getLogger(__name__)
+
+LOSSES = ("ce", "focal")
+NEAR_THRESHOLD = 4  # bits, as the audit
+
+
+@dataclass
+class Images:
+    """Preprocessed images of one split part held in memory."""
+
+    x: torch.Tensor  # (N, C, S, S)
+    y: torch.Tensor  # (N,) class indices
+    hashes: list[int]  # perceptual hash per image
+
+
+def load_images(samples: list[Sample], pre: Preprocessor, classes: list[str], desc: str) -> Images:
+    xs, hashes = [], []
+    for s in progress(samples, desc=desc, total=len(samples)):
+        a = image_array(s.image)
+        xs.append(image_tensor(pre, a, s.image))
+        hashes.append(fingerprint(a))
+    y = torch.tensor([classes.index(s.label) for s in samples])
+    return Images(torch.stack(xs), y, hashes)
+
+
+def loss_name(cfg: TrainConfig) -> str:
+    """``ce`` or ``focal``; the segmentation default (``dicece``) means plain cross-entropy here."""
+    if cfg.loss in LOSSES:
+        return cfg.loss
+    if cfg.loss == TrainConfig().loss:
+        return "ce"
+    raise TumorscopeError(f"--loss {cfg.loss!r} is not a classification loss: use {' or '.join(LOSSES)}")
+
+
+def class_weights(y: torch.Tensor, k: int) -> torch.Tensor:
+    """'balanced' weights n / (k * n_c), as scikit-learn's compute_class_weight."""
+    counts = torch.bincount(y, minlength=k).float()
+    return len(y) / (k * counts.clamp(min=1))
+
+
+def focal_loss(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None, gamma: float = 2.0) -> torch.Tensor:
+    """Multi-class focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_true)^gamma, class-weighted."""
+    logp = F.log_softmax(logits, dim=1).gather(1, y[:, None])[:, 0]
+    w = weight[y] if weight is not None else torch.ones_like(logp)
+    return (-w * (1 - logp.exp()) ** gamma * logp).sum() / w.sum()
+
+
+def _dataset(cfg: TrainConfig, run: Path) -> tuple[Dataset, dict[str, Any]]:
+    ds = load_dataset(cfg.data)
+    unlabelled = [s for s in ds.samples if s.label is None]
+    if unlabelled:
+        raise TumorscopeError(f"{len(unlabelled)} image(s) have no class label (e.g. {unlabelled[0].image})", ds.root)
+    if len(ds.classes) < 2:
+        raise TumorscopeError(f"classification needs at least 2 classes, found {list(ds.classes)}", ds.root)
+    if not cfg.dedup:
+        return ds, {"enabled": False, "n_images_before": len(ds), "n_images_after": len(ds)}
+    d = deduplicate(ds, near_threshold=NEAR_THRESHOLD)
+    write_json(run / "dedup.json", d.report)
+    return d.dataset, summary_counts(d.report)
+
+
+def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train, keep the best epoch by validation score, write ``bundle/``; with a test part (``cfg.fold``)
+    score it into ``test_metrics.json`` and ``test_eval/`` (ROC, confusion, calibration plots)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    run = Path(cfg.out)
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(run / "config.json", cfg.to_dict())
+    ds, dedup = _dataset(cfg, run)
+    classes = sorted(ds.classes)
+    parts = split_for_run(cfg, run, ds)
+    pre = Preprocessor(channels=cfg.channels, normalization=cfg.normalization, enhancement=cfg.enhancement,
+                       size=(cfg.size, cfg.size))
+    train = load_images(parts["train"], pre, classes, "reading train")
+    val = load_images(parts["val"], pre, classes, "reading val")
+    k = len(classes)
+    log.info("classes %s; training on %d images %s, validating on %d", classes, len(train.y),
+             torch.bincount(train.y, minlength=k).tolist(), len(val.y))
+    options = {"width": cfg.width, "size": cfg.size}
+    model = build_model(cfg.model, pre.in_channels, k, **options)
+    init_report = load_init(model, cfg.init) if cfg.init and not resume else None
+    from tumorscope.models.classifiers import freeze_stages
+
+    frozen_norms = freeze_stages(model, cfg.model, cfg.freeze)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    weight = class_weights(train.y, k) if cfg.class_weights == "balanced" else None
+    if cfg.class_weights not in ("none", "balanced") or cfg.sampler not in ("uniform", "balanced"):
+        raise TumorscopeError("--class-weights takes none|balanced and --sampler uniform|balanced")
+    loss = loss_name(cfg)
+
+    def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return focal_loss(logits, y, weight) if loss == "focal" else F.cross_entropy(logits, y, weight=weight)
+
+    augment = classification_augment(cfg.augment, seed=cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    draw = 1.0 / torch.bincount(train.y, minlength=k).float()[train.y]  # balanced sampler: equal mass per class
+
+    def train_epoch(epoch: int) -> dict[str, float]:
+        for m in frozen_norms:
+            m.eval()
+        n = len(train.y)
+        order = (torch.multinomial(draw, n, replacement=True, generator=gen) if cfg.sampler == "balanced"
+                 else torch.randperm(n, generator=gen))
+        batches = [b for b in order.split(cfg.batch_size) if len(b) > 1]  # BatchNorm needs 2+ images
+        total, seen = 0.0, 0
+        for idx in progress(batches, desc=f"epoch {epoch}", total=len(batches)):
+            xb = torch.stack([torch.as_tensor(augment({"image": train.x[i]})["image"]) for i in idx.tolist()])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = model(xb)
+            batch_loss = loss_fn(logits.float(), train.y[idx])
+            opt.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            opt.step()
+            total += float(batch_loss.detach()) * len(idx)
+            seen += len(idx)
+        return {"loss": total / max(seen, 1)}
+
+    def validate() -> dict[str, float]:
+        probs = predict_tensors(model, val.x, bf16=cfg.bf16)
+        m = scalar_metrics(val.y.numpy(), probs)
+        nll = float(F.nll_loss(torch.log(torch.from_numpy(probs).clamp(min=1e-8)), val.y))
+        auc = m["auc_macro"] if np.isfinite(m["auc_macro"]) else 0.5
+        return {"score": (m["balanced_accuracy"] + auc) / 2, "loss": nll, "accuracy": m["accuracy"],
+                "balanced_accuracy": m["balanced_accuracy"], "auc_macro": auc}
+
+    result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume)
+    training = {k2: v for k2, v in result.items() if k2 != "history"}
+    bundle_config = {
+        "name": run.name,
+        "task": "classification",
+        "classes": classes,
+        "model": {"name": cfg.model, "in_channels": pre.in_channels, "out_channels": k, "options": options},
+        "preprocessing": pre.to_dict(),
+        "training": training | {"config": cfg.to_dict(), "dedup": dedup, "init": init_report,
+                                "n_train": len(train.y), "n_val": len(val.y)},
+        "training_fingerprints": {
+            "about": "phash of every training and validation image: evaluation leaves out their (near-)copies",
+            "near_threshold": NEAR_THRESHOLD,
+            "phash": [f"{h:016x}" for h in train.hashes + val.hashes],
+        },
+    }
+    save_bundle(run / "bundle", model, bundle_config)
+    summary: dict[str, Any] = training | {"classes": classes, "dedup": dedup, "init": init_report,
+                                          "n_train": len(train.y), "n_val": len(val.y)}
+    if parts.get("test"):
+        from tumorscope.evaluate.classification import evaluate_classification_bundle
+
+        test = evaluate_classification_bundle(load_bundle(run / "bundle"), parts["test"], run / "test_eval", n_boot=1000)
+        write_json(run / "test_metrics.json", test)
+        summary.update({f"test_{m}": test[m] for m in ("n", "accuracy", "balanced_accuracy", "auc_macro", "f1_macro")})
+    write_json(run / "train_summary.json", summary)
+    return summary
