@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 .PHONY: install browser demo test lint typecheck bench clean
 
-install: $(VENV)/.installed browser
+install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy tumorscope
 
-test: install lint typecheck
+test: install browser lint typecheck
 	$(BIN)/python -m pytest -q
 
 bench: install

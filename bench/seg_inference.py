@@ -11,8 +11,9 @@ Measured in one process, on the same network and the same slices:
    imports, reading, writing masks and overlays included);
 4. peak RSS of this process and of the predict subprocess.
 
-Throughputs are slices/s, medians of ``--repeats`` timed runs after ``--warmup`` untimed ones; ratios are
-against the baseline measured in the same run, so they compare fairly across machines and loads.
+Throughputs are slices/s, medians of ``--repeats`` timed rounds after ``--warmup`` untimed calls; the three
+paths are timed in turn within each round, and ratios are against the baseline of the same run, so they
+stay comparable across machines and under background load (absolute numbers do not).
 
     python bench/seg_inference.py [--model lgg-flair-seg] [--threads 2] [--json bench.json]
 """
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +42,19 @@ FALLBACK_RUN = REPO / "runs" / "lgg_cv" / "fold0" / "bundle"
 LGG_PATIENT = "lgg_mri_segmentation/kaggle_3m/TCGA_CS_4942_19970222"
 
 
-def median_seconds(fn: Callable[[], object], repeats: int, warmup: int) -> float:
-    """Median wall time of ``fn`` over ``repeats`` calls after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
+def interleaved_medians(runs: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, float]:
+    """Median wall seconds of each callable over ``repeats`` rounds after ``warmup`` untimed calls; each round
+    times every callable once, in turn, so a change of machine load hits all of them alike."""
+    for fn in runs.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def measure(
@@ -76,13 +81,13 @@ def measure(
     rows: dict[str, dict[str, float]] = {"bundle": {}, "baseline": {}, "forward_bf16": {}}
     ratios: dict[str, float] = {}
     for bs in batch_sizes:
-        runs = {
-            "bundle": lambda bs=bs: predict_probabilities(model, pre, stack, batch_size=bs, bf16=True),
-            "baseline": lambda bs=bs: forward(bs, bf16=False),
-            "forward_bf16": lambda bs=bs: forward(bs, bf16=True),
+        runs: dict[str, Callable[[], object]] = {
+            "bundle": partial(predict_probabilities, model, pre, stack, batch_size=bs, bf16=True),
+            "baseline": partial(forward, bs, bf16=False),
+            "forward_bf16": partial(forward, bs, bf16=True),
         }
-        for name, fn in runs.items():
-            rows[name][f"bs{bs}"] = n / median_seconds(fn, repeats, warmup)
+        for name, seconds in interleaved_medians(runs, repeats, warmup).items():
+            rows[name][f"bs{bs}"] = n / seconds
         for name in ("bundle", "forward_bf16"):
             ratios[f"{name}_vs_baseline_bs{bs}"] = rows[name][f"bs{bs}"] / rows["baseline"][f"bs{bs}"]
     return {"slices": n, "input_shape": list(stack.shape), "network_input": list(x.shape[1:]),

@@ -27,7 +27,7 @@ def test_explain_patient_folder_writes_overlays_maps_and_summary(seg, tmp_path):
     out = tmp_path / "ex"
     assert main(["explain", "--model", str(bundle.path), "-i", str(patient), "-o", str(out), "--method", "gradcam"]) == 0
     summary = json.loads((out / "explain.json").read_text())
-    assert summary["method"] == "gradcam" and summary["layer"].endswith("submodule") and summary["slices"]
+    assert summary["method"] == "gradcam" and summary["layer"].endswith("adn.A") and summary["slices"]
     for row in summary["slices"]:
         assert (out / row["heatmap"]).stat().st_size > 0
         raw = np.load(out / row["map"])

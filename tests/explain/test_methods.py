@@ -17,7 +17,8 @@ def test_target_layer_is_the_unet_bottleneck_and_the_resnets_last_block():
     unet = build_model("unet2d", 1, 1, width=4).eval()
     x = torch.rand(1, 1, 32, 32)
     name = target_layer(unet, x, "segmentation")
-    assert name == "model.1.submodule.1.submodule.1.submodule.1.submodule"  # MONAI UNet's bottom ResidualUnit
+    # MONAI UNet's bottom ResidualUnit, after its last activation
+    assert name == "model.1.submodule.1.submodule.1.submodule.1.submodule.conv.unit1.adn.A"
     assert target_layer(build_model("resnet18", 3, 2, width=8).eval(), torch.rand(1, 3, 64, 64), "classification") == "layer4"
     assert target_layer(oracle_classifier(), x, "classification") == "1"  # the ReLU after the only conv
 

@@ -1,6 +1,11 @@
 import numpy as np
 
-from tumorscope.predict.postprocess import PostProcess, count_components, fill_holes_per_slice, remove_small_components
+from tumorscope.predict.postprocess import (
+    PostProcess,
+    count_components,
+    fill_holes_per_slice,
+    remove_small_components,
+)
 
 
 def test_small_components_removed_large_kept():

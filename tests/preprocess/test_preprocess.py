@@ -32,6 +32,8 @@ def test_channel_selection_rules():
     assert select_channels(rgba, "flair").shape == (4, 4, 1)
     gray = rgb[..., :1]
     assert select_channels(gray, "rgb").shape == (4, 4, 3)
+    assert select_channels(gray, "mri3").shape == (4, 4, 3)  # one sequence fills all three, as kaggle_3m does
+    assert select_channels(rgba, "mri3")[..., 2].max() == 30
     with pytest.raises(TumorscopeError, match="2 channels"):
         select_channels(np.zeros((4, 4, 2)), "flair", path="x.png")
 
@@ -51,6 +53,8 @@ def test_preprocessor_resizes_normalises_per_volume_and_round_trips_config():
     x = pre.tensor(stack)
     assert x.shape == (3, 1, 32, 32) and x.dtype == torch.float32
     assert Preprocessor.from_dict(pre.to_dict()) == pre
+    with pytest.raises(TumorscopeError, match="trained on 3"):
+        Preprocessor(channels="all", expected_channels=3).tensor(np.zeros((1, 4, 4, 2), np.float32), path="two.tif")
     with pytest.raises(TumorscopeError, match="NaN"):
         Preprocessor(channels="all").tensor(np.full((1, 4, 4, 1), np.nan, np.float32))
 

@@ -14,7 +14,7 @@ from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
 from tumorscope.errors import TumorscopeError
 from tumorscope.models import build_model
-from tumorscope.train.classification import class_weights, focal_loss
+from tumorscope.train.classification import batch_augment, class_weights, focal_loss
 from tumorscope.train.publish import publish
 from tumorscope.train.transfer import load_init
 
@@ -158,3 +158,16 @@ def test_losses_and_weights():
 
 def test_segmentation_loss_name_is_refused(data, tmp_path):
     assert main(["train", *TINY, "--data", str(data), "--loss", "dice", "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_batch_augment_is_seeded_and_keeps_shape_and_range():
+    x = torch.rand(8, 3, 24, 24)
+    a = batch_augment(x, "heavy", torch.Generator().manual_seed(1))
+    b = batch_augment(x, "heavy", torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, x)
+    assert a.min() >= 0 and a.max() <= 1 + 1e-5
+    assert batch_augment(x, "none", torch.Generator()) is x
+    flipped = batch_augment(x[:1].expand(64, -1, -1, -1), "light", torch.Generator().manual_seed(0))
+    assert any(torch.allclose(f, x[0].flip(-1), atol=1e-5) for f in flipped)  # a pure flip happens
+    with pytest.raises(TumorscopeError, match="augment"):
+        batch_augment(x, "extreme", torch.Generator())

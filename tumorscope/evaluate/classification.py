@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +123,7 @@ def classification_metrics(
         "classes": list(classes),
         "class_counts": {c: int((y == i).sum()) for i, c in enumerate(classes)},
         **scalar_metrics(y, probs),
-        "ci95": {m: cluster_bootstrap_ci(len(units), lambda idx, m=m: boot(idx, m), n_boot=n_boot, seed=seed)
-                 for m in CI_METRICS},
+        "ci95": {m: cluster_bootstrap_ci(len(units), partial(boot, key=m), n_boot=n_boot, seed=seed) for m in CI_METRICS},
         "ci_unit": "patient" if groups is not None and any(g is not None for g in groups) else "image",
         "n_boot": n_boot,
         "per_class": {c: {k: _num(pc[k][i]) for k in ("sensitivity", "specificity", "precision", "f1", "auc")}

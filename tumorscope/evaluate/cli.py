@@ -104,6 +104,7 @@ def evaluate_segmentation_bundle(bundle: Any, samples: list, args: argparse.Name
 
     from tumorscope.data.volumes import load_stacks
     from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
+    from tumorscope.predict.volumetric import SlidingWindow
 
     post = bundle.postprocess
     if args.tta:
@@ -113,7 +114,8 @@ def evaluate_segmentation_bundle(bundle: Any, samples: list, args: argparse.Name
     stacks = load_stacks(samples)
     if any(s.masks is None for s in stacks):
         raise TumorscopeError("segmentation evaluation needs a mask for every image", args.data)
-    metrics = summarize(evaluate_stacks(bundle.model, bundle.preprocessor, post, stacks), n_boot=args.boot)
+    window = SlidingWindow.for_bundle(bundle.config) if "volumetric" in bundle.config else None
+    metrics = summarize(evaluate_stacks(bundle.model, bundle.preprocessor, post, stacks, window=window), n_boot=args.boot)
     metrics["postprocessing"] = post.to_dict()
     args.out.mkdir(parents=True, exist_ok=True)
     write_per_patient_csv(metrics["per_patient"], args.out / "per_patient.csv")

@@ -1,9 +1,11 @@
 """Which layer to explain and what a network "sees": target-layer choice and penultimate embeddings.
 
 The target layer is found by one probing forward pass, so it works for any network of the registry:
-for segmentation the deepest feature map (the U-Net bottleneck; skip-connection concatenations
-excluded) with the most channels, for classification the last feature map that still has a spatial
-extent (``layer4`` of a ResNet, the last conv block of a small CNN) before global pooling.
+for segmentation the deepest feature map with the most channels (the U-Net bottleneck; skip-connection
+concatenations excluded), taken after its last activation, as Grad-CAM assumes (MONAI's residual units
+end in a signed sum, which measured worse on validation patients: docs/explainability.md); for
+classification the last feature map that still has a spatial extent (``layer4`` of a ResNet, the last
+conv block of a small CNN) before global pooling.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import torch
 from torch import nn
 
 from tumorscope.errors import TumorscopeError
+
+ACTIVATIONS = (nn.ReLU, nn.PReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.ReLU6)
 
 
 def _feature_maps(model: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
@@ -44,7 +48,10 @@ def target_layer(model: nn.Module, x: torch.Tensor, task: str) -> str:
             area = min(s[2] * s[3] for _, s in maps)
             deepest = [(n, s) for n, s in maps if s[2] * s[3] == area]
             most = max(s[1] for _, s in deepest)
-            return [n for n, s in deepest if s[1] == most][-1]
+            names = [n for n, s in deepest if s[1] == most]
+            modules = dict(model.named_modules())
+            activated = [n for n in names if isinstance(modules[n], ACTIVATIONS)]
+            return (activated or names)[-1]
     else:
         spatial = [n for n, s in maps if s[2] * s[3] > 1] or [n for n, _ in maps]
         if spatial:

@@ -18,7 +18,7 @@ from tumorscope.atomic import atomic_path
 from tumorscope.errors import TumorscopeError
 from tumorscope.explain.evaluate import explainer_for
 from tumorscope.explain.methods import METHODS, Explainer, normalized, to_grid
-from tumorscope.predict.inputs import RASTER, PredictInput, read_input
+from tumorscope.predict.inputs import PredictInput, read_input
 from tumorscope.predict.segment import _display_channel as display_channel
 from tumorscope.report.overlay import heat_overlay, save_rgb
 
@@ -26,12 +26,12 @@ MAX_SLICES = 48
 
 
 def read_inputs(path: Path, task: str) -> list[PredictInput]:
-    """The input as predict reads it; for classification a folder of images may mix sizes, so each image
-    is read on its own."""
+    """The input as predict reads it; for classification every image of a folder (recursively, as
+    ``predict`` lists them), each on its own since sizes may differ."""
     if task != "segmentation" and path.is_dir():
-        images = sorted(p for p in path.iterdir() if p.suffix.lower() in RASTER and not p.stem.endswith("_mask"))
-        if images:
-            return [read_input(p) for p in images]
+        from tumorscope.predict.classify import list_images
+
+        return [read_input(p) for p in list_images(path)]
     return [read_input(path)]
 
 
@@ -83,6 +83,8 @@ def _explain_one(
     rows = []
     for j, i in enumerate(idx):
         name = f"{inp.names[i]}_{method}"
+        if (out / "heatmaps" / f"{name}.png").exists():  # same file name in two folders of a classification input
+            name = f"{inp.path.parent.name}_{name}"
         save_rgb(heat_overlay(display_channel(inp.slices[i]), normalized(raw[j])), out / "heatmaps" / f"{name}.png")
         rows.append({"slice": inp.names[i], "heatmap": f"heatmaps/{name}.png", **targets.described[i]})
         if inp.family != "volume":

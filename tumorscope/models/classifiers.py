@@ -178,7 +178,7 @@ def freeze_stages(model: nn.Module, name: str, n: int) -> list[nn.Module]:
         if key.startswith(prefixes):
             param.requires_grad_(False)
             frozen += param.numel()
-    norms = [m for key, m in model.named_modules()
+    norms: list[nn.Module] = [m for key, m in model.named_modules()
              if key and (key + ".").startswith(prefixes) and isinstance(m, nn.modules.batchnorm._BatchNorm)]
     total = sum(p.numel() for p in model.parameters())
     log.info("froze the first %d of %d stages of %s: %d of %d parameters", n, len(all_stages), name, frozen, total)

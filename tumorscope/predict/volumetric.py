@@ -21,8 +21,9 @@ from tumorscope.preprocess.pipeline import Preprocessor
 
 DIVISOR = 16  # every patch edge is a multiple of 2**4: the U-Net downsamples four times by 2
 # Smallest patch (Z, Y, X): the U-Net's bottleneck (patch / 16) needs > 1 voxel for instance norm, and a
-# bottleneck only 2 voxels deep gets wrong conv3d weight gradients under CPU bf16 autocast (torch 2.13:
-# relative error ~1e30 against float32, only when the depth axis is 2), so Z starts at 48.
+# bottleneck only 2 voxels deep gets garbage conv3d weight gradients under CPU bf16 autocast (torch 2.13 +
+# oneDNN on this AVX512-BF16 CPU: errors of 1e30 or inf against float32, only when the depth axis is 2;
+# cf. pytorch/pytorch#163347), so Z starts at 48. tests/train/test_volumetric.py checks the planned bottleneck.
 MIN_EDGE = (48, 32, 32)
 VOXEL_BUDGET = 64**3  # voxels per patch a CPU trains in reasonable time (nnU-Net targets GPU memory instead)
 

@@ -46,7 +46,7 @@ class Preprocessor:
     @property
     def in_channels(self) -> int:
         """Channels the network receives (-1 when they depend on the data: ``channels="all"``)."""
-        per_slice = 3 if self.channels == "rgb" else 1 if self.channels in ("flair", "gray") else -1
+        per_slice = 3 if self.channels in ("rgb", "mri3") else 1 if self.channels in ("flair", "gray") else -1
         return per_slice * (1 + 2 * self.context) if per_slice > 0 else -1
 
     def arrays(self, stack: np.ndarray, path: object = None) -> np.ndarray:

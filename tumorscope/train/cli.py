@@ -38,7 +38,7 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    "classification: ce | focal")
     p.add_argument("--width", type=int, default=d.width, help="channels of the first network stage")
     p.add_argument("--size", type=int, default=d.size, help="network input size in pixels (square)")
-    p.add_argument("--channels", default=d.channels, help="flair | gray | rgb | all: which image channels to use")
+    p.add_argument("--channels", default=d.channels, help="flair | mri3 | gray | rgb | all: which image channels to use (mri3 = pre-contrast, FLAIR, post-contrast)")
     p.add_argument("--normalization", default=d.normalization, help="percentile | zscore | none")
     p.add_argument("--enhancement", default=d.enhancement, help="none | clahe | histeq | denoise")
     p.add_argument("--augment", default=d.augment, help="none | light | default | heavy")

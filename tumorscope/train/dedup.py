@@ -46,8 +46,8 @@ def deduplicate(ds: Dataset, near_threshold: int = 4) -> Dedup:
     kept = [i for i in range(len(samples)) if i not in drop]
     patients: dict[str, list[int]] = {}
     for i in kept:
-        if samples[i].patient_id is not None:
-            patients.setdefault(samples[i].patient_id, []).append(i)
+        if (pid := samples[i].patient_id) is not None:
+            patients.setdefault(pid, []).append(i)
     links = [[i for i in c if i not in drop] for c in duplicates] + list(patients.values())
     merged = []
     for comp in _components(len(samples), links):

@@ -32,6 +32,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def start_run(cfg: Any) -> Path:
+    """Common start of every training run: CPU threads, seeds, the run folder and its ``config.json``."""
+    from tumorscope.atomic import write_json
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    run = Path(cfg.out)
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(run / "config.json", cfg.to_dict())
+    return run
+
+
 def save_torch(obj: Any, path: Path) -> None:
     """torch.save, atomically."""
     with atomic_path(path) as tmp:

@@ -5,8 +5,9 @@ The recipe follows nnU-Net, kept small for a CPU:
 * a *plan* from the training volumes' fingerprint (median shape and spacing) fixes the patch and batch size
   (:func:`tumorscope.predict.volumetric.make_plan`); volumes stay at their own spacing (no resampling);
 * every volume is normalised as a whole by the same Preprocessor as the 2-D path;
-* an epoch draws ``PATCHES_PER_VOLUME`` patches per training volume; a third of them are centred on a
-  random tumor voxel (foreground oversampling), the rest anywhere; volumes smaller than the patch are padded;
+* an epoch draws ``PATCHES_PER_VOLUME`` patches per training volume; the last third of each batch (rounded,
+  so 1 of 2 as in nnU-Net) is centred on a random tumor voxel, the rest lie anywhere; volumes smaller than
+  the patch are zero-padded; sampling is seeded per epoch, so ``--resume`` continues the same sequence;
 * augmentation: random flips along each axis and an intensity gain; gradient norm clipped at 12;
 * validation runs the whole volume with ``sliding_window_inference`` exactly as predict does.
 """
@@ -38,7 +39,7 @@ from tumorscope.predict.volumetric import (
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
-from tumorscope.train.loop import fit, seed_everything
+from tumorscope.train.loop import fit, start_run
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +110,7 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     plus ``plan.json`` and the bundle's ``volumetric`` sliding-window settings."""
     from tumorscope.train.segmentation import LOSSES, choose_postprocess
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    run = Path(cfg.out)
-    run.mkdir(parents=True, exist_ok=True)
-    write_json(run / "config.json", cfg.to_dict())
+    run = start_run(cfg)
     parts = split_for_run(cfg, run)
     pre = Preprocessor(channels=cfg.channels, normalization=cfg.normalization, enhancement=cfg.enhancement)
     vols = {
@@ -129,17 +125,19 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         [_masks(v) for v in vols["train"]], plan.patch_size, seed=cfg.seed,
     )
     in_channels = int(sampler.images[0].shape[0])
+    n_train = len(vols.pop("train"))  # the sampler holds the normalised copies
     log.info("3-D plan: patch %s, batch %d; %d training and %d validation volumes",
-             plan.patch_size, plan.batch_size, len(vols["train"]), len(vols["val"]))
+             plan.patch_size, plan.batch_size, n_train, len(vols["val"]))
     model = build_model(cfg.model, in_channels, 1, width=cfg.width)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     loss_fn = LOSSES[cfg.loss]()
-    gen = torch.Generator().manual_seed(cfg.seed)
 
     def train_epoch(epoch: int) -> dict[str, float]:
         from tumorscope.progress import progress
 
+        sampler.rng = np.random.default_rng([cfg.seed, epoch])
+        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         batches = sampler.batches(PATCHES_PER_VOLUME * len(sampler), plan.batch_size)
         total, seen = 0.0, 0
         for xb, yb in progress(batches, desc=f"epoch {epoch}", total=len(batches)):
@@ -163,7 +161,8 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 "slice_sensitivity": res["slice_sensitivity"]}
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume)
-    val_probs = [predict_stack(model, pre, v, window, bf16=cfg.bf16)[1] for v in vols["val"]]
+    val_probs = {tta: [predict_stack(model, pre, v, window, tta=tta, bf16=cfg.bf16)[1] for v in vols["val"]]
+                 for tta in (False, True)}
     post = choose_postprocess(vols["val"], val_probs)
     bundle_config = _bundle_config(cfg, run, pre, post, in_channels, plan, window, result)
     save_bundle(run / "bundle", model, bundle_config)
