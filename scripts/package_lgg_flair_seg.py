@@ -1,7 +1,7 @@
 """Package the bundled ``lgg-flair-seg`` model from a finished 5-fold CV (numbers read from files, not typed).
 
-Usage (after the CV command in the card has finished):
-    python scripts/package_lgg_flair_seg.py --cv runs/lgg_cv --data ../shared/data/lgg_mri_segmentation
+Usage (after the CV and final-training commands in the card have finished):
+    python scripts/package_lgg_flair_seg.py --cv runs/lgg_cv_flair --final runs/lgg_final
 """
 
 from __future__ import annotations
@@ -14,31 +14,30 @@ from tumorscope.bundle.bundle import ZOO
 from tumorscope.bundle.package import across_folds_table, metrics_table, package
 from tumorscope.data.dataset import load_dataset
 
-CV_COMMAND = (
-    "tumorscope cv --task segmentation --data ../shared/data/lgg_mri_segmentation --model unet2d "
-    "--epochs 30 --patience 8 --size 128 --width 16 --threads 2 --out runs/lgg_cv"
-)
+RECIPE = "--model unet2d --epochs 30 --patience 8 --size 128 --width 16"
+CV_COMMAND = f"tumorscope cv --task segmentation --data ../shared/data/lgg_mri_segmentation {RECIPE} --out runs/lgg_cv_flair"
+FINAL_COMMAND = f"tumorscope train --task segmentation --data ../shared/data/lgg_mri_segmentation {RECIPE} --out runs/lgg_final"
 KEYS = ["dice_mean", "dice_median", "iou_mean", "hd95_mean_mm", "slice_sensitivity", "slice_specificity", "slice_auc"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cv", type=Path, default=Path("runs/lgg_cv"))
+    ap.add_argument("--cv", type=Path, default=Path("runs/lgg_cv_flair"))
+    ap.add_argument("--final", type=Path, default=Path("runs/lgg_final"), help="the run trained on all patients")
     ap.add_argument("--data", type=Path, default=Path("../shared/data/lgg_mri_segmentation"))
-    ap.add_argument("--fold", type=int, default=0, help="which fold's model to ship")
     args = ap.parse_args()
 
     cv = json.loads((args.cv / "cv_summary.json").read_text())
-    fold_dir = args.cv / f"fold{args.fold}"
-    test = json.loads((fold_dir / "test_metrics.json").read_text())
-    train = json.loads((fold_dir / "train_summary.json").read_text())
-    splits = json.loads((fold_dir / "splits.json").read_text())["folds"][0]
+    final = args.final
+    val = json.loads((final / "val_metrics.json").read_text())
+    train = json.loads((final / "train_summary.json").read_text())
+    splits = json.loads((final / "splits.json").read_text())["folds"][0]
     train_minutes = [
         json.loads((args.cv / f"fold{i}" / "train_summary.json").read_text())["train_seconds"] / 60
         for i in range(cv["k"]) if (args.cv / f"fold{i}" / "train_summary.json").exists()
     ]
-    # The demo example: the first (by id) of this model's TEST patients - never trained on, never used for selection.
-    example_patient = sorted(splits["test"]["groups"])[0]
+    # The demo example: the first (by id) of the final model's VALIDATION patients - never trained on.
+    example_patient = sorted(splits["val"]["groups"])[0]
     ds = load_dataset(args.data)
     example_volume = next(s.extra["volume_id"] for s in ds.samples if s.patient_id == example_patient)
     complete = next((r for r in cv["per_patient"] if r["id"] == "TCGA_CS_4942"), None)
@@ -64,18 +63,25 @@ use only, attribution required, derivatives under the same licence**. Not a medi
 ## How it was trained (exact command)
 5-fold patient-grouped cross-validation (StratifiedGroupKFold by patient, seed 0); inside each fold 15% of the
 training patients are held out for validation (best epoch by validation per-patient Dice, early stopping, and the
-small-component threshold are chosen on them, never on the fold's test patients):
+post-processing - threshold, small-component removal, flip TTA - are chosen on them, never on the fold's test patients):
 
 ```
 {CV_COMMAND}
-python scripts/package_lgg_flair_seg.py --cv runs/lgg_cv --data ../shared/data/lgg_mri_segmentation
+python scripts/retune_postprocess.py runs/lgg_cv_flair/fold0 runs/lgg_cv_flair/fold1
+{FINAL_COMMAND}
+python scripts/package_lgg_flair_seg.py --cv runs/lgg_cv_flair --final runs/lgg_final
 ```
 
-The shipped weights are **fold {args.fold}'s model** (trained on {len(splits['train']['groups'])} patients, validated on
-{len(splits['val']['groups'])}, tested on {len(splits['test']['groups'])} it never saw). Training took
-{train['train_seconds'] / 60:.1f} min on 2 CPU cores ({train['epochs_run']} epochs, best epoch {train['best_epoch']},
-stop: {train['stop_reason']}); all folds: {', '.join(f'{m:.1f}' for m in train_minutes)} min (measured while other
-jobs shared the 2 cores). Post-processing: {json.dumps(train['postprocessing'])}.
+(Folds 0 and 1 were trained before the post-processing search covered the threshold and flip TTA; the second line
+re-chose their post-processing on their own validation patients with the same search, then re-scored their test
+patients. `--threads` was 2 or 1 depending on what else ran; it does not change the recipe.)
+
+The shipped weights come from the last command: the same recipe trained on all 83 patients, of which
+{len(splits['val']['groups'])} are held out for validation (best epoch, early stopping, post-processing) and
+{len(splits['train']['groups'])} are trained on. Training took {train['train_seconds'] / 60:.1f} min on 2 CPU cores
+({train['epochs_run']} epochs, best epoch {train['best_epoch']}, stop: {train['stop_reason']}); the CV folds took
+{', '.join(f'{m:.1f}' for m in train_minutes)} min (measured while other jobs shared the 2 cores).
+Post-processing: {json.dumps(train['postprocessing'])}.
 
 ## Cross-validated results on patients never trained on (all {cv['n_patients']} patients, each scored once by the fold model that did not see it)
 Per-patient volumetric Dice (slices of a patient stacked, then Dice): **{cv['dice_mean']:.3f}
@@ -87,8 +93,10 @@ Across folds (mean ± sd of the 5 fold test sets):
 
 {across_folds_table(cv, KEYS)}
 
-### Fold {args.fold} test patients (the shipped model)
-{metrics_table(test, KEYS)}
+### The shipped model on its {val['n_patients']} validation patients
+(used for its model selection, so optimistic; the CV numbers above are the honest estimate)
+
+{metrics_table(val, KEYS)}
 
 ### False positives on tumor-free slices
 The shared copy keeps all tumor slices but at most six tumor-free slices per patient, so tumor-free slices are
@@ -104,10 +112,11 @@ tumor-free slices got any predicted tumor pixel (slice specificity
 - Input resolution 128x128: very small lesions (a few pixels at 256x256) can be missed.
 
 ## Demo example
-`make demo` runs this model on patient `{example_patient}` (`{example_volume}`), one of fold {args.fold}'s test patients.
+`make demo` runs this model on patient `{example_patient}` (`{example_volume}`), one of its validation patients
+(never trained on).
 """
-    out = package(fold_dir, "lgg-flair-seg", ZOO / "lgg-flair-seg", card, headline,
-                  {"example_patient": example_patient, "example_volume": example_volume})
+    out = package(final, "lgg-flair-seg", ZOO / "lgg-flair-seg", card, headline,
+                  {"example_patient": example_patient, "example_volume": example_volume, "modality": "MR"})
     print(f"packaged {out}")
 
 

@@ -22,11 +22,32 @@ def row(run: Path) -> str:
             f"{summary['train_seconds'] / 60:.1f} |")
 
 
+def postprocess_row(run: Path) -> str:
+    """Validation Dice of the plain default, each option alone, and the chosen combination."""
+    search = json.loads((run / "postprocess_search.json").read_text())
+    score = {(r["tta"], r["threshold"], r["min_size"]): r["val_dice"] for r in search["candidates"]}
+    chosen = json.loads((run / "train_summary.json").read_text())["postprocessing"]
+    best_size = max((0, 50, 150, 400), key=lambda m: score[(False, 0.5, m)])
+    best_thr = max((0.3, 0.4, 0.5, 0.6), key=lambda t: score[(False, t, 0)])
+    return (f"| {run} | {search['n_val_volumes']} | {score[(False, 0.5, 0)]:.4f} | {score[(True, 0.5, 0)]:.4f} | "
+            f"{score[(False, 0.5, best_size)]:.4f} (min_size {best_size}) | {score[(False, best_thr, 0)]:.4f} "
+            f"(threshold {best_thr}) | tta={chosen['tta']}, threshold={chosen['threshold']}, "
+            f"min_size={chosen['min_size']}: "
+            f"{score[(chosen['tta'], chosen['threshold'], chosen['min_size'])]:.4f} |")
+
+
 def main(runs: list[str]) -> None:
     print("| run | recipe | fold | val Dice (best epoch) | test Dice [95% CI] | test median | slice specificity | train min |")
     print("|---|---|---|---|---|---|---|---|")
     for r in runs:
         print(row(Path(r)))
+    with_search = [Path(r) for r in runs if (Path(r) / "postprocess_search.json").exists()]
+    if with_search:
+        print("\nPost-processing, measured on each run's validation patients (mean per-patient Dice):\n")
+        print("| run | val volumes | default (0.5, none) | + flip TTA | + small-component removal | threshold | chosen |")
+        print("|---|---|---|---|---|---|---|")
+        for r in with_search:
+            print(postprocess_row(r))
 
 
 if __name__ == "__main__":

@@ -5,17 +5,17 @@ import pytest
 
 from tests.explain.helpers import tiny_classification_bundle
 from tumorscope.data.dataset import load_dataset
-from tumorscope.data.volumes import load_stacks
-from tumorscope.explain.evaluate import evaluate_explanations
+from tumorscope.explain.evaluate import evaluate_explanations, load_scorable
 
 
 @pytest.mark.shared_data
 def test_busi_images_are_explained_and_scored_against_their_masks(busi_dir, tmp_path):
     samples = load_dataset(busi_dir).samples
-    names = {"benign (4).png", "malignant (1).png", "normal (1).png"}  # benign (4) has a second, odd-sized mask
+    names = {"benign (1).png", "benign (4).png", "malignant (1).png", "normal (1).png"}
     picked = [s for s in samples if s.image.name in names]
-    assert len(picked) == 3
-    stacks = load_stacks(picked)
+    assert len(picked) == 4
+    stacks, skipped = load_scorable(picked)
+    assert len(stacks) == 3 and len(skipped) == 1 and "benign (4)_mask_1.png" in skipped[0]  # odd-sized 2nd mask
     bundle = tiny_classification_bundle(tmp_path / "cls", ["benign", "malignant", "normal"], steps=2)
     m = evaluate_explanations(bundle, stacks, ("gradcam", "saliency"), steps=4, n_boot=20)
     assert m["n_slices"] == 2  # the normal image has an empty mask: nothing to point at

@@ -7,21 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.synthetic import write_kaggle3m
 from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
 
-TINY = ["--size", "32", "--width", "4", "--batch-size", "8", "--threads", "1", "--augment", "light"]
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = write_kaggle3m(tmp_path_factory.mktemp("lgg"))
-    run = tmp_path_factory.mktemp("runs") / "seg"
-    code = main(["train", "--task", "segmentation", "--data", str(root), "--model", "unet2d", "--epochs", "2",
-                 "--out", str(run), "--val-fraction", "0.34", *TINY])
-    assert code == 0
-    return root, run
+def trained(tiny_seg_run):
+    return tiny_seg_run
 
 
 def test_run_folder_has_everything(trained):
@@ -83,3 +74,14 @@ def test_predict_bad_input_is_one_line_and_leaves_no_output(trained, tmp_path):
     assert "not_an_image.png" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_demo_on_synthetic_phantom_is_labelled_synthetic(trained, tmp_path, capsys):
+    _, run = trained
+    assert main(["demo", "--model", str(run), "--out", str(tmp_path / "demo"), "--synthetic"]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC" in out and "results:" in out
+    summary = json.loads((tmp_path / "demo" / "prediction" / "summary.json").read_text())
+    assert summary["synthetic_example"] is True
+    assert all(name.startswith("synthetic_phantom") for name in summary["slices_with_tumor"] + [
+        p.name for p in (tmp_path / "demo" / "prediction" / "masks").iterdir()])

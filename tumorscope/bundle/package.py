@@ -11,6 +11,10 @@ from tumorscope.atomic import atomic_path
 from tumorscope.bundle.bundle import load_bundle
 
 
+# Keys whose CI is stored under another name in segmentation metrics.json.
+_CI_KEYS = {"dice_mean": "dice_ci95", "iou_mean": "iou_ci95", "hd95_mean_mm": "hd95_ci95"}
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3f}"
@@ -24,7 +28,7 @@ def metrics_table(metrics: dict[str, Any], keys: list[str]) -> str:
     rows = ["| metric | value | 95% CI |", "|---|---|---|"]
     for k in keys:
         if k in metrics:
-            ci = metrics.get(f"{k}_ci95")
+            ci = metrics.get(f"{k}_ci95") or metrics.get(_CI_KEYS.get(k, ""))
             if ci is None and isinstance(metrics.get("ci95"), dict):
                 ci = metrics["ci95"].get(k)
             rows.append(f"| {k} | {_fmt(metrics[k])} | {_fmt(ci) if ci else ''} |")

@@ -75,21 +75,21 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace, bundle: Any) -> int:
     from tumorscope.atomic import write_json
-    from tumorscope.data.volumes import load_stacks
     from tumorscope.evaluate.cli import samples_for
-    from tumorscope.explain.evaluate import evaluate_explanations
+    from tumorscope.explain.evaluate import evaluate_explanations, load_scorable
 
     if args.data is None:
         raise TumorscopeError("--evaluate needs --data DIR (a dataset with tumor masks)")
     _, samples = samples_for(args)
-    stacks = load_stacks(samples)
+    stacks, skipped = load_scorable(samples)
     if not any(s.masks is not None and s.masks.any() for s in stacks):
         raise TumorscopeError("no tumor masks in the selected samples: faithfulness needs masks", args.data)
     metrics = evaluate_explanations(
         bundle, stacks, args.methods, max_slices=args.max_slices, tolerance=args.tolerance, steps=args.steps,
         n_boot=args.boot, layer=args.layer,
     )
-    metrics.update({"model": bundle.name, "model_path": str(bundle.path), "data": str(args.data), "split": args.split})
+    metrics.update({"model": bundle.name, "model_path": str(bundle.path), "data": str(args.data), "split": args.split,
+                    "skipped_unreadable": skipped})
     write_json(args.out / "explain_metrics.json", metrics)
     print(format_explain_metrics(metrics))
     print(f"written: {args.out / 'explain_metrics.json'}")

@@ -8,6 +8,7 @@ random point (pointing game), a uniform map (energy) and a random pixel order (d
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -25,12 +26,33 @@ from tumorscope.explain.faithfulness import (
 from tumorscope.explain.methods import METHODS, Explainer, to_grid
 from tumorscope.progress import progress
 
+log = logging.getLogger(__name__)
+
 METRICS = ("pointing_game", "energy_in_mask", "deletion_auc", "insertion_auc")
 
 
 def explainer_for(bundle: Any, layer: str | None = None) -> Explainer:
     """The Explainer of a bundle (its classes, threshold and network)."""
     return Explainer(bundle.model, bundle.task, bundle.classes, layer=layer, threshold=bundle.postprocess.threshold)
+
+
+def load_scorable(samples: list[Any]) -> tuple[list[SliceStack], list[str]]:
+    """Read the samples per volume; a volume that cannot be read (e.g. BUSI's ``benign (4)``, whose second
+    mask has another size than the image) is left out and its problem returned, not fatal."""
+    from tumorscope.data.volumes import load_stacks, volume_key
+    from tumorscope.errors import TumorscopeError
+
+    groups: dict[str, list[Any]] = {}
+    for s in samples:
+        groups.setdefault(volume_key(s), []).append(s)
+    stacks, skipped = [], []
+    for group in progress(list(groups.values()), desc="reading", total=len(groups)):
+        try:
+            stacks += load_stacks(group)
+        except TumorscopeError as exc:
+            log.warning("left out: %s", exc)
+            skipped.append(str(exc))
+    return stacks, skipped
 
 
 def pick_tumor_slices(stacks: list[SliceStack], max_slices: int | None = None) -> list[tuple[int, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from tumorscope.predict.volumetric import SlidingWindow, is_volumetric, predict_
 from tumorscope.report.overlay import overlay, save_rgb
 
 MAX_OVERLAYS = 48
+log = logging.getLogger(__name__)
 
 
 def segment(bundle: Bundle, inp: PredictInput, post: PostProcess | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +58,10 @@ def write_segmentation(
         "slices_with_tumor": [inp.names[i] for i in tumor_slices],
         "postprocessing": post.to_dict(),
     }
+    warnings = modality_warnings(bundle, inp)
+    summary["warnings"] = warnings
+    for w in warnings:
+        log.warning("warning: %s", w)
     if inp.truth is not None:
         from tumorscope.evaluate.overlap import dice
 
@@ -73,6 +79,16 @@ def write_segmentation(
         summary["overlay_dir"] = "overlays"
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def modality_warnings(bundle: Bundle, inp: PredictInput) -> list[str]:
+    """A warning when a DICOM input's Modality differs from the one the model was trained on."""
+    expected = bundle.config.get("modality")
+    found = inp.volume.metadata.get("Modality") if inp.volume is not None else None
+    if expected and found and str(found).upper() != str(expected).upper():
+        return [f"{inp.path}: DICOM Modality is {found}, but {bundle.name} was trained on {expected} images; "
+                "its output is unlikely to mean anything"]
+    return []
 
 
 def _display_channel(slice_: np.ndarray) -> np.ndarray:

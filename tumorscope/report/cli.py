@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-volumes", type=int, default=40, help="segmentation: predict at most this many volumes")
     p.add_argument("--max-embed", type=int, default=800, help="t-SNE: embed at most this many slices/images")
     p.add_argument("--title", default="tumorscope report")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     p.set_defaults(func=_cmd_report)
 
 
@@ -106,8 +107,9 @@ def discover(path: Path) -> Source:
         return Source(path, "evaluation", ref, metrics=m, data=m.get("data"), split=m.get("split"))
     if (path / "config.json").exists() and (path / "weights.pt").exists():
         return Source(path, "bundle", str(path))
+    hint = "; for a cross-validation folder pass its fold folders" if (path / "cv_config.json").exists() else ""
     raise TumorscopeError("not a run, evaluation, explain or bundle folder (no metrics.csv, metrics.json, "
-                          "explain_metrics.json or weights.pt)", path)
+                          f"explain_metrics.json or weights.pt){hint}", path)
 
 
 def _resolve_data(ref: str | None, bases: list[Path]) -> Path | None:
@@ -230,6 +232,10 @@ def _samples(bundle: Any, m: ModelReport, sources: list[Source], data: Path | No
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     sources = [discover(d) for d in args.dirs]
     models = build_models(sources, args.model, args.data, args.method, args.max_volumes, args.max_embed)
     page = render(models, args.title)

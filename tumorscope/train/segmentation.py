@@ -120,6 +120,8 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
     }
     save_bundle(run / "bundle", model, bundle_config)
     summary = {k: v for k, v in result.items() if k != "history"} | {"postprocessing": post.to_dict()}
+    val = summarize(evaluate_stacks(model, pre, post, stacks["val"], bf16=cfg.bf16, show_progress=False))
+    write_json(run / "val_metrics.json", val)  # selection data: optimistic by construction
     if stacks.get("test"):
         test = summarize(evaluate_stacks(model, pre, post, stacks["test"], bf16=cfg.bf16))
         write_json(run / "test_metrics.json", test)

@@ -1,0 +1,57 @@
+"""The bundled lgg-flair-seg model: listed, verified, small, and it finds the tumor on held-out data."""
+
+import json
+
+import pytest
+
+from tumorscope.bundle import load_bundle, zoo_models
+from tumorscope.bundle.bundle import ZOO
+from tumorscope.cli import main
+
+NAME = "lgg-flair-seg"
+
+
+def test_listed_and_resolvable_by_name(capsys):
+    assert NAME in {b.name for b in zoo_models()}
+    assert main(["models", "list"]) == 0
+    assert NAME in capsys.readouterr().out
+    assert main(["models", "verify", NAME]) == 0
+    b = load_bundle(NAME)
+    assert b.task == "segmentation" and b.preprocessor.channels == "flair"
+    assert "CC BY-NC-SA" in b.card and "tumorscope cv" in b.card
+
+
+def test_every_bundle_is_at_most_20_mb():
+    for folder in ZOO.iterdir():
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        assert size <= 20 * 1024 * 1024, (folder.name, size)
+
+
+def test_corrupted_weights_are_refused(tmp_path):
+    import shutil
+
+    from tumorscope.errors import TumorscopeError
+
+    copy = tmp_path / NAME
+    shutil.copytree(ZOO / NAME, copy)
+    with open(copy / "weights.pt", "r+b") as f:
+        f.seek(200)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(TumorscopeError, match="checksum"):
+        load_bundle(copy)
+
+
+def test_demo_on_synthetic_phantom_runs_the_bundled_model(tmp_path):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--synthetic"]) == 0
+    summary = json.loads((tmp_path / "demo" / "prediction" / "summary.json").read_text())
+    assert summary["model"] == NAME and summary["synthetic_example"] is True
+
+
+@pytest.mark.shared_data
+def test_finds_the_tumor_of_its_held_out_example_patient(lgg_dir, tmp_path):
+    example = load_bundle(NAME).config["example_volume"]
+    out = tmp_path / "pred"
+    assert main(["predict", "-i", str(lgg_dir / "kaggle_3m" / example), "-o", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tumor_found"] is True
+    assert summary["dice_vs_ground_truth"] > 0.6
