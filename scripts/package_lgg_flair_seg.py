@@ -42,6 +42,11 @@ def main() -> None:
     example_volume = next(s.extra["volume_id"] for s in ds.samples if s.patient_id == example_patient)
     complete = next((r for r in cv["per_patient"] if r["id"] == "TCGA_CS_4942"), None)
 
+    complete_line = (
+        f"The one complete volume (TCGA_CS_4942, all 20 slices): Dice {complete['dice']:.3f}, "
+        f"{complete['false_positive_slices']} false-positive slice(s) among its "
+        f"{complete['n_slices'] - complete['tumor_slices']} tumor-free slices." if complete else ""
+    )
     lo, hi = cv["dice_ci95"]
     headline = {"cv_dice": round(cv["dice_mean"], 3), "cv_dice_ci95": [round(lo, 3), round(hi, 3)],
                 "patients": cv["n_patients"]}
@@ -103,7 +108,7 @@ The shared copy keeps all tumor slices but at most six tumor-free slices per pat
 measured explicitly: over all CV test patients, {cv['false_positive_slices']} of {cv['tumor_free_slices']}
 tumor-free slices got any predicted tumor pixel (slice specificity
 {cv['across_folds']['slice_specificity']['mean']:.3f} mean across folds).
-{"The one complete volume (TCGA_CS_4942, all 20 slices): Dice %.3f, %d false-positive slice(s) among its %d tumor-free slices." % (complete['dice'], complete['false_positive_slices'], complete['n_slices'] - complete['tumor_slices']) if complete else ""}
+{complete_line}
 
 ## Limitations
 - Trained on 83 TCGA-LGG patients (5 institutions); pre-operative FLAIR only; lower-grade gliomas only.

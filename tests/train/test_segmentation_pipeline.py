@@ -10,6 +10,7 @@ import pytest
 from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
 
+
 @pytest.fixture(scope="module")
 def trained(tiny_seg_run):
     return tiny_seg_run

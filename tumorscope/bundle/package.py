@@ -10,7 +10,6 @@ from typing import Any
 from tumorscope.atomic import atomic_path
 from tumorscope.bundle.bundle import load_bundle
 
-
 # Keys whose CI is stored under another name in segmentation metrics.json.
 _CI_KEYS = {"dice_mean": "dice_ci95", "iou_mean": "iou_ci95", "hd95_mean_mm": "hd95_ci95"}
 
