@@ -25,6 +25,15 @@ class SliceStack:
     def n_slices(self) -> int:
         return int(self.images.shape[0])
 
+    def require_masks(self) -> np.ndarray:
+        """The masks, or a TumorscopeError naming the volume's first file when it has none."""
+        if self.masks is None:
+            from tumorscope.errors import TumorscopeError
+
+            raise TumorscopeError("needs a mask for every image of this volume (training/evaluation)",
+                                  self.samples[0].image if self.samples else self.id)
+        return self.masks
+
 
 def volume_key(sample: Sample) -> str:
     """Which volume a sample belongs to: the layout's volume id, else the patient, else the image itself."""

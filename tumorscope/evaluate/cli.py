@@ -112,8 +112,8 @@ def evaluate_segmentation_bundle(bundle: Any, samples: list, args: argparse.Name
     if args.min_size is not None:
         post = replace(post, min_size=args.min_size)
     stacks = load_stacks(samples)
-    if any(s.masks is None for s in stacks):
-        raise TumorscopeError("segmentation evaluation needs a mask for every image", args.data)
+    for s in stacks:
+        s.require_masks()
     window = SlidingWindow.for_bundle(bundle.config) if "volumetric" in bundle.config else None
     metrics = summarize(evaluate_stacks(bundle.model, bundle.preprocessor, post, stacks, window=window), n_boot=args.boot)
     metrics["postprocessing"] = post.to_dict()

@@ -44,10 +44,8 @@ class PatientResult:
 
 def score_patient(stack: SliceStack, prob: np.ndarray, post: PostProcess) -> PatientResult:
     """Compare a probability map of one volume with its ground-truth masks."""
-    if stack.masks is None:
-        raise ValueError(f"volume {stack.id} has no masks to evaluate against")
+    truth = stack.require_masks()
     pred = post(prob)
-    truth = stack.masks
     sp = tuple(float(s) for s in stack.spacing)
     spacing_np = (1.0, sp[1], sp[0]) if len(sp) == 2 else tuple(reversed(sp))
     return PatientResult(

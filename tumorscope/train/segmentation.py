@@ -13,7 +13,6 @@ from monai.losses import DiceCELoss, DiceFocalLoss, DiceLoss, FocalLoss
 from tumorscope.atomic import write_json
 from tumorscope.bundle import save_bundle
 from tumorscope.data.volumes import SliceStack, load_stacks
-from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models import build_model
 from tumorscope.models.registry import MODELS
@@ -47,9 +46,7 @@ def tensors(stacks: list[SliceStack], pre: Preprocessor) -> tuple[torch.Tensor, 
     xs, ys = [], []
     for s in stacks:
         xs.append(pre.tensor(s.images))
-        if s.masks is None:
-            raise TumorscopeError("segmentation training needs a mask for every slice", s.samples[0].image)
-        m = torch.from_numpy(s.masks[:, None].astype(np.float32))
+        m = torch.from_numpy(s.require_masks()[:, None].astype(np.float32))
         ys.append((resize(m, pre.size, mode="area") >= 0.5).float())
     return torch.cat(xs), torch.cat(ys)
 
@@ -109,16 +106,7 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume)
     post = tune_postprocess(model, pre, stacks["val"], cfg.bf16, run)
-    bundle_config = {
-        "name": run.name,
-        "task": "segmentation",
-        "classes": ["tumor"],
-        "model": {"name": cfg.model, "in_channels": in_channels, "out_channels": 1, "options": {"width": cfg.width}},
-        "preprocessing": pre.to_dict(),
-        "postprocessing": post.to_dict(),
-        "training": {k: v for k, v in result.items() if k != "history"} | {"config": cfg.to_dict()},
-    }
-    save_bundle(run / "bundle", model, bundle_config)
+    save_bundle(run / "bundle", model, bundle_config(cfg, run, pre, post, in_channels, result))
     summary = {k: v for k, v in result.items() if k != "history"} | {"postprocessing": post.to_dict()}
     val = summarize(evaluate_stacks(model, pre, post, stacks["val"], bf16=cfg.bf16, show_progress=False))
     write_json(run / "val_metrics.json", val)  # selection data: optimistic by construction
@@ -128,6 +116,23 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
         summary["test_dice_mean"] = test["dice_mean"]
     write_json(run / "train_summary.json", summary)
     return summary
+
+
+def bundle_config(
+    cfg: TrainConfig, run: Path, pre: Preprocessor, post: PostProcess, in_channels: int, result: dict[str, Any],
+    **extra: Any,
+) -> dict[str, Any]:
+    """The config.json of a segmentation bundle (``extra``: e.g. the 3-D sliding-window settings)."""
+    return {
+        "name": run.name,
+        "task": "segmentation",
+        "classes": ["tumor"],
+        "model": {"name": cfg.model, "in_channels": in_channels, "out_channels": 1, "options": {"width": cfg.width}},
+        "preprocessing": pre.to_dict(),
+        "postprocessing": post.to_dict(),
+        **extra,
+        "training": {k: v for k, v in result.items() if k != "history"} | {"config": cfg.to_dict()},
+    }
 
 
 def tune_postprocess(
@@ -153,7 +158,7 @@ def postprocess_scores(
     from tumorscope.evaluate.overlap import dice
 
     by_tta = probs if isinstance(probs, dict) else {False: probs}
-    truths = [s.masks for s in val]
+    truths = [s.require_masks() for s in val]
     scores: dict[tuple[bool, float, int], float] = {}
     for tta, maps in by_tta.items():
         for threshold in (0.3, 0.4, 0.5, 0.6):

@@ -15,7 +15,6 @@ The recipe follows nnU-Net, kept small for a CPU:
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,13 +22,11 @@ import torch
 
 from tumorscope.atomic import write_json
 from tumorscope.bundle import save_bundle
-from tumorscope.data.volumes import SliceStack, load_stacks
-from tumorscope.errors import TumorscopeError
+from tumorscope.data.volumes import load_stacks
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models import build_model
 from tumorscope.predict.postprocess import PostProcess
 from tumorscope.predict.volumetric import (
-    Plan,
     SlidingWindow,
     as_volume,
     make_plan,
@@ -108,7 +105,7 @@ def augment_patches(x: torch.Tensor, y: torch.Tensor, level: str, gen: torch.Gen
 def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train a 3-D model (``cfg.model`` with spatial_dims 3); the run folder and bundle match the 2-D path,
     plus ``plan.json`` and the bundle's ``volumetric`` sliding-window settings."""
-    from tumorscope.train.segmentation import LOSSES, choose_postprocess
+    from tumorscope.train.segmentation import LOSSES, bundle_config, choose_postprocess
 
     run = start_run(cfg)
     parts = split_for_run(cfg, run)
@@ -122,7 +119,7 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     window = SlidingWindow(patch_size=plan.patch_size, sw_batch_size=plan.batch_size)
     sampler = PatchSampler(
         [volume_tensor(pre, v.images, v.samples[0].image if v.samples else None) for v in vols["train"]],
-        [_masks(v) for v in vols["train"]], plan.patch_size, seed=cfg.seed,
+        [v.require_masks() for v in vols["train"]], plan.patch_size, seed=cfg.seed,
     )
     in_channels = int(sampler.images[0].shape[0])
     n_train = len(vols.pop("train"))  # the sampler holds the normalised copies
@@ -164,8 +161,8 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     val_probs = {tta: [predict_stack(model, pre, v, window, tta=tta, bf16=cfg.bf16)[1] for v in vols["val"]]
                  for tta in (False, True)}
     post = choose_postprocess(vols["val"], val_probs)
-    bundle_config = _bundle_config(cfg, run, pre, post, in_channels, plan, window, result)
-    save_bundle(run / "bundle", model, bundle_config)
+    volumetric = window.to_dict() | {"plan": plan.to_dict()}
+    save_bundle(run / "bundle", model, bundle_config(cfg, run, pre, post, in_channels, result, volumetric=volumetric))
     summary = {k: v for k, v in result.items() if k != "history"} | {
         "postprocessing": post.to_dict(), "patch_size": list(plan.patch_size),
     }
@@ -175,25 +172,3 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         summary["test_dice_mean"] = test["dice_mean"]
     write_json(run / "train_summary.json", summary)
     return summary
-
-
-def _masks(v: SliceStack) -> np.ndarray:
-    if v.masks is None:
-        raise TumorscopeError("segmentation training needs a mask for every volume", v.samples[0].image)
-    return v.masks
-
-
-def _bundle_config(
-    cfg: TrainConfig, run: Path, pre: Preprocessor, post: PostProcess, in_channels: int, plan: Plan,
-    window: SlidingWindow, result: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "name": run.name,
-        "task": "segmentation",
-        "classes": ["tumor"],
-        "model": {"name": cfg.model, "in_channels": in_channels, "out_channels": 1, "options": {"width": cfg.width}},
-        "preprocessing": pre.to_dict(),
-        "postprocessing": post.to_dict(),
-        "volumetric": window.to_dict() | {"plan": plan.to_dict()},
-        "training": {k: v for k, v in result.items() if k != "history"} | {"config": cfg.to_dict()},
-    }
