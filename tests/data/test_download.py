@@ -70,8 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.truncate:
             body = body[: len(body) // 2]
             self.close_connection = True
+        self.server.bytes_sent += len(body)  # counted before sending: the client may assert as soon as it has read
         self.wfile.write(body)
-        self.server.bytes_sent += len(body)
 
     def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
         pass
