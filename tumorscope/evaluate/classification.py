@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 CI_METRICS = ("accuracy", "balanced_accuracy", "auc_macro", "sensitivity_macro", "specificity_macro",
               "precision_macro", "f1_macro")
 ECE_BINS = 15
+DUP_PREFIX = "dup:"  # group ids the deduplication gives images without a patient id
 
 
 def _per_class(y: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
@@ -124,7 +125,7 @@ def classification_metrics(
         "class_counts": {c: int((y == i).sum()) for i, c in enumerate(classes)},
         **scalar_metrics(y, probs),
         "ci95": {m: cluster_bootstrap_ci(len(units), partial(boot, key=m), n_boot=n_boot, seed=seed) for m in CI_METRICS},
-        "ci_unit": "patient" if groups is not None and any(g is not None for g in groups) else "image",
+        "ci_unit": _unit_name(groups),
         "n_boot": n_boot,
         "per_class": {c: {k: _num(pc[k][i]) for k in ("sensitivity", "specificity", "precision", "f1", "auc")}
                       for i, c in enumerate(classes)},
@@ -143,6 +144,13 @@ def _units(groups: Sequence[str | None] | None, n: int) -> list[np.ndarray]:
     for i, g in enumerate(groups):
         by.setdefault(g if g is not None else f"\0image{i}", []).append(i)
     return [np.array(v) for v in by.values()]
+
+
+def _unit_name(groups: Sequence[str | None] | None) -> str:
+    ids = {g for g in groups or () if g is not None}
+    if any(not g.startswith(DUP_PREFIX) for g in ids):
+        return "patient"
+    return "image (duplicate groups resampled together)" if ids else "image"
 
 
 def _num(v: float) -> float | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tumorscope.data.dataset import Dataset
+from tumorscope.evaluate.classification import DUP_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def deduplicate(ds: Dataset, near_threshold: int = 4) -> Dedup:
         pids = {samples[i].patient_id for i in comp}
         if len(comp) < 2 or (len(pids) == 1 and None not in pids):  # single image, or one patient as it is
             continue
-        gid = min((p for p in pids if p is not None), default=None) or f"dup:{min(str(samples[i].image) for i in comp)}"
+        gid = min((p for p in pids if p is not None), default=None) or f"{DUP_PREFIX}{min(str(samples[i].image) for i in comp)}"
         merged.append(sorted(str(samples[i].image) for i in comp))
         for i in comp:
             samples[i] = replace(samples[i], patient_id=gid)

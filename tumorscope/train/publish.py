@@ -1,7 +1,8 @@
 """Turn a cross-validated classification recipe into a bundled (zoo) model with its model card.
 
-The bundled network is the CV's fold-0 model: it was trained on the other folds, so its own test fold is a
-true hold-out, and the card's numbers are the pooled held-out results of all folds of the same recipe.
+The bundled network is one fold's model of the CV (fold 0 unless ``--fold``): it was trained on the other
+folds, so its own test fold is a true hold-out, and the card's numbers are the pooled held-out results of
+all folds of the same recipe.
 
     python -m tumorscope.train.publish brain-mri-tumor-type runs/cls/brain_resnet18_cv \\
         --extra "Testing/ folder"=runs/cls/brain_testing_eval
@@ -63,13 +64,16 @@ def _source_lines(dataset: str) -> list[str]:
     return [line.strip() for line in (root / "SOURCE.md").read_text().splitlines() if line.strip().startswith(keep)]
 
 
+_DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "uniform", "seed": 0}
+
+
 def _command(cfg: dict[str, Any], data_arg: str, out: str) -> str:
     """The ``tumorscope cv`` command line that reproduces ``cfg``."""
     flags = ["--task classification", f"--data {data_arg}", f"--model {cfg['model']}"]
     for key in ("width", "size", "channels", "augment", "epochs", "patience", "batch_size", "lr", "val_fraction",
                 "folds", "seed", "loss", "class_weights", "sampler", "init", "freeze", "time_limit", "threads"):
         v = cfg.get(key)
-        if v is not None and v != "" and not (key == "freeze" and v == 0):
+        if v is not None and v != "" and v != _DEFAULTS.get(key):
             flags.append(f"--{key.replace('_', '-')} {int(v / 60)}m" if key == "time_limit" else f"--{key.replace('_', '-')} {v}")
     return "tumorscope cv " + " ".join(flags) + f" --out {out}"
 
@@ -88,15 +92,15 @@ def _metric_rows(pooled: dict[str, Any], folds: dict[str, Any]) -> list[str]:
     return rows
 
 
-def model_card(name: str, cv_dir: Path, extras: dict[str, Path]) -> tuple[str, dict[str, Any]]:
+def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) -> tuple[str, dict[str, Any]]:
     """(card.md text, headline metrics) for a zoo model from its CV folder and extra evaluations."""
     recipe = RECIPES[name]
     cv = json.loads((cv_dir / "cv_summary.json").read_text())
     cfg = json.loads((cv_dir / "cv_config.json").read_text())
-    fold0 = json.loads((cv_dir / "fold0" / "train_summary.json").read_text())
+    bundled = json.loads((cv_dir / f"fold{fold}" / "train_summary.json").read_text())
     pooled, folds = cv["pooled"], cv["across_folds"]
     times = [json.loads(p.read_text())["train_seconds"] for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
-    dedup = fold0.get("dedup", {})
+    dedup = bundled.get("dedup", {})
     lines = [
         f"# {name}", "", recipe["title"], "",
         f"Network: `{cfg['model']}` (MONAI) with width {cfg['width']}, input {cfg['size']}x{cfg['size']} "
@@ -105,8 +109,9 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path]) -> tuple[str, d
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
         "## How it was trained (exact command)", "", "```",
         _command(cfg, recipe["data_arg"], str(cv_dir)), "```", "",
-        f"The bundled weights are fold 0 of that cross-validation (trained on folds 1-{cv['k'] - 1} minus a "
-        f"validation part for model selection); `tumorscope train ... --fold 0` with the same options makes it alone.",
+        f"The bundled weights are the model of fold {fold} of that cross-validation (trained on the other folds "
+        f"minus a validation part for model selection); `tumorscope train ... --fold {fold}` with the same options "
+        "makes it alone.",
         "",
         "## Deduplication (before splitting)", "",
         f"The leakage audit found {dedup.get('exact_duplicate_groups', 0)} exact-duplicate groups and "
@@ -118,7 +123,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path]) -> tuple[str, d
         "",
         f"## Cross-validated results ({cv['folds_done']}-fold, deduplicated, n = {pooled['n']} held-out images)", "",
         *_metric_rows(pooled, folds), "",
-        f"CIs: percentile bootstrap over {pooled['ci_unit']}s ({pooled['n_boot']} resamples) of the pooled held-out "
+        f"CIs: percentile bootstrap over {pooled['ci_unit']}, {pooled['n_boot']} resamples, of the pooled held-out "
         "predictions. Per class (pooled):", "",
         "| class | sensitivity | specificity | precision | F1 | AUC |", "|---|---|---|---|---|---|",
         *(f"| {c} | " + " | ".join("-" if v[k] is None else f"{v[k]:.3f}"
@@ -139,8 +144,8 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path]) -> tuple[str, d
         "## What the seeds reported on this data", "", *(f"- {r}" for r in recipe["references"]), "",
         "## Training time", "",
         f"{sum(times) / len(times) / 60:.1f} min per fold on average ({min(times) / 60:.1f}-{max(times) / 60:.1f}; "
-        f"fold 0, the bundled model: {fold0['train_seconds'] / 60:.1f} min, {fold0['epochs_run']} epochs, "
-        f"best at epoch {fold0['best_epoch']}), CPU with {cfg.get('threads') or 'all'} torch thread(s) on a 2-core machine "
+        f"fold {fold}, the bundled model: {bundled['train_seconds'] / 60:.1f} min, {bundled['epochs_run']} epochs, "
+        f"best at epoch {bundled['best_epoch']}), CPU with {cfg.get('threads') or 'all'} torch thread(s) on a 2-core machine "
         "shared with other training jobs (bf16 autocast). Well inside 60 minutes on 2 cores.",
         "", "## Limitations", "",
         "- One developer subset of a public dataset; no external validation set. No patient ids, so images of one "
@@ -151,13 +156,14 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path]) -> tuple[str, d
     return "\n".join(lines), headline
 
 
-def publish(name: str, cv_dir: str | Path, extras: dict[str, Path] | None = None, zoo: Path = ZOO) -> Path:
-    """Write ``zoo/<name>/`` (weights of fold 0, config with ``headline_metrics``, card.md)."""
+def publish(name: str, cv_dir: str | Path, extras: dict[str, Path] | None = None, zoo: Path = ZOO,
+            fold: int = 0) -> Path:
+    """Write ``zoo/<name>/`` (weights of one CV fold's model, config with ``headline_metrics``, card.md)."""
     if name not in RECIPES:
         raise TumorscopeError(f"unknown zoo model {name!r}; known: {', '.join(RECIPES)}")
     cv_dir = Path(cv_dir)
-    src = load_bundle(cv_dir / "fold0")
-    card, headline = model_card(name, cv_dir, extras or {})
+    src = load_bundle(cv_dir / f"fold{fold}")
+    card, headline = model_card(name, cv_dir, extras or {}, fold)
     config = {k: v for k, v in src.config.items() if k not in ("format_version", "weights_sha256")}
     config.update(name=name, headline_metrics=headline)
     out = zoo / name
@@ -169,10 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", choices=sorted(RECIPES))
     p.add_argument("cv_dir", type=Path)
+    p.add_argument("--fold", type=int, default=0, help="which fold's model to bundle")
     p.add_argument("--extra", nargs="*", default=[], metavar="LABEL=EVAL_DIR", help="extra evaluations for the card")
     args = p.parse_args(argv)
     extras = dict((label, Path(path)) for label, path in (e.split("=", 1) for e in args.extra))
-    out = publish(args.name, args.cv_dir, extras)
+    out = publish(args.name, args.cv_dir, extras, fold=args.fold)
     print(f"written: {out}")
     return 0
 
