@@ -101,7 +101,8 @@ def format_explain_metrics(m: dict[str, Any]) -> str:
     def cell(s: dict[str, Any]) -> str:
         return f"{s['mean']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]"
 
-    lines = [f"{m['n_slices']} tumor slices of {m['n_patients']} patients (pointing tolerance {m['tolerance_px']:g} px)",
+    unit = "patients" if m.get("task") == "segmentation" else "groups (patients, or images without patient ids)"
+    lines = [f"{m['n_slices']} tumor slices of {m['n_patients']} {unit} (pointing tolerance {m['tolerance_px']:g} px)",
              f"{'method':<10} {'pointing game':<24} {'energy in mask':<24} {'deletion AUC':<24} {'insertion AUC':<24}"]
     for name, e in m["methods"].items():
         lines.append(f"{name:<10} " + " ".join(f"{cell(e[k]):<24}" for k in

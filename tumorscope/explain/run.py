@@ -19,7 +19,7 @@ from tumorscope.errors import TumorscopeError
 from tumorscope.explain.evaluate import explainer_for
 from tumorscope.explain.methods import METHODS, Explainer, normalized, to_grid
 from tumorscope.predict.inputs import PredictInput, read_input
-from tumorscope.predict.segment import _display_channel as display_channel
+from tumorscope.predict.segment import display_channel
 from tumorscope.report.overlay import heat_overlay, save_rgb
 
 MAX_SLICES = 48

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-size", type=int, help="segmentation: drop components smaller than this many pixels")
     p.add_argument("--fill-holes", action="store_true", default=None, help="segmentation: fill holes in each slice")
     p.add_argument("--threshold", type=float, help="segmentation: probability threshold (default: the bundle's)")
-    p.add_argument("--explain", metavar="METHOD", help="also write heatmaps (gradcam, saliency, ig, occlusion)")
+    p.add_argument("--explain", metavar="METHOD", help="also write heatmaps: gradcam, gradcampp, saliency, ig or occlusion")
     p.set_defaults(func=_cmd_predict)
 
 

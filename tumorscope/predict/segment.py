@@ -74,7 +74,7 @@ def write_segmentation(
         (tmp / "overlays").mkdir()
         for i in show[::step]:
             truth = inp.truth[i] if inp.truth is not None else None
-            save_rgb(overlay(_display_channel(inp.slices[i]), mask[i], truth), tmp / "overlays" / f"{inp.names[i]}.png")
+            save_rgb(overlay(display_channel(inp.slices[i]), mask[i], truth), tmp / "overlays" / f"{inp.names[i]}.png")
         summary["mask_files"] = files
         summary["overlay_dir"] = "overlays"
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -91,7 +91,7 @@ def modality_warnings(bundle: Bundle, inp: PredictInput) -> list[str]:
     return []
 
 
-def _display_channel(slice_: np.ndarray) -> np.ndarray:
+def display_channel(slice_: np.ndarray) -> np.ndarray:
     """The channel a person reads: FLAIR for 3-channel kaggle_3m slices, else the image itself."""
     return slice_[..., 1] if slice_.shape[-1] == 3 else slice_
 

@@ -50,6 +50,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 img{max-width:100%;height:auto;display:block;margin:6px 0}
 .row{display:flex;flex-wrap:wrap;gap:12px}.row img{max-width:49%}
 nav a{margin-right:12px;font-size:.9em} code{background:#eef2f7;padding:1px 4px;border-radius:3px}
+pre{white-space:pre-wrap;font-size:.85em;background:#f6f7f9;padding:8px} summary{cursor:pointer;margin-top:8px}
 """
 
 
@@ -138,6 +139,8 @@ def _overview(m: ModelReport) -> Section:
                 rows.append([key, m.metrics[key]])
     body = table(["", ""], rows)
     body += "<h3>Folders read</h3>" + table(["folder", "used for"], [[p, what] for p, what in m.sources])
+    if m.bundle is not None and m.bundle.card:
+        body += f"<details><summary>model card</summary><pre>{esc(m.bundle.card)}</pre></details>"
     notes = [p for p in (m.bundle_problem, m.evidence_problem) if p]
     body += "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
     return Section("overview", body)
@@ -282,7 +285,7 @@ def _gallery(m: ModelReport) -> Section:
     from tumorscope.explain.evaluate import explainer_for
     from tumorscope.explain.evidence import gallery
     from tumorscope.explain.methods import normalized, to_grid
-    from tumorscope.explain.run import display_channel
+    from tumorscope.predict.segment import display_channel
     from tumorscope.report.overlay import heat_overlay, overlay
     from tumorscope.report.plots import image_panels
 
@@ -328,10 +331,12 @@ def _faithfulness(m: ModelReport) -> Section:
     b = e["baselines"]
     rows.append(["chance", *[cell(b[k]) for k in ("pointing_game_random_point", "energy_in_mask_uniform_map",
                                                    "deletion_auc_random_order", "insertion_auc_random_order")], ""])
-    body = (f'<p class="note">{e["n_slices"]} tumor slices of {e["n_patients"]} patients; explained score: '
+    counted = (f'{e["n_slices"]} tumor slices of {e["n_patients"]} patients' if e.get("task") == "segmentation"
+               else f'{e["n_slices"]} images with a lesion mask')
+    body = (f'<p class="note">{counted}; explained score: '
             f'{esc(e.get("explained_score", ""))}; pointing tolerance {e.get("tolerance_px")} px; Grad-CAM layer '
-            f'<code>{esc(e.get("layer"))}</code>. Mean [95% CI over patients]. Deletion: lower is more faithful; '
-            "insertion: higher.</p>")
+            f'<code>{esc(e.get("layer"))}</code>. Mean [95% CI over patients, or images without patient ids]. '
+            "Deletion: lower is more faithful; insertion: higher.</p>")
     body += table(["method", "pointing game", "energy in mask", "deletion AUC", "insertion AUC", "s / slice"], rows)
     curves = {n: (v["mean_deletion_curve"], v["mean_insertion_curve"]) for n, v in e["methods"].items()
               if v.get("mean_deletion_curve")}
