@@ -69,7 +69,7 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
         return Path(result["path"]).name, "?"
     model = f"{cfg.get('model')} w{cfg.get('width')} {cfg.get('size')}px"
     if cfg.get("init"):
-        training = f"transfer from {Path(cfg['init']).name}" + (f", {cfg['freeze']} stage(s) frozen" if cfg.get("freeze") else "")
+        training = f"transfer from {'/'.join(Path(cfg['init']).parts[-2:])}" + (f", {cfg['freeze']} stage(s) frozen" if cfg.get("freeze") else "")
     else:
         training = "from scratch"
     extras = [x for x in (cfg.get("loss") == "focal" and "focal loss", cfg.get("class_weights") == "balanced"

@@ -78,17 +78,21 @@ def _command(cfg: dict[str, Any], data_arg: str, out: str) -> str:
     return "tumorscope cv " + " ".join(flags) + f" --out {out}"
 
 
-def _metric_rows(pooled: dict[str, Any], folds: dict[str, Any]) -> list[str]:
-    rows = ["| metric | pooled held-out [95% CI] | mean ± sd over folds |", "|---|---|---|"]
+def _metric_rows(pooled: dict[str, Any], folds: dict[str, Any] | None) -> list[str]:
+    """Metric table rows; the 'over folds' column only for a CV (``folds`` given)."""
+    rows = (["| metric | pooled held-out [95% CI] | mean ± sd over folds |", "|---|---|---|"] if folds is not None
+            else ["| metric | value [95% CI] |", "|---|---|"])
     keys = [*(k for _, k in COLUMNS), "balanced_accuracy", "specificity_macro", "ece"]
     names = {k: n for n, k in COLUMNS} | {"precision_macro": "Precision (macro)", "sensitivity_macro": "Recall / sensitivity (macro)",
                                          "f1_macro": "F1 (macro)", "auc_macro": "AUC (macro, one-vs-rest)"}
     for k in keys:
         ci = pooled.get("ci95", {}).get(k)
         cell = f"{pooled[k]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-        f = folds.get(k)
-        rows.append(f"| {names.get(k, k.replace('_', ' '))} | {cell} | "
-                    + (f"{f['mean']:.3f} ± {f['sd']:.3f}" if f else "-") + " |")
+        row = f"| {names.get(k, k.replace('_', ' '))} | {cell} |"
+        if folds is not None:
+            f = folds.get(k)
+            row += (f" {f['mean']:.3f} ± {f['sd']:.3f}" if f else " -") + " |"
+        rows.append(row)
     return rows
 
 
@@ -138,7 +142,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
         lines += [f"## Extra held-out check: {label}", "",
                   f"n = {m['n']} images ({m.get('excluded_seen_in_training', 0)} more were left out as (near-)copies "
                   "of this model's training/validation images).", "",
-                  *_metric_rows(m, {}), ""]
+                  *_metric_rows(m, None), ""]
         headline[f"{re.sub(r'[^a-z0-9]+', '_', label.lower()).strip('_')}_accuracy"] = round(m["accuracy"], 3)
     lines += [
         "## What the seeds reported on this data", "", *(f"- {r}" for r in recipe["references"]), "",
