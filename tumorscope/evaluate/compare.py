@@ -66,7 +66,7 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
     """(model, training) labels: e.g. ("resnet18 w32 128px", "transfer: brain-mri-tumor-type, freeze 2")."""
     cfg = result["config"]
     if not cfg:
-        return Path(result["path"]).name, "?"
+        return Path(result["path"]).name, "-"
     model = f"{cfg.get('model')} w{cfg.get('width')} {cfg.get('size')}px"
     if cfg.get("init"):
         training = f"transfer from {'/'.join(Path(cfg['init']).parts[-2:])}" + (f", {cfg['freeze']} stage(s) frozen" if cfg.get("freeze") else "")

@@ -34,11 +34,12 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help="AdamW learning rate (cosine schedule)")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--loss", default=d.loss, help="segmentation: dice | dicece | focal | dicefocal; "
-                   "classification: ce | focal")
+    p.add_argument("--loss", help="segmentation: dice | dicece (default) | focal | dicefocal; "
+                   "classification: ce (default) | focal")
     p.add_argument("--width", type=int, default=d.width, help="channels of the first network stage")
     p.add_argument("--size", type=int, default=d.size, help="network input size in pixels (square)")
-    p.add_argument("--channels", default=d.channels, help="flair | mri3 | gray | rgb | all: which image channels to use (mri3 = pre-contrast, FLAIR, post-contrast)")
+    p.add_argument("--channels", help="flair | mri3 | gray | rgb | all (mri3 = pre-contrast, FLAIR, post-contrast); "
+                   "default: flair for segmentation, rgb for classification")
     p.add_argument("--normalization", default=d.normalization, help="percentile | zscore | none")
     p.add_argument("--enhancement", default=d.enhancement, help="none | clahe | histeq | denoise")
     p.add_argument("--augment", default=d.augment, help="none | light | default | heavy")
@@ -82,10 +83,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_cv)
 
 
+TASK_DEFAULTS = {
+    "segmentation": {"channels": "flair", "loss": "dicece"},
+    "classification": {"channels": "rgb", "loss": "ce"},
+}
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     names = {f.name for f in fields(TrainConfig)}
     kw = {k: v for k, v in vars(args).items() if k in names and v is not None}
     kw["time_limit"] = parse_duration(args.time_limit) if args.time_limit else None
+    task_defaults = TASK_DEFAULTS[kw.get("task", "segmentation")]
+    for key, value in task_defaults.items():
+        kw.setdefault(key, value)
     if not kw.get("data"):
         raise TumorscopeError("--data DIR is required")
     return TrainConfig(**kw)

@@ -78,6 +78,12 @@ def _command(cfg: dict[str, Any], data_arg: str, out: str) -> str:
     return "tumorscope cv " + " ".join(flags) + f" --out {out}"
 
 
+def _summary(model: str) -> str:
+    from tumorscope.models import describe_models
+
+    return next((m.summary for m in describe_models("classification") if m.name == model), model)
+
+
 def _metric_rows(pooled: dict[str, Any], folds: dict[str, Any] | None) -> list[str]:
     """Metric table rows; the 'over folds' column only for a CV (``folds`` given)."""
     rows = (["| metric | pooled held-out [95% CI] | mean ± sd over folds |", "|---|---|---|"] if folds is not None
@@ -107,7 +113,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
     dedup = bundled.get("dedup", {})
     lines = [
         f"# {name}", "", recipe["title"], "",
-        f"Network: `{cfg['model']}` (MONAI) with width {cfg['width']}, input {cfg['size']}x{cfg['size']} "
+        f"Network: `{cfg['model']}` ({_summary(cfg['model'])}) with width {cfg['width']}, input {cfg['size']}x{cfg['size']} "
         f"({cfg['channels']}), trained {'from ' + Path(cfg['init']).name if cfg.get('init') else 'from scratch'}. "
         f"Classes: {', '.join(pooled['classes'])}.",
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
