@@ -30,7 +30,7 @@ from tumorscope.progress import progress
 from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
 from tumorscope.train.dedup import deduplicate, summary_counts
-from tumorscope.train.loop import fit, seed_everything
+from tumorscope.train.loop import fit, start_run
 from tumorscope.train.transfer import load_init
 
 log = logging.getLogger(__name__)
@@ -136,12 +136,7 @@ def _dataset(cfg: TrainConfig, run: Path) -> tuple[Dataset, dict[str, Any]]:
 def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train, keep the best epoch by validation score, write ``bundle/``; with a test part (``cfg.fold``)
     score it into ``test_metrics.json`` and ``test_eval/`` (ROC, confusion, calibration plots)."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    run = Path(cfg.out)
-    run.mkdir(parents=True, exist_ok=True)
-    write_json(run / "config.json", cfg.to_dict())
+    run = start_run(cfg)
     ds, dedup = _dataset(cfg, run)
     classes = sorted(ds.classes)
     parts = split_for_run(cfg, run, ds)
