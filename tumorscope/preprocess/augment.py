@@ -1,10 +1,12 @@
-"""Training-time augmentation: batched torch geometry/intensity for segmentation, MONAI transforms for classification."""
+"""Training-time augmentation for segmentation: batched torch geometry/intensity on image + mask.
+
+(Classification has its own batched augmenter, ``tumorscope.train.classification.batch_augment``.)
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from monai import transforms as T
 
 LEVELS = ("none", "light", "default", "heavy")
 
@@ -59,21 +61,3 @@ class BatchAugment:
                 torch.rand(n, 1, 1, 1, generator=self.generator) < 0.2
             )
         return image, mask
-
-
-def classification_augment(level: str = "default", seed: int = 0) -> T.Compose:
-    """Flips, 90-degree rotations (heavy), small affine and intensity jitter for {"image"} samples."""
-    if level not in LEVELS:
-        raise ValueError(f"unknown augmentation level {level!r}; choose from {LEVELS}")
-    ops: list = []
-    if level != "none":
-        ops += [
-            T.RandFlipd("image", prob=0.5, spatial_axis=1),
-            T.RandAffined("image", prob=0.6, rotate_range=0.2, scale_range=0.1, translate_range=10, padding_mode="zeros"),
-            T.RandAdjustContrastd("image", prob=0.3, gamma=(0.8, 1.25)),
-        ]
-    if level == "heavy":
-        ops += [T.RandFlipd("image", prob=0.5, spatial_axis=0), T.RandRotate90d("image", prob=0.5)]
-    compose = T.Compose(ops)
-    compose.set_random_state(seed=seed)
-    return compose

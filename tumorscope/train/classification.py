@@ -81,7 +81,7 @@ def focal_loss(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | Non
 
 
 def batch_augment(x: torch.Tensor, level: str, gen: torch.Generator) -> torch.Tensor:
-    """A whole (B, C, S, S) batch augmented at once, with the ranges of ``classification_augment``:
+    """A whole (B, C, S, S) batch augmented at once, with these ranges:
     horizontal flip; affine (rotation +-0.2 rad, scale +-10%, shift +-10 px) with probability 0.6 (light: 0.5);
     gamma 0.8-1.25 with probability 0.3 (not light); heavy adds vertical flips and 90-degree rotations.
 
