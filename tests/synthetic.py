@@ -63,3 +63,20 @@ def write_nnunet(
             "file_ending": ".nii.gz"}
     (root / "dataset.json").write_text(json.dumps(desc))
     return root
+
+
+SEGMENTATION_METRIC_KEYS = (
+    "task", "n_patients", "n_slices", "dice_mean", "dice_median", "dice_ci95", "iou_mean", "hd95_mean_mm",
+    "slice_sensitivity", "slice_specificity", "slice_auc", "per_patient",
+)
+
+
+def read_segmentation_metrics(out: Path) -> dict:
+    """``out/metrics.json`` of a segmentation evaluation, checked for every required key."""
+    import json
+
+    m = json.loads((out / "metrics.json").read_text())
+    missing = [k for k in SEGMENTATION_METRIC_KEYS if k not in m]
+    assert not missing, missing
+    assert m["task"] == "segmentation" and 0.0 <= m["dice_mean"] <= 1.0
+    return m

@@ -24,22 +24,24 @@ def _assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> Non
         assert n in lines[0], lines[0]
 
 
+def _predict_refused(run: Path, inp: Path, out: Path, *needles: str) -> None:
+    """predict on ``inp`` fails cleanly (one line naming the problem) and writes nothing."""
+    _assert_clean_error(_run("predict", "--model", str(run), "-i", str(inp), "-o", str(out)), *needles)
+    assert not out.exists()
+
+
 def test_wrong_channel_count(tiny_seg_run, tmp_path):
     _, run = tiny_seg_run
     img = tmp_path / "two_channels.png"
     PILImage.fromarray(np.zeros((16, 16, 2), np.uint8), mode="LA").save(img)
-    out = tmp_path / "out"
-    _assert_clean_error(_run("predict", "--model", str(run), "-i", str(img), "-o", str(out)), "two_channels.png", "channel")
-    assert not out.exists()
+    _predict_refused(run, img, tmp_path / "out", "two_channels.png", "channel")
 
 
 def test_empty_folder(tiny_seg_run, tmp_path):
     _, run = tiny_seg_run
     empty = tmp_path / "empty"
     empty.mkdir()
-    out = tmp_path / "out"
-    _assert_clean_error(_run("predict", "--model", str(run), "-i", str(empty), "-o", str(out)), "empty")
-    assert not out.exists()
+    _predict_refused(run, empty, tmp_path / "out", "empty")
 
 
 def test_nan_nifti_volume(tiny_seg_run, tmp_path):
@@ -50,9 +52,7 @@ def test_nan_nifti_volume(tiny_seg_run, tmp_path):
     vol[2, 2, 2] = np.nan
     path = tmp_path / "nan.nii.gz"
     nib.save(nib.Nifti1Image(vol, np.eye(4)), path)
-    out = tmp_path / "out"
-    _assert_clean_error(_run("predict", "--model", str(run), "-i", str(path), "-o", str(out)), "nan.nii.gz", "NaN")
-    assert not out.exists()
+    _predict_refused(run, path, tmp_path / "out", "nan.nii.gz", "NaN")
 
 
 def test_mask_of_the_wrong_size_in_evaluation(tiny_seg_run, tmp_path):

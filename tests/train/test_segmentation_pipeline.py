@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.synthetic import read_segmentation_metrics
 from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
 
@@ -42,10 +43,7 @@ def test_evaluate_writes_required_keys(trained, tmp_path):
     root, run = trained
     out = tmp_path / "eval"
     assert main(["evaluate", "--model", str(run), "--data", str(root), "--out", str(out), "--boot", "50"]) == 0
-    m = json.loads((out / "metrics.json").read_text())
-    for key in ("task", "n_patients", "n_slices", "dice_mean", "dice_median", "dice_ci95", "iou_mean", "hd95_mean_mm",
-                "slice_sensitivity", "slice_specificity", "slice_auc", "per_patient"):
-        assert key in m, key
+    m = read_segmentation_metrics(out)
     assert m["task"] == "segmentation" and m["n_patients"] == 6 and m["n_slices"] == 24
     assert 0.0 <= m["dice_mean"] <= 1.0 and m["dice_ci95"][0] <= m["dice_ci95"][1]
     assert (out / "per_patient.csv").read_text().count("\n") == 7

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tumorscope.data.sample import Sample
+from tumorscope.errors import TumorscopeError
 from tumorscope.progress import progress
 
 
@@ -28,8 +29,6 @@ class SliceStack:
     def require_masks(self) -> np.ndarray:
         """The masks, or a TumorscopeError naming the volume's first file when it has none."""
         if self.masks is None:
-            from tumorscope.errors import TumorscopeError
-
             raise TumorscopeError("needs a mask for every image of this volume (training/evaluation)",
                                   self.samples[0].image if self.samples else self.id)
         return self.masks
@@ -51,14 +50,11 @@ def load_stacks(samples: list[Sample], with_masks: bool = True, desc: str = "rea
     for key, group in progress(sorted(groups.items()), desc=desc, total=len(groups)):
         group.sort(key=lambda s: (s.slice_index if s.slice_index is not None else 0, str(s.image)))
         imgs = [read_image(s.image) for s in group]
-        shape = imgs[0].spatial_shape
         masks = None
         if with_masks and all(s.masks for s in group):
             masks = np.stack([read_mask(list(s.masks), shape=im.spatial_shape) for s, im in zip(group, imgs)])
         arrays = [im.array for im in imgs]
         if any(a.shape != arrays[0].shape for a in arrays):
-            from tumorscope.errors import TumorscopeError
-
             bad = next(im for im in imgs if im.array.shape != arrays[0].shape)
             raise TumorscopeError(f"slice shape {bad.array.shape} differs from {arrays[0].shape} in the same volume", bad.path)
         stacks.append(
@@ -71,5 +67,4 @@ def load_stacks(samples: list[Sample], with_masks: bool = True, desc: str = "rea
                 spacing=tuple(imgs[0].spacing),
             )
         )
-        del shape
     return stacks

@@ -55,8 +55,9 @@ def read_input(path: str | Path, series_uid: str | None = None) -> PredictInput:
     if path.is_dir():
         from tumorscope.data.layouts import lgg_kaggle3m
 
-        if lgg_kaggle3m.detect(path) and len(lgg_kaggle3m._patient_dirs(path)) == 1:
-            return _kaggle_patient(lgg_kaggle3m._patient_dirs(path)[0])
+        patients = lgg_kaggle3m.patient_dirs(path)
+        if len(patients) == 1:
+            return _kaggle_patient(patients[0])
         rasters = sorted(
             (p for p in path.iterdir() if p.suffix.lower() in RASTER and not p.stem.endswith("_mask")), key=_natural_key
         )

@@ -16,7 +16,7 @@ _PATIENT_DIR = re.compile(r"^TCGA_[A-Z0-9]{2}_[A-Z0-9]{4}_\d{8}$")
 _SLICE = re.compile(r"^(?P<stem>.+)_(?P<n>\d+)\.tiff?$")
 
 
-def _patient_dirs(root: Path) -> list[Path]:
+def patient_dirs(root: Path) -> list[Path]:
     if _PATIENT_DIR.match(root.name) and root.is_dir():
         return [root]
     base = root / "kaggle_3m" if (root / "kaggle_3m").is_dir() else root
@@ -24,7 +24,7 @@ def _patient_dirs(root: Path) -> list[Path]:
 
 
 def detect(root: Path) -> bool:
-    return bool(_patient_dirs(root))
+    return bool(patient_dirs(root))
 
 
 def slice_files(patient_dir: Path) -> list[tuple[int, Path, Path | None]]:
@@ -43,7 +43,7 @@ def load(root: Path) -> list[Sample]:
     from tumorscope.io.raster import mask_is_empty
 
     samples = []
-    for pdir in _patient_dirs(root):
+    for pdir in patient_dirs(root):
         pid = pdir.name[:12]
         for n, image, mask in slice_files(pdir):
             label = None if mask is None else ("no_tumor" if mask_is_empty(mask) else "tumor")
