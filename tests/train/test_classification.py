@@ -171,3 +171,21 @@ def test_batch_augment_is_seeded_and_keeps_shape_and_range():
     assert any(torch.allclose(f, x[0].flip(-1), atol=1e-5) for f in flipped)  # a pure flip happens
     with pytest.raises(TumorscopeError, match="augment"):
         batch_augment(x, "extreme", torch.Generator())
+
+
+def test_ensemble_of_two_seeds_scores_the_same_test_fold(data, fold_run, tmp_path):
+    """A second seed trained on fold 0's own splits.json, then `tumorscope ensemble`: the held-out part is
+    the same images, and the ensemble's probabilities are the mean of its members'."""
+    other = tmp_path / "seed1"
+    assert main(["train", *TINY, "--data", str(data), "--splits", str(fold_run / "splits.json"), "--seed", "1",
+                 "--out", str(other)]) == 0
+    out = tmp_path / "ens"
+    assert main(["ensemble", str(fold_run), str(other), "--out", str(out)]) == 0
+    test = json.loads((out / "test_metrics.json").read_text())
+    member = json.loads((fold_run / "test_metrics.json").read_text())
+    assert sorted(p["path"] for p in test["predictions"]) == sorted(p["path"] for p in member["predictions"])
+    ens, a, b = load_bundle(out), load_bundle(fold_run), load_bundle(other)
+    x = torch.rand(3, 1, 32, 32)
+    mean = (torch.softmax(a.model(x), 1) + torch.softmax(b.model(x), 1)) / 2
+    assert torch.allclose(torch.softmax(ens.model(x), 1), mean, atol=1e-5)
+    assert len(ens.config["training_fingerprints"]["phash"]) == len(a.config["training_fingerprints"]["phash"])

@@ -1,6 +1,7 @@
 """train -> resume -> evaluate -> predict on a tiny synthetic kaggle_3m dataset, through the CLI."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,14 +30,19 @@ def test_run_folder_has_everything(trained):
     assert not set(splits["train"]["groups"]) & set(splits["val"]["groups"])
 
 
-def test_resume_continues_from_last_epoch(trained):
+def test_resume_continues_from_last_epoch_where_the_run_now_is(trained, tmp_path):
     _, run = trained
-    cfg = json.loads((run / "config.json").read_text())
+    moved = tmp_path / "moved"
+    shutil.copytree(run, moved)  # a run folder copied elsewhere resumes in place, not at its old path
+    cfg = json.loads((moved / "config.json").read_text())
     cfg["epochs"] = 3
-    (run / "config.json").write_text(json.dumps(cfg))
-    assert main(["train", "--resume", "--out", str(run)]) == 0
-    rows = (run / "metrics.csv").read_text().strip().splitlines()
+    (moved / "config.json").write_text(json.dumps(cfg))
+    before = (run / "metrics.csv").read_text()
+    assert main(["train", "--resume", "--out", str(moved)]) == 0
+    rows = (moved / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 4 and rows[-1].startswith("2")
+    assert (run / "metrics.csv").read_text() == before
+    assert json.loads((moved / "config.json").read_text())["out"] == str(moved)
 
 
 def test_evaluate_writes_required_keys(trained, tmp_path):

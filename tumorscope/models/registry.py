@@ -29,6 +29,12 @@ def _unet(spatial_dims: int) -> Callable[..., nn.Module]:
     return build
 
 
+def _ensemble(in_channels: int, out_channels: int, **options: object) -> nn.Module:
+    from tumorscope.models.ensemble import build_ensemble
+
+    return build_ensemble(in_channels, out_channels, **options)  # type: ignore[arg-type]
+
+
 def _fcn(in_channels: int, out_channels: int, width: int = 32, **_: object) -> nn.Module:
     from tumorscope.models.fcn import PlainFCN
 
@@ -45,6 +51,10 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec("unet3d", "segmentation", 3, "MONAI residual 3-D U-Net with sliding-window inference", _unet(3)),
         ModelSpec("fcn", "segmentation", 2, "plain FCN baseline (no skip connections)", _fcn),
+        ModelSpec(
+            "ensemble", "any", 2,
+            "mean probability of trained members, each on its own input channels (`tumorscope ensemble`)", _ensemble,
+        ),
     )
 }
 

@@ -1,6 +1,7 @@
 """Training an image classifier: dedup -> grouped split -> (init / freeze) -> fit -> bundle -> held-out test.
 
-Model selection uses the validation part only: score = (balanced accuracy + macro AUC) / 2.
+Model selection uses the validation part only: score = (balanced accuracy + macro AUC) / 2, ties broken by the
+validation log-loss.
 With ``cfg.fold`` the fold's test part (never trained on, never used for selection) is scored into
 ``test_metrics.json``; ``tumorscope cv`` pools those over folds.
 """
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 LOSSES = ("ce", "focal")
 NEAR_THRESHOLD = 4  # bits, as the audit
+TIE_BREAK = 1e-3  # weight of the validation log-loss in the selection score
 
 
 @dataclass
@@ -193,7 +195,8 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         m = scalar_metrics(val.y.numpy(), probs)
         nll = float(F.nll_loss(torch.log(torch.from_numpy(probs).clamp(min=1e-8)), val.y))
         auc = m["auc_macro"] if np.isfinite(m["auc_macro"]) else 0.5
-        return {"score": (m["balanced_accuracy"] + auc) / 2, "loss": nll, "accuracy": m["accuracy"],
+        # ties (common on small, easy validation parts where accuracy and AUC saturate) go to the lower log-loss
+        return {"score": (m["balanced_accuracy"] + auc) / 2 - TIE_BREAK * nll, "loss": nll, "accuracy": m["accuracy"],
                 "balanced_accuracy": m["balanced_accuracy"], "auc_macro": auc}
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from tumorscope.errors import TumorscopeError
@@ -82,6 +82,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--only-folds", type=int, nargs="*", help="run only these folds (resumable across calls)")
     p.set_defaults(func=_cmd_cv)
 
+    p = sub.add_parser(
+        "ensemble", help="combine trained runs (one split) into one ensemble bundle (mean probability)",
+        description="Average the probabilities of runs that share one split (e.g. a FLAIR-only and a 3-sequence "
+        "U-Net of the same CV fold). Post-processing is chosen on their validation patients; their test "
+        "patients, if any, are scored into test_metrics.json. With --cv, RUN arguments are CV folders and every "
+        "fold finished in all of them is ensembled, then pooled into cv_summary.json.",
+        epilog="examples:\n"
+        "  tumorscope ensemble runs/lgg_final runs/lgg_final_mri3 --out runs/lgg_final_ens\n"
+        "  tumorscope ensemble --cv runs/lgg_cv_flair runs/lgg_cv_mri3 --out runs/lgg_cv_ens",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders (or CV folders with --cv)")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR")
+    p.add_argument("--cv", action="store_true", help="RUNs are CV folders: ensemble fold by fold")
+    p.add_argument("--data", help="dataset folder (default: the one the first run was trained on)")
+    p.set_defaults(func=_cmd_ensemble)
+
 
 TASK_DEFAULTS = {
     "segmentation": {"channels": "flair", "loss": "dicece"},
@@ -116,12 +133,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if not (out / "config.json").exists():
             raise TumorscopeError("cannot resume: no config.json in the run folder", out)
-        cfg = TrainConfig.load(out / "config.json")
+        cfg = replace(TrainConfig.load(out / "config.json"), out=str(out))  # a moved run resumes where it is
     else:
         cfg = config_from_args(args)
     summary = run_training(cfg, resume=args.resume)
     print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list)}, indent=2))
     print(f"run folder: {out}  (bundle: {out / 'bundle'})")
+    return 0
+
+
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from tumorscope.train.ensemble import ensemble_cv, ensemble_runs
+
+    if args.cv:
+        summary = ensemble_cv(args.runs, args.out, args.data)
+    else:
+        summary = ensemble_runs(args.runs, args.out, args.data)
+    print(json.dumps({k: v for k, v in summary.items() if k != "per_patient"}, indent=2))
+    print(f"ensemble written to {args.out}")
     return 0
 
 

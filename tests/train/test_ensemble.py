@@ -1,0 +1,96 @@
+"""Ensembles: the probability average itself, and `tumorscope ensemble` on tiny synthetic runs (one split)."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from tumorscope.bundle import load_bundle
+from tumorscope.cli import main
+from tumorscope.errors import TumorscopeError
+from tumorscope.models import build_model
+from tumorscope.models.ensemble import ProbabilityEnsemble
+from tumorscope.train.ensemble import member_channels
+
+
+class Constant(nn.Module):
+    """Returns a fixed logit map (one value per output channel) and records the channels it was given."""
+
+    def __init__(self, logits: list[float]) -> None:
+        super().__init__()
+        self.logits = torch.tensor(logits)
+        self.seen_channels = -1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen_channels = x.shape[1]
+        return self.logits[None, :, None, None].expand(x.shape[0], -1, *x.shape[2:])
+
+
+def test_sigmoid_ensemble_returns_logit_of_mean_probability_and_routes_channels():
+    a, b = Constant([0.0]), Constant([2.0])
+    ens = ProbabilityEnsemble([a, b], [[1], [0, 1, 2]], out_channels=1)
+    out = ens(torch.zeros(2, 3, 4, 4))
+    expected = (0.5 + torch.sigmoid(torch.tensor(2.0))) / 2
+    assert torch.allclose(torch.sigmoid(out), torch.full_like(out, float(expected)), atol=1e-6)
+    assert (a.seen_channels, b.seen_channels) == (1, 3)
+
+
+def test_softmax_ensemble_returns_log_of_mean_probabilities():
+    ens = ProbabilityEnsemble([Constant([0.0, 0.0]), Constant([5.0, 0.0])], [[0], [0]], out_channels=2)
+    p = torch.softmax(ens(torch.zeros(1, 1, 2, 2)), dim=1)[0, :, 0, 0]
+    p1 = torch.softmax(torch.tensor([5.0, 0.0]), 0)
+    assert torch.allclose(p, (torch.tensor([0.5, 0.5]) + p1) / 2, atol=1e-5)
+
+
+def test_member_channels_and_refusals():
+    assert member_channels("mri3", "flair", 1) == [1]
+    assert member_channels("mri3", "mri3", 3) == [0, 1, 2]
+    with pytest.raises(TumorscopeError, match="cannot ensemble"):
+        member_channels("gray", "rgb", 3)
+    with pytest.raises(TumorscopeError, match="tumorscope ensemble"):
+        build_model("ensemble", 3, 1, width=16)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tiny_seg_run, tmp_path_factory):
+    """The session's tiny FLAIR run plus a 3-sequence run with the same seed, hence the same split."""
+    root, flair = tiny_seg_run
+    mri3 = tmp_path_factory.mktemp("runs") / "mri3"
+    assert main(["train", "--task", "segmentation", "--data", str(root), "--model", "unet2d", "--epochs", "1",
+                 "--out", str(mri3), "--val-fraction", "0.34", "--size", "32", "--width", "4", "--batch-size", "8",
+                 "--threads", "1", "--augment", "light", "--channels", "mri3"]) == 0
+    return root, flair, mri3
+
+
+def test_ensemble_command_writes_a_bundle_that_predicts(two_runs, tmp_path):
+    root, flair, mri3 = two_runs
+    out = tmp_path / "ens"
+    assert main(["ensemble", str(flair), str(mri3), "--out", str(out)]) == 0
+    bundle = load_bundle(out)
+    assert bundle.config["model"]["name"] == "ensemble" and bundle.preprocessor.channels == "mri3"
+    members = bundle.config["model"]["options"]["members"]
+    assert [m["channels"] for m in members] == [[1], [0, 1, 2]]
+    search = json.loads((out / "postprocess_search.json").read_text())
+    assert search["n_val_volumes"] >= 1 and len(search["candidates"]) == 32
+    assert "dice_mean" in json.loads((out / "val_metrics.json").read_text())
+    # the reloaded network equals the mean of its members' probabilities
+    x = torch.rand(2, 3, 32, 32)
+    p_flair = torch.sigmoid(load_bundle(flair).model(x[:, 1:2]))
+    p_mri3 = torch.sigmoid(load_bundle(mri3).model(x))
+    assert torch.allclose(torch.sigmoid(bundle.model(x)), (p_flair + p_mri3) / 2, atol=1e-4)
+    patient = next((root / "kaggle_3m").iterdir())
+    assert main(["predict", "--model", str(out), "-i", str(patient), "-o", str(tmp_path / "pred")]) == 0
+    assert json.loads((tmp_path / "pred" / "summary.json").read_text())["n_slices"] == 4
+
+
+def test_ensemble_refuses_runs_with_different_splits(two_runs, tmp_path):
+    root, flair, _ = two_runs
+    other = tmp_path / "other"
+    assert main(["train", "--task", "segmentation", "--data", str(root), "--model", "unet2d", "--epochs", "1",
+                 "--out", str(other), "--val-fraction", "0.5", "--size", "32", "--width", "4", "--batch-size", "8",
+                 "--threads", "1", "--augment", "light"]) == 0
+    splits = [json.loads((r / "splits.json").read_text())["folds"][0]["val"]["groups"] for r in (flair, other)]
+    assert len(splits[0]) != len(splits[1])
+    assert main(["ensemble", str(flair), str(other), "--out", str(tmp_path / "ens")]) == 2
+    assert not (tmp_path / "ens" / "bundle").exists()

@@ -1,0 +1,53 @@
+"""An ensemble of trained networks that behaves like one network.
+
+Each member reads its own input channels (e.g. a FLAIR-only U-Net reads channel 1 of the three MR sequences a
+3-sequence U-Net reads) and the output is the logit of the members' mean probability (sigmoid for one output
+channel, softmax otherwise), so predict, evaluate, explain and the post-processing use it unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from tumorscope.errors import TumorscopeError
+
+EPS = 1e-6
+
+
+class ProbabilityEnsemble(nn.Module):
+    """Mean of the members' probabilities, returned as logits (sigmoid) or log-probabilities (softmax)."""
+
+    def __init__(self, members: list[nn.Module], channels: list[list[int]], out_channels: int) -> None:
+        super().__init__()
+        if not members or len(members) != len(channels):
+            raise ValueError("an ensemble needs one channel list per member")
+        self.members = nn.ModuleList(members)
+        self.channels = [list(c) for c in channels]
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = [self._probability(m(x[:, c])) for m, c in zip(self.members, self.channels)]
+        mean = torch.stack(probs).mean(0).clamp(EPS, 1 - EPS)
+        return torch.logit(mean) if self.out_channels == 1 else torch.log(mean)
+
+    def _probability(self, logits: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        return torch.sigmoid(logits) if self.out_channels == 1 else torch.softmax(logits, dim=1)
+
+
+def build_ensemble(in_channels: int, out_channels: int, members: list[dict[str, Any]] | None = None,
+                   **_: object) -> nn.Module:
+    """Registry builder: ``members`` = [{name, in_channels, options, channels}] (as a bundle config stores it)."""
+    from tumorscope.models.registry import build_model
+
+    if not members:
+        raise TumorscopeError("'ensemble' is made from trained runs by `tumorscope ensemble RUN RUN ...`, "
+                              "not trained directly")
+    nets = [build_model(m["name"], m["in_channels"], out_channels, **m.get("options", {})) for m in members]
+    for m in members:
+        if max(m["channels"]) >= in_channels:
+            raise ValueError(f"member channels {m['channels']} exceed the ensemble's {in_channels} input channels")
+    return ProbabilityEnsemble(nets, [m["channels"] for m in members], out_channels)

@@ -1,0 +1,160 @@
+"""Combine trained runs into one ensemble bundle (``tumorscope ensemble``): the members' mean probability.
+
+The runs must share their split (same validation and test patients/groups, as runs of one CV fold do, or runs
+trained with ``--splits`` of another run). For segmentation the ensemble's post-processing (threshold,
+small-component removal, flip TTA) is chosen on the validation patients; a test part, when the runs have one,
+is then scored into ``test_metrics.json`` so ``tumorscope ensemble --cv`` pools held-out results exactly as
+``tumorscope cv`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from tumorscope.atomic import write_json
+from tumorscope.bundle import Bundle, load_bundle, save_bundle
+from tumorscope.data.dataset import load_dataset
+from tumorscope.data.splits import load_splits, select
+from tumorscope.data.volumes import load_stacks
+from tumorscope.errors import TumorscopeError
+from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
+from tumorscope.models.ensemble import ProbabilityEnsemble
+from tumorscope.preprocess.channels import KAGGLE3M_FLAIR
+from tumorscope.preprocess.pipeline import Preprocessor
+from tumorscope.train.segmentation import tune_postprocess
+
+log = logging.getLogger(__name__)
+
+SHARED_PREPROCESSING = ("normalization", "enhancement", "size", "context")
+
+
+def member_channels(ensemble_mode: str, member_mode: str, n: int) -> list[int]:
+    """Which channels of the ensemble's input a member reads."""
+    if member_mode == ensemble_mode:
+        return list(range(n))
+    if ensemble_mode == "mri3" and member_mode == "flair":
+        return [KAGGLE3M_FLAIR]
+    raise TumorscopeError(f"cannot ensemble a {member_mode!r}-input model with {ensemble_mode!r}-input models "
+                          "(supported: equal channel modes, or flair with mri3)")
+
+
+def ensemble_preprocessor(bundles: list[Bundle]) -> Preprocessor:
+    """The members' common preprocessing, with the widest channel mode (mri3 when any member reads it)."""
+    pres = [b.preprocessor.to_dict() for b in bundles]
+    for b, p in zip(bundles[1:], pres[1:]):
+        diff = [k for k in SHARED_PREPROCESSING if p.get(k) != pres[0].get(k)]
+        if diff:
+            raise TumorscopeError(f"preprocessing differs from {bundles[0].path} in {', '.join(diff)}", b.path)
+    modes = {p["channels"] for p in pres}
+    mode = "mri3" if "mri3" in modes else pres[0]["channels"]
+    base = next(p for p in pres if p["channels"] == mode)
+    return Preprocessor.from_dict(base)
+
+
+def _run_split(run: Path) -> dict[str, list[str]]:
+    split = load_splits(run / "splits.json")[0]
+    return {part: sorted(split.groups.get(part, [])) for part in ("train", "val", "test")}
+
+
+def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -> dict[str, Any]:
+    """Write ``out/bundle`` (one network: the members' mean probability); for segmentation the post-processing
+    is chosen on the shared validation patients. Score the shared test part when there is one."""
+    if len(runs) < 2:
+        raise TumorscopeError("an ensemble needs at least two runs")
+    bundles = [load_bundle(r) for r in runs]
+    task = bundles[0].task
+    for b in bundles:
+        if b.config["model"]["name"] == "ensemble":
+            raise TumorscopeError("is already an ensemble: list its member runs instead", b.path)
+        if b.task != task or b.classes != bundles[0].classes:
+            raise TumorscopeError(f"task/classes differ from {bundles[0].path}", b.path)
+    splits = [_run_split(r) for r in runs]
+    for r, s in zip(runs[1:], splits[1:]):
+        if s["val"] != splits[0]["val"] or s["test"] != splits[0]["test"]:
+            raise TumorscopeError(f"its validation/test patients differ from {runs[0]}: ensembles need one split", r)
+    pre = ensemble_preprocessor(bundles)
+    specs = []
+    for b in bundles:
+        m = b.config["model"]
+        chans = member_channels(pre.channels, b.preprocessor.channels, m["in_channels"])
+        specs.append({"name": m["name"], "in_channels": m["in_channels"], "options": m.get("options", {}),
+                      "channels": chans})
+    n_in = 3 if pre.channels == "mri3" else bundles[0].config["model"]["in_channels"]
+    k = bundles[0].config["model"]["out_channels"]
+    model = ProbabilityEnsemble([b.model for b in bundles], [s["channels"] for s in specs], out_channels=k)
+    model.eval()
+    members_training = [b.config.get("training", {}) for b in bundles]
+    ds = load_dataset(data or members_training[0]["config"]["data"])
+    if task == "classification" and members_training[0]["config"].get("dedup", True):
+        from tumorscope.train.classification import NEAR_THRESHOLD
+        from tumorscope.train.dedup import deduplicate
+
+        ds = deduplicate(ds, near_threshold=NEAR_THRESHOLD).dataset  # the dataset the members' split was made on
+    split = load_splits(runs[0] / "splits.json")[0]
+    out.mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {
+        "name": out.name,
+        "task": task,
+        "classes": bundles[0].classes,
+        "model": {"name": "ensemble", "in_channels": n_in, "out_channels": k, "options": {"members": specs}},
+        "preprocessing": pre.to_dict(),
+        "training": {"ensemble_of": [str(r) for r in runs], "members": members_training},
+    }
+    summary: dict[str, Any] = {
+        "members": [str(r) for r in runs],
+        "train_seconds": float(sum(t.get("train_seconds", 0.0) for t in members_training)),
+    }
+    test_samples = select(ds, split, "test")
+    if task == "segmentation":
+        val = load_stacks(select(ds, split, "val"), desc="reading val")
+        post = tune_postprocess(model, pre, val, bf16=True, run=out)
+        config["postprocessing"] = summary["postprocessing"] = post.to_dict()
+        save_bundle(out / "bundle", model, config)
+        write_json(out / "val_metrics.json", summarize(evaluate_stacks(model, pre, post, val, show_progress=False)))
+        if test_samples:
+            test = summarize(evaluate_stacks(model, pre, post, load_stacks(test_samples, desc="reading test")))
+            write_json(out / "test_metrics.json", test)
+            summary["test_dice_mean"] = test["dice_mean"]
+    else:
+        from tumorscope.evaluate.classification import evaluate_classification_bundle
+
+        phashes = [h for b in bundles for h in (b.config.get("training_fingerprints") or {}).get("phash", [])]
+        seen = bundles[0].config.get("training_fingerprints") or {}
+        config["training_fingerprints"] = {**seen, "phash": sorted(set(phashes))}
+        save_bundle(out / "bundle", model, config)
+        if test_samples:
+            test = evaluate_classification_bundle(load_bundle(out / "bundle"), test_samples, out / "test_eval",
+                                                  n_boot=1000)
+            write_json(out / "test_metrics.json", test)
+            summary.update({f"test_{m}": test[m] for m in ("n", "accuracy", "balanced_accuracy", "auc_macro")})
+    write_json(out / "splits.json", json.loads((runs[0] / "splits.json").read_text()))
+    write_json(out / "train_summary.json", summary)
+    log.info("ensemble of %d runs written to %s", len(runs), out / "bundle")
+    return summary
+
+
+def ensemble_cv(cv_dirs: list[Path], out: Path, data: str | Path | None = None) -> dict[str, Any]:
+    """One ensemble per fold that every CV folder has finished, then the pooled CV summary."""
+    from tumorscope.train.cv import summarize_folds
+
+    configs = [json.loads((d / "cv_config.json").read_text()) if (d / "cv_config.json").exists() else None
+               for d in cv_dirs]
+    ks = {c["folds"] for c in configs if c}
+    if len(ks) != 1:
+        raise TumorscopeError(f"the CV folders need one common fold count (cv_config.json), found {sorted(ks)}")
+    k = ks.pop()
+    done = [i for i in range(k) if all((d / f"fold{i}" / "test_metrics.json").exists() for d in cv_dirs)]
+    if not done:
+        raise TumorscopeError("no fold is finished in every CV folder", cv_dirs[0])
+    out.mkdir(parents=True, exist_ok=True)
+    task = next(c["task"] for c in configs if c)
+    write_json(out / "cv_config.json", {"task": task, "folds": k, "ensemble_of": [str(d) for d in cv_dirs]})
+    for i in done:
+        if not (out / f"fold{i}" / "test_metrics.json").exists():
+            ensemble_runs([d / f"fold{i}" for d in cv_dirs], out / f"fold{i}", data)
+    summary = summarize_folds(out, k)
+    write_json(out / "cv_summary.json", summary)
+    return summary
