@@ -30,7 +30,7 @@ class Constant(nn.Module):
 def test_sigmoid_ensemble_returns_logit_of_mean_probability_and_routes_channels():
     a, b = Constant([0.0]), Constant([2.0])
     ens = ProbabilityEnsemble([a, b], [[1], [0, 1, 2]], out_channels=1)
-    out = ens(torch.zeros(2, 3, 4, 4))
+    out = ens(torch.rand(2, 3, 4, 4))  # distinct sequences: every member votes
     expected = (0.5 + torch.sigmoid(torch.tensor(2.0))) / 2
     assert torch.allclose(torch.sigmoid(out), torch.full_like(out, float(expected)), atol=1e-6)
     assert (a.seen_channels, b.seen_channels) == (1, 3)
@@ -94,3 +94,15 @@ def test_ensemble_refuses_runs_with_different_splits(two_runs, tmp_path):
     assert len(splits[0]) != len(splits[1])
     assert main(["ensemble", str(flair), str(other), "--out", str(tmp_path / "ens")]) == 2
     assert not (tmp_path / "ens" / "bundle").exists()
+
+
+def test_single_sequence_input_is_left_to_one_channel_members():
+    """All channels equal (a FLAIR-only image repeated by the mri3 preprocessing): the 3-sequence member,
+    out of its domain there, does not vote; with distinct sequences both do."""
+    ens = ProbabilityEnsemble([Constant([0.0]), Constant([2.0])], [[1], [0, 1, 2]], out_channels=1)
+    same = torch.rand(1, 1, 4, 4).repeat(1, 3, 1, 1)
+    assert ens.voters(same) == [0]
+    assert torch.allclose(torch.sigmoid(ens(same)), torch.full((1, 1, 4, 4), 0.5), atol=1e-6)
+    assert ens.voters(torch.rand(1, 3, 4, 4)) == [0, 1]
+    only_multi = ProbabilityEnsemble([Constant([0.0]), Constant([2.0])], [[0, 1, 2], [0, 1, 2]], out_channels=1)
+    assert only_multi.voters(same) == [0, 1]

@@ -3,6 +3,7 @@
 Each member reads its own input channels (e.g. a FLAIR-only U-Net reads channel 1 of the three MR sequences a
 3-sequence U-Net reads) and the output is the logit of the members' mean probability (sigmoid for one output
 channel, softmax otherwise), so predict, evaluate, explain and the post-processing use it unchanged.
+A single-sequence input (all channels equal) is left to the members that read one channel (see ``voters``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,17 @@ class ProbabilityEnsemble(nn.Module):
         self.channels = [list(c) for c in channels]
         self.out_channels = out_channels
 
+    def voters(self, x: torch.Tensor) -> list[int]:
+        """Members that vote on ``x``: all, except that when every input channel is identical (one sequence
+        repeated, e.g. a FLAIR-only NIfTI given to an mri3 ensemble) only one-channel members vote, since a
+        member trained on distinct sequences is out of its domain there (measured: docs/segmentation.md)."""
+        everyone = list(range(len(self.members)))
+        if x.shape[1] < 2 or not all(torch.equal(x[:, 0], x[:, c]) for c in range(1, x.shape[1])):
+            return everyone
+        return [i for i in everyone if len(self.channels[i]) == 1] or everyone
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probs = [self._probability(m(x[:, c])) for m, c in zip(self.members, self.channels)]
+        probs = [self._probability(self.members[i](x[:, self.channels[i]])) for i in self.voters(x)]
         mean = torch.stack(probs).mean(0).clamp(EPS, 1 - EPS)
         return torch.logit(mean) if self.out_channels == 1 else torch.log(mean)
 
