@@ -89,7 +89,7 @@ def save_bundle(
     with atomic_path(out) as tmp:
         tmp.mkdir()
         torch.save(state, tmp / "weights.pt")
-        cfg = {**config, "format_version": FORMAT_VERSION, "weights_sha256": _sha256(tmp / "weights.pt")}
+        cfg = {**config, "format_version": FORMAT_VERSION, "weights_sha256": sha256(tmp / "weights.pt")}
         (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         if card:
             (tmp / "card.md").write_text(card)
@@ -106,7 +106,7 @@ def load_bundle(name_or_path: str | Path, verify: bool = True) -> Bundle:
     weights = path / "weights.pt"
     if not weights.exists():
         raise TumorscopeError("bundle has no weights.pt", path)
-    if verify and config.get("weights_sha256") and _sha256(weights) != config["weights_sha256"]:
+    if verify and config.get("weights_sha256") and sha256(weights) != config["weights_sha256"]:
         raise TumorscopeError("weights.pt does not match the checksum in config.json (corrupt or edited)", weights)
     return Bundle(path, config)
 
@@ -131,7 +131,7 @@ def _resolve(name_or_path: str | Path) -> Path:
     raise TumorscopeError(f"no such model (bundled models: {known})", p)
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
