@@ -189,3 +189,26 @@ def test_ensemble_of_two_seeds_scores_the_same_test_fold(data, fold_run, tmp_pat
     mean = (torch.softmax(a.model(x), 1) + torch.softmax(b.model(x), 1)) / 2
     assert torch.allclose(torch.softmax(ens.model(x), 1), mean, atol=1e-5)
     assert len(ens.config["training_fingerprints"]["phash"]) == len(a.config["training_fingerprints"]["phash"])
+
+
+def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path):
+    """Two 2-fold CVs (seed 1 on seed 0's splits), `ensemble --cv`, then the comparison row and the zoo card."""
+    cv0 = tmp_path / "cv0"
+    assert main(["cv", *TINY, "--epochs", "1", "--data", str(data), "--folds", "2", "--out", str(cv0)]) == 0
+    cv1 = tmp_path / "cv1"
+    for f in (0, 1):
+        assert main(["train", *TINY, "--epochs", "1", "--data", str(data), "--seed", "1", "--splits",
+                     str(cv0 / f"fold{f}" / "splits.json"), "--out", str(cv1 / f"fold{f}")]) == 0
+    (cv1 / "cv_config.json").write_text((cv0 / "cv_config.json").read_text())
+    ens = tmp_path / "ens"
+    assert main(["ensemble", "--cv", str(cv0), str(cv1), "--out", str(ens)]) == 0
+    s = json.loads((ens / "cv_summary.json").read_text())
+    assert s["folds_done"] == 2 and s["pooled"]["n"] == 30
+    table = tmp_path / "table.md"
+    assert main(["compare", str(cv0), str(ens), "-o", str(table)]) == 0
+    assert "| ensemble of 2 x cnn w4 32px | from scratch |" in table.read_text()
+    bundle = load_bundle(publish("breast-us-lesion", ens, zoo=tmp_path / "zoo"))
+    assert bundle.config["model"]["name"] == "ensemble"
+    assert f"tumorscope ensemble --cv {cv0} {cv1} --out {ens}" in bundle.card
+    assert "--seed 1 " in bundle.card and f"--splits {cv0}/fold$f/splits.json --out {cv1}/fold$f" in bundle.card
+    assert "An ensemble of 2 such networks (seeds 0, 1" in bundle.card

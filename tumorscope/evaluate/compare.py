@@ -65,6 +65,10 @@ def load_result(path: str | Path) -> dict[str, Any]:
 def describe(result: dict[str, Any]) -> tuple[str, str]:
     """(model, training) labels: e.g. ("resnet18 w32 128px", "transfer: brain-mri-tumor-type, freeze 2")."""
     cfg = result["config"]
+    members = cfg.get("ensemble_of") or []
+    if members and (Path(members[0]) / "cv_config.json").exists():  # an ensembled CV: describe its first member
+        first = describe({"path": members[0], "config": _read(Path(members[0]) / "cv_config.json")})
+        return f"ensemble of {len(members)} x {first[0]}", first[1]
     if not cfg:
         return Path(result["path"]).name, "-"
     model = f"{cfg.get('model')} w{cfg.get('width')} {cfg.get('size')}px"

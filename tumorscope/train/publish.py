@@ -67,15 +67,36 @@ def _source_lines(dataset: str) -> list[str]:
 _DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "uniform", "seed": 0}
 
 
-def _command(cfg: dict[str, Any], data_arg: str, out: str) -> str:
-    """The ``tumorscope cv`` command line that reproduces ``cfg``."""
+def _flags(cfg: dict[str, Any], data_arg: str, skip: tuple[str, ...] = ()) -> str:
+    """The options that reproduce ``cfg`` (defaults left out)."""
     flags = ["--task classification", f"--data {data_arg}", f"--model {cfg['model']}"]
     for key in ("width", "size", "channels", "augment", "epochs", "patience", "batch_size", "lr", "val_fraction",
                 "folds", "seed", "loss", "class_weights", "sampler", "init", "freeze", "time_limit", "threads"):
         v = cfg.get(key)
-        if v is not None and v != "" and v != _DEFAULTS.get(key):
+        if key not in skip and v is not None and v != "" and v != _DEFAULTS.get(key):
             flags.append(f"--{key.replace('_', '-')} {int(v / 60)}m" if key == "time_limit" else f"--{key.replace('_', '-')} {v}")
-    return "tumorscope cv " + " ".join(flags) + f" --out {out}"
+    return " ".join(flags)
+
+
+def _command(cfg: dict[str, Any], data_arg: str, out: str) -> str:
+    """The ``tumorscope cv`` command line that reproduces ``cfg``."""
+    return f"tumorscope cv {_flags(cfg, data_arg)} --out {out}"
+
+
+def _commands(cv_dir: Path, cfg: dict[str, Any], data_arg: str) -> list[str]:
+    """The commands behind a CV folder: one ``tumorscope cv``, or for an ensembled CV the first member's CV, the
+    other members trained fold by fold on its splits, and ``tumorscope ensemble --cv``."""
+    members = cfg.get("ensemble_of")
+    if not members:
+        return [_command(cfg, data_arg, str(cv_dir))]
+    first = json.loads((Path(members[0]) / "cv_config.json").read_text())
+    lines = [_command(first, data_arg, members[0])]
+    for m in members[1:]:
+        mcfg = json.loads((Path(m) / "fold0" / "config.json").read_text())
+        lines += [f"for f in {' '.join(str(i) for i in range(cfg['folds']))}; do",
+                  f"  tumorscope train {_flags(mcfg, data_arg, skip=('folds', 'time_limit'))} "
+                  f"--splits {members[0]}/fold$f/splits.json --out {m}/fold$f", "done"]
+    return [*lines, f"tumorscope ensemble --cv {' '.join(members)} --out {cv_dir}"]
 
 
 def _summary(model: str) -> str:
@@ -107,21 +128,28 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
     recipe = RECIPES[name]
     cv = json.loads((cv_dir / "cv_summary.json").read_text())
     cfg = json.loads((cv_dir / "cv_config.json").read_text())
+    members = cfg.get("ensemble_of") or []
+    net = json.loads((Path(members[0]) / "cv_config.json").read_text()) if members else cfg
     bundled = json.loads((cv_dir / f"fold{fold}" / "train_summary.json").read_text())
+    first_member = (json.loads((Path(members[0]) / f"fold{fold}" / "train_summary.json").read_text()) if members
+                    else bundled)
     pooled, folds = cv["pooled"], cv["across_folds"]
     times = [json.loads(p.read_text())["train_seconds"] for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
-    dedup = bundled.get("dedup", {})
+    dedup = first_member.get("dedup", {})
+    seeds = [json.loads((Path(m) / f"fold{fold}" / "config.json").read_text())["seed"] for m in members]
+    ensemble_line = (f" An ensemble of {len(members)} such networks (seeds {', '.join(map(str, seeds))}, the same "
+                     "splits) whose class probabilities are averaged." if members else "")
     lines = [
         f"# {name}", "", recipe["title"], "",
-        f"Network: `{cfg['model']}` ({_summary(cfg['model'])}) with width {cfg['width']}, input {cfg['size']}x{cfg['size']} "
-        f"({cfg['channels']}), trained {'from ' + Path(cfg['init']).name if cfg.get('init') else 'from scratch'}. "
-        f"Classes: {', '.join(pooled['classes'])}.",
+        f"Network: `{net['model']}` ({_summary(net['model'])}) with width {net['width']}, input {net['size']}x{net['size']} "
+        f"({net['channels']}), trained {'from ' + Path(net['init']).name if net.get('init') else 'from scratch'}."
+        f"{ensemble_line} Classes: {', '.join(pooled['classes'])}.",
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
-        "## How it was trained (exact command)", "", "```",
-        _command(cfg, recipe["data_arg"], str(cv_dir)), "```", "",
+        "## How it was trained (exact commands)", "", "```",
+        *_commands(cv_dir, cfg, recipe["data_arg"]), "```", "",
         f"The bundled weights are the model of fold {fold} of that cross-validation (trained on the other folds "
         f"minus a validation part for model selection); `tumorscope train ... --fold {fold}` with the same options "
-        "makes it alone.",
+        "makes it alone" + (", once per seed, then `tumorscope ensemble`." if members else "."),
         "",
         "## Deduplication (before splitting)", "",
         f"The leakage audit found {dedup.get('exact_duplicate_groups', 0)} exact-duplicate groups and "
@@ -153,10 +181,12 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
     lines += [
         "## What the seeds reported on this data", "", *(f"- {r}" for r in recipe["references"]), "",
         "## Training time", "",
-        f"{sum(times) / len(times) / 60:.1f} min per fold on average ({min(times) / 60:.1f}-{max(times) / 60:.1f}; "
-        f"fold {fold}, the bundled model: {bundled['train_seconds'] / 60:.1f} min, {bundled['epochs_run']} epochs, "
-        f"best at epoch {bundled['best_epoch']}), CPU with {cfg.get('threads') or 'all'} torch thread(s) on a 2-core machine "
-        "shared with other training jobs (bf16 autocast). Well inside 60 minutes on 2 cores.",
+        f"{sum(times) / len(times) / 60:.1f} min per fold on average ({min(times) / 60:.1f}-{max(times) / 60:.1f}"
+        + (f", all {len(members)} members together" if members else "") + f"; fold {fold}, the bundled model: "
+        f"{bundled['train_seconds'] / 60:.1f} min" + ("" if members else f", {bundled['epochs_run']} epochs, best at "
+                                                     f"epoch {bundled['best_epoch']}")
+        + f"), CPU with {net.get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
+        "jobs (bf16 autocast). Well inside 60 minutes on 2 cores.",
         "", "## Limitations", "",
         "- One developer subset of a public dataset; no external validation set. No patient ids, so images of one "
         "patient may sit in both training and test folds (only duplicates found by the audit are kept together).",
@@ -177,7 +207,7 @@ def publish(name: str, cv_dir: str | Path, extras: dict[str, Path] | None = None
     config = {k: v for k, v in src.config.items() if k not in ("format_version", "weights_sha256")}
     config.update(name=name, headline_metrics=headline)
     out = zoo / name
-    save_bundle(out, src.model, config, card=card)
+    save_bundle(out, src.model, config, card=card, half=src.config["model"]["name"] == "ensemble")  # <= 20 MB
     return out
 
 
