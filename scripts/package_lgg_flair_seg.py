@@ -124,7 +124,7 @@ The shipped weights come from the last block: the three members trained on all 8
 {chr(10).join(member_line(m) for m in members)}
 
 Training all three took **{train['train_seconds'] / 60:.1f} min** of wall clock in total, measured while 2-4 other
-training jobs shared the 2 CPU cores (a member alone on 2 cores: see the docs); the CV folds' ensembles took
+training jobs shared the 2 CPU cores (so an upper bound for 2 idle cores); the CV folds' ensembles took
 {', '.join(f'{m:.1f}' for m in fold_minutes)} min each. Post-processing of the ensemble: {json.dumps(train['postprocessing'])}.
 
 ## Cross-validated results on patients never trained on (all {cv['n_patients']} patients, each scored once by the fold ensemble that did not see it)

@@ -17,8 +17,10 @@ def test_listed_and_resolvable_by_name(capsys):
     assert NAME in capsys.readouterr().out
     assert main(["models", "verify", NAME]) == 0
     b = load_bundle(NAME)
-    assert b.task == "segmentation" and b.preprocessor.channels == "flair"
-    assert "CC BY-NC-SA" in b.card and "tumorscope cv" in b.card
+    assert b.task == "segmentation" and b.preprocessor.channels == "mri3"
+    members = b.config["model"]["options"]["members"]
+    assert b.config["model"]["name"] == "ensemble" and [m["channels"] for m in members] == [[1], [0, 1, 2], [0, 1, 2]]
+    assert "CC BY-NC-SA" in b.card and "tumorscope cv" in b.card and "tumorscope ensemble" in b.card
 
 
 def test_every_bundle_is_at_most_20_mb():
