@@ -14,6 +14,7 @@ from pathlib import Path
 from tumorscope.bundle.bundle import ZOO
 from tumorscope.bundle.package import across_folds_table, metrics_table, package
 from tumorscope.data.dataset import load_dataset
+from tumorscope.train.cv import summarize_folds
 
 R = ("--task segmentation --data ../shared/data/lgg_mri_segmentation --model unet2d --epochs 30 --patience 8 "
      "--size 128 --width 16")
@@ -43,11 +44,9 @@ def member_line(run: Path) -> str:
 
 
 def member_cv_line(cv_dir: Path, k: int) -> str:
-    """A member's own CV result (its folds scored alone), from its fold test_metrics.json files."""
-    import numpy as np
-
-    rows = [r for i in range(k) for r in json.loads((cv_dir / f"fold{i}" / "test_metrics.json").read_text())["per_patient"]]
-    return f"| `{cv_dir}` alone | {np.mean([r['dice'] for r in rows]):.3f} | {np.median([r['dice'] for r in rows]):.3f} |"
+    """A member's own CV result (its folds scored alone)."""
+    alone = summarize_folds(cv_dir, k)
+    return f"| `{cv_dir}` alone | {alone['dice_mean']:.3f} | {alone['dice_median']:.3f} |"
 
 
 def main() -> None:

@@ -44,13 +44,11 @@ def dicom_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_seg_run(tmp_path_factory) -> tuple[Path, Path]:
     """(dataset root, run folder) of a 2-epoch unet2d trained on a tiny synthetic kaggle_3m dataset."""
-    from tests.synthetic import write_kaggle3m
+    from tests.synthetic import TINY_SEG, write_kaggle3m
     from tumorscope.cli import main
 
     root = write_kaggle3m(tmp_path_factory.mktemp("lgg"))
     run = tmp_path_factory.mktemp("runs") / "seg"
-    code = main(["train", "--task", "segmentation", "--data", str(root), "--model", "unet2d", "--epochs", "2",
-                 "--out", str(run), "--val-fraction", "0.34", "--size", "32", "--width", "4", "--batch-size", "8",
-                 "--threads", "1", "--augment", "light"])
+    code = main(["train", *TINY_SEG, "--data", str(root), "--out", str(run)])
     assert code == 0
     return root, run

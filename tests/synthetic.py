@@ -9,6 +9,10 @@ import tifffile
 
 from tumorscope.data.phantom import brain_phantom
 
+# `tumorscope train` options of the tiny segmentation runs (a 2-epoch unet2d on write_kaggle3m data, seconds).
+TINY_SEG = ["--task", "segmentation", "--model", "unet2d", "--epochs", "2", "--val-fraction", "0.34", "--size", "32",
+            "--width", "4", "--batch-size", "8", "--threads", "1", "--augment", "light"]
+
 
 def write_kaggle3m(root: Path, n_patients: int = 6, n_slices: int = 4, size: int = 64) -> Path:
     """A tiny LGG kaggle_3m dataset: ``root/kaggle_3m/TCGA_XX_000N_20000101/…_<n>.tif`` + ``_mask.tif``.

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from tests.synthetic import TINY_SEG
 from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
 from tumorscope.errors import TumorscopeError
@@ -57,9 +58,8 @@ def two_runs(tiny_seg_run, tmp_path_factory):
     """The session's tiny FLAIR run plus a 3-sequence run with the same seed, hence the same split."""
     root, flair = tiny_seg_run
     mri3 = tmp_path_factory.mktemp("runs") / "mri3"
-    assert main(["train", "--task", "segmentation", "--data", str(root), "--model", "unet2d", "--epochs", "1",
-                 "--out", str(mri3), "--val-fraction", "0.34", "--size", "32", "--width", "4", "--batch-size", "8",
-                 "--threads", "1", "--augment", "light", "--channels", "mri3"]) == 0
+    assert main(["train", *TINY_SEG, "--epochs", "1", "--data", str(root), "--out", str(mri3),
+                 "--channels", "mri3"]) == 0
     return root, flair, mri3
 
 
@@ -87,9 +87,8 @@ def test_ensemble_command_writes_a_bundle_that_predicts(two_runs, tmp_path):
 def test_ensemble_refuses_runs_with_different_splits(two_runs, tmp_path):
     root, flair, _ = two_runs
     other = tmp_path / "other"
-    assert main(["train", "--task", "segmentation", "--data", str(root), "--model", "unet2d", "--epochs", "1",
-                 "--out", str(other), "--val-fraction", "0.5", "--size", "32", "--width", "4", "--batch-size", "8",
-                 "--threads", "1", "--augment", "light"]) == 0
+    assert main(["train", *TINY_SEG, "--epochs", "1", "--data", str(root), "--out", str(other),
+                 "--val-fraction", "0.5"]) == 0
     splits = [json.loads((r / "splits.json").read_text())["folds"][0]["val"]["groups"] for r in (flair, other)]
     assert len(splits[0]) != len(splits[1])
     assert main(["ensemble", str(flair), str(other), "--out", str(tmp_path / "ens")]) == 2

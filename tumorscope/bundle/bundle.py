@@ -90,6 +90,8 @@ def save_bundle(
         tmp.mkdir()
         torch.save(state, tmp / "weights.pt")
         cfg = {**config, "format_version": FORMAT_VERSION, "weights_sha256": sha256(tmp / "weights.pt")}
+        if half:
+            cfg["weights_dtype"] = "float16"
         (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         if card:
             (tmp / "card.md").write_text(card)

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from tumorscope.atomic import atomic_path
-from tumorscope.bundle.bundle import load_bundle, sha256
+from tumorscope.bundle.bundle import load_bundle, save_bundle
 
 # Keys whose CI is stored under another name in segmentation metrics.json.
 _CI_KEYS = {"dice_mean": "dice_ci95", "iou_mean": "iou_ci95", "hd95_mean_mm": "hd95_ci95"}
@@ -49,19 +44,8 @@ def package(
     run_dir: Path, name: str, out: Path, card: str, headline: dict[str, Any], extra_config: dict[str, Any] | None = None,
     half: bool = False,
 ) -> Path:
-    """Copy ``run_dir``'s bundle to ``out`` (atomically) under ``name`` with ``card`` and headline metrics;
+    """Write ``run_dir``'s bundle to ``out`` (atomically) under ``name`` with ``card`` and headline metrics;
     ``half`` stores the weights as float16 (half the size; loading turns them back into float32)."""
     src = load_bundle(run_dir)
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
-        config = {**src.config, "name": name, "headline_metrics": headline, **(extra_config or {})}
-        if half:
-            state = torch.load(src.path / "weights.pt", map_location="cpu")
-            torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, tmp / "weights.pt")
-            config["weights_sha256"] = sha256(tmp / "weights.pt")
-            config["weights_dtype"] = "float16"
-        else:
-            shutil.copy2(src.path / "weights.pt", tmp / "weights.pt")
-        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        (tmp / "card.md").write_text(card)
-    return out
+    config = {**src.config, "name": name, "headline_metrics": headline, **(extra_config or {})}
+    return save_bundle(out, src.model, config, card=card, half=half).path

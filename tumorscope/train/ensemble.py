@@ -17,7 +17,7 @@ from typing import Any
 from tumorscope.atomic import write_json
 from tumorscope.bundle import Bundle, load_bundle, save_bundle
 from tumorscope.data.dataset import load_dataset
-from tumorscope.data.splits import load_splits, select
+from tumorscope.data.splits import load_splits, save_splits, select
 from tumorscope.data.volumes import load_stacks
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
@@ -54,11 +54,6 @@ def ensemble_preprocessor(bundles: list[Bundle]) -> Preprocessor:
     return Preprocessor.from_dict(base)
 
 
-def _run_split(run: Path) -> dict[str, list[str]]:
-    split = load_splits(run / "splits.json")[0]
-    return {part: sorted(split.groups.get(part, [])) for part in ("train", "val", "test")}
-
-
 def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -> dict[str, Any]:
     """Write ``out/bundle`` (one network: the members' mean probability); for segmentation the post-processing
     is chosen on the shared validation patients. Score the shared test part when there is one."""
@@ -71,9 +66,10 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -
             raise TumorscopeError("is already an ensemble: list its member runs instead", b.path)
         if b.task != task or b.classes != bundles[0].classes:
             raise TumorscopeError(f"task/classes differ from {bundles[0].path}", b.path)
-    splits = [_run_split(r) for r in runs]
-    for r, s in zip(runs[1:], splits[1:]):
-        if s["val"] != splits[0]["val"] or s["test"] != splits[0]["test"]:
+    splits = [load_splits(r / "splits.json")[0] for r in runs]
+    split = splits[0]
+    for r, other in zip(runs[1:], splits[1:]):
+        if any(sorted(other.groups.get(p, ())) != sorted(split.groups.get(p, ())) for p in ("val", "test")):
             raise TumorscopeError(f"its validation/test patients differ from {runs[0]}: ensembles need one split", r)
     pre = ensemble_preprocessor(bundles)
     specs = []
@@ -82,7 +78,7 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -
         chans = member_channels(pre.channels, b.preprocessor.channels, m["in_channels"])
         specs.append({"name": m["name"], "in_channels": m["in_channels"], "options": m.get("options", {}),
                       "channels": chans})
-    n_in = 3 if pre.channels == "mri3" else bundles[0].config["model"]["in_channels"]
+    n_in = next(b.config["model"]["in_channels"] for b in bundles if b.preprocessor.channels == pre.channels)
     k = bundles[0].config["model"]["out_channels"]
     model = ProbabilityEnsemble([b.model for b in bundles], [s["channels"] for s in specs], out_channels=k)
     model.eval()
@@ -93,7 +89,6 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -
         from tumorscope.train.dedup import deduplicate
 
         ds = deduplicate(ds, near_threshold=NEAR_THRESHOLD).dataset  # the dataset the members' split was made on
-    split = load_splits(runs[0] / "splits.json")[0]
     out.mkdir(parents=True, exist_ok=True)
     config: dict[str, Any] = {
         "name": out.name,
@@ -130,7 +125,7 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -
                                                   n_boot=1000)
             write_json(out / "test_metrics.json", test)
             summary.update({f"test_{m}": test[m] for m in ("n", "accuracy", "balanced_accuracy", "auc_macro")})
-    write_json(out / "splits.json", json.loads((runs[0] / "splits.json").read_text()))
+    save_splits(out / "splits.json", split)
     write_json(out / "train_summary.json", summary)
     log.info("ensemble of %d runs written to %s", len(runs), out / "bundle")
     return summary
