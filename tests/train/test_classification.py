@@ -14,7 +14,7 @@ from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
 from tumorscope.errors import TumorscopeError
 from tumorscope.models import build_model
-from tumorscope.train.classification import batch_augment, class_weights, focal_loss
+from tumorscope.train.classification import batch_augment, class_weights, focal_loss, resolve_sampler
 from tumorscope.train.publish import publish
 from tumorscope.train.transfer import load_init
 
@@ -156,6 +156,14 @@ def test_losses_and_weights():
     assert focal_loss(logits, y, None, gamma=2.0) < ce  # confident examples are down-weighted
 
 
+def test_auto_sampler_balances_only_imbalanced_training_sets():
+    assert resolve_sampler("auto", torch.tensor([0, 0, 0, 1, 1, 2, 2]), 3) == "uniform"  # 3:2 is not imbalanced
+    assert resolve_sampler("auto", torch.tensor([0, 0, 0, 0, 1, 1, 2]), 3) == "balanced"  # 4:1
+    assert resolve_sampler("uniform", torch.tensor([0, 0, 0, 0, 1]), 2) == "uniform"  # an explicit choice stays
+    with pytest.raises(TumorscopeError, match="--sampler 'even'"):
+        resolve_sampler("even", torch.tensor([0, 1]), 2)
+
+
 def test_segmentation_loss_name_is_refused(data, tmp_path):
     assert main(["train", *TINY, "--data", str(data), "--loss", "dice", "--out", str(tmp_path / "bad")]) == 2
 
@@ -199,14 +207,20 @@ def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path
     for f in (0, 1):
         assert main(["train", *TINY, "--epochs", "1", "--data", str(data), "--seed", "1", "--splits",
                      str(cv0 / f"fold{f}" / "splits.json"), "--out", str(cv1 / f"fold{f}")]) == 0
-    (cv1 / "cv_config.json").write_text((cv0 / "cv_config.json").read_text())
     ens = tmp_path / "ens"
     assert main(["ensemble", "--cv", str(cv0), str(cv1), "--out", str(ens)]) == 0
     s = json.loads((ens / "cv_summary.json").read_text())
     assert s["folds_done"] == 2 and s["pooled"]["n"] == 30
     table = tmp_path / "table.md"
-    assert main(["compare", str(cv0), str(ens), "-o", str(table)]) == 0
-    assert "| ensemble of 2 x cnn w4 32px | from scratch |" in table.read_text()
+    assert main(["compare", "--paired", str(cv0), str(cv1), str(ens), "-o", str(table)]) == 0
+    text = table.read_text()
+    paired = [line.split(" | ") for line in text.splitlines() if line.startswith(f"| {cv1} |") or line.startswith(f"| {ens} |")]
+    assert len(paired) == 2 and all(row[1] == "30" for row in paired)  # every held-out image paired with cv0's
+    assert all(0 <= float(row[5].rstrip(" |")) <= 1 for row in paired)  # the exact McNemar p-value
+    assert "| ensemble of 2 x cnn w4 32px | from scratch |" in text
+    # the seed-1 folder has no cv_summary.json: compare pools its folds itself and names the seed
+    assert "| cnn w4 32px (seed 1) | from scratch |" in text and text.count("2-fold CV pooled, n=30") == 2
+    assert "| 2 CV folds pooled, n=30 |" in text  # the fold count of a seed loop is not recorded
     bundle = load_bundle(publish("breast-us-lesion", ens, zoo=tmp_path / "zoo"))
     assert bundle.config["model"]["name"] == "ensemble"
     assert f"tumorscope ensemble --cv {cv0} {cv1} --out {ens}" in bundle.card

@@ -50,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
     p.add_argument("-o", "--out", type=Path, help="write the table to this Markdown file")
     p.add_argument("--names", nargs="+", help="row labels instead of the model names from each run's config")
+    p.add_argument("--paired", action="store_true", help="add each run vs the first on the same held-out images: "
+                   "errors fixed / made and the exact McNemar p-value")
     p.set_defaults(func=_cmd_compare)
 
 
@@ -93,7 +95,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from tumorscope.evaluate.compare import write_comparison
 
-    print(write_comparison(args.runs, args.out, args.names), end="")
+    print(write_comparison(args.runs, args.out, args.names, args.paired), end="")
     if args.out:
         print(f"written: {args.out}")
     return 0

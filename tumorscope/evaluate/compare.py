@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tumorscope.atomic import write_text
 from tumorscope.errors import TumorscopeError
 
@@ -26,21 +28,42 @@ def _read(path: Path) -> dict[str, Any]:
         raise TumorscopeError(f"cannot read ({exc})", path) from exc
 
 
+def _cv_summary(p: Path) -> dict[str, Any] | None:
+    """``cv_summary.json``, or - for a folder of fold runs trained one by one (``train --splits
+    CV/fold<i>/splits.json --out DIR/fold<i>``, e.g. another seed) - their test folds pooled the same way."""
+    if (p / "cv_summary.json").exists():
+        return _read(p / "cv_summary.json")
+    done = [int(f.parent.name[4:]) for f in p.glob("fold*/test_metrics.json") if f.parent.name[4:].isdigit()]
+    if not done:
+        return None
+    from tumorscope.train.cv import summarize_folds
+
+    k = _read(p / "cv_config.json").get("folds", 0) if (p / "cv_config.json").exists() else 0
+    summary = summarize_folds(p, max(k, max(done) + 1))
+    if not k:  # fold runs trained one by one (`train --splits`): how many folds the CV has is not recorded
+        summary["k"] = None
+    return summary
+
+
 def load_result(path: str | Path) -> dict[str, Any]:
     """Metrics, what they were measured on, and the training recipe behind one run/CV/evaluation."""
     p = Path(path)
     config: dict[str, Any] = {}
     seconds = None
     folds = None
-    if (p / "cv_summary.json").exists():
-        cv = _read(p / "cv_summary.json")
+    cv = _cv_summary(p)
+    if cv is not None:
         if cv.get("task") != "classification" or "pooled" not in cv:
             raise TumorscopeError("not a classification cross-validation summary", p / "cv_summary.json")
         metrics = cv["pooled"]
         folds = {key: cv["across_folds"][key] for _, key in COLUMNS if key in cv["across_folds"]}
-        where = f"{cv['folds_done']}-fold CV pooled, n={metrics['n']}"
-        if (p / "cv_config.json").exists():
-            config = _read(p / "cv_config.json")
+        done, k = cv["folds_done"], cv.get("k", cv["folds_done"])
+        where = (f"{k}-fold CV pooled" if done == k else f"{done} of {k} CV folds pooled" if k
+                 else f"{done} CV folds pooled") + f", n={metrics['n']}"
+        for file in (p / "cv_config.json", p / "fold0" / "config.json"):
+            if file.exists():
+                config = _read(file)
+                break
         times = [_read(f / "train_summary.json").get("train_seconds") for f in sorted(p.glob("fold*"))
                  if (f / "train_summary.json").exists()]
         seconds = sum(t for t in times if t) / max(len(times), 1) if times else None
@@ -71,11 +94,16 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
         return f"ensemble of {len(members)} x {first[0]}", first[1]
     if not cfg:
         return Path(result["path"]).name, "-"
-    model = f"{cfg.get('model')} w{cfg.get('width')} {cfg.get('size')}px"
-    if cfg.get("init"):
-        training = f"transfer from {'/'.join(Path(cfg['init']).parts[-2:])}" + (f", {cfg['freeze']} stage(s) frozen" if cfg.get("freeze") else "")
-    else:
+    model = f"{cfg.get('model')} w{cfg.get('width')} {cfg.get('size')}px" + (f" (seed {cfg['seed']})" if cfg.get("seed") else "")
+    init = cfg.get("init")
+    if not init:
         training = "from scratch"
+    elif (Path(init) / "pretrain_summary.json").exists():
+        training = f"self-supervised init ({Path(init).name})"
+    else:
+        training = f"transfer from {'/'.join(Path(init).parts[-2:])}"
+    if init and cfg.get("freeze"):
+        training += f", {cfg['freeze']} stage(s) frozen"
     extras = [x for x in (cfg.get("loss") == "focal" and "focal loss", cfg.get("class_weights") == "balanced"
                           and "class weights", cfg.get("sampler") == "balanced" and "balanced sampler") if x]
     return model, training + ("; " + ", ".join(extras) if extras else "")
@@ -111,8 +139,43 @@ def comparison_table(paths: list[str | Path], names: list[str] | None = None) ->
     return "\n".join(lines) + "\n" + note
 
 
-def write_comparison(paths: list[str | Path], out: str | Path | None, names: list[str] | None = None) -> str:
-    table = comparison_table(paths, names)
+def correct_by_image(path: str | Path) -> dict[str, bool]:
+    """Whether each held-out image was classified correctly: every fold's test part of a CV folder, a run's
+    test part, or an evaluation's ``metrics.json``."""
+    p = Path(path)
+    files = sorted(p.glob("fold*/test_metrics.json")) or [f for f in (p / "test_metrics.json", p / "metrics.json")
+                                                           if f.exists()]
+    rows = [r for f in files for r in _read(f).get("predictions", [])]
+    if not rows:
+        raise TumorscopeError("no per-image predictions here to pair", p)
+    return {str(r["path"]): r["true"] == r["predicted"] for r in rows}
+
+
+def paired_table(paths: list[str | Path]) -> str:
+    """Each run against the first on the images both held out: errors fixed, errors made, and the exact
+    McNemar test (two-sided binomial on the discordant images) - a paired test, far more sensitive than
+    comparing two CIs."""
+    from scipy.stats import binomtest
+
+    base = correct_by_image(paths[0])
+    lines = [f"Paired against `{paths[0]}` on the images both held out:", "",
+             "| Run | Images | Accuracy (run / first) | Fixed | Broke | Exact McNemar p |", "|---|---|---|---|---|---|"]
+    for path in paths[1:]:
+        other = correct_by_image(path)
+        common = sorted(set(base) & set(other))
+        if not common:
+            raise TumorscopeError(f"no held-out image in common with {paths[0]}", path)
+        fixed = sum(other[k] and not base[k] for k in common)
+        broke = sum(base[k] and not other[k] for k in common)
+        p = binomtest(fixed, fixed + broke).pvalue if fixed + broke else 1.0
+        acc = f"{np.mean([other[k] for k in common]):.3f} / {np.mean([base[k] for k in common]):.3f}"
+        lines.append(f"| {path} | {len(common)} | {acc} | {fixed} | {broke} | {p:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(paths: list[str | Path], out: str | Path | None, names: list[str] | None = None,
+                     paired: bool = False) -> str:
+    table = comparison_table(paths, names) + ("\n" + paired_table(paths) if paired and len(paths) > 1 else "")
     if out is not None:
         write_text(out, table)
     return table

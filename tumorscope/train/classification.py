@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 LOSSES = ("ce", "focal")
 NEAR_THRESHOLD = 4  # bits, as the audit
 TIE_BREAK = 1e-3  # weight of the validation log-loss in the selection score
+IMBALANCE_RATIO = 2.0  # --sampler auto turns to class-balanced sampling at this largest/smallest class ratio
 
 
 @dataclass
@@ -58,6 +59,19 @@ def load_images(samples: list[Sample], pre: Preprocessor, classes: list[str], de
         hashes.append(fingerprint(a))
     y = torch.tensor([classes.index(str(s.label)) for s in samples])
     return Images(torch.stack(xs), y, hashes)
+
+
+def resolve_sampler(choice: str, y: torch.Tensor, k: int) -> str:
+    """``auto`` -> ``balanced`` when the largest training class holds at least IMBALANCE_RATIO times the images
+    of the smallest, else ``uniform``; ``uniform``/``balanced`` are kept. Measured on brain MRI with meningioma
+    thinned to 20% (docs/classification.md): balanced sampling raised balanced accuracy 0.723 -> 0.805, more than
+    class weights (0.762) or focal loss (0.739)."""
+    if choice not in ("auto", "uniform", "balanced"):
+        raise TumorscopeError(f"--sampler {choice!r}: choose auto, uniform or balanced")
+    if choice != "auto":
+        return choice
+    counts = torch.bincount(y, minlength=k).float()
+    return "balanced" if counts.max() >= IMBALANCE_RATIO * counts.clamp(min=1).min() else "uniform"
 
 
 def loss_name(cfg: TrainConfig) -> str:
@@ -159,8 +173,10 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     weight = class_weights(train.y, k) if cfg.class_weights == "balanced" else None
-    if cfg.class_weights not in ("none", "balanced") or cfg.sampler not in ("uniform", "balanced"):
-        raise TumorscopeError("--class-weights takes none|balanced and --sampler uniform|balanced")
+    if cfg.class_weights not in ("none", "balanced"):
+        raise TumorscopeError(f"--class-weights {cfg.class_weights!r}: choose none or balanced")
+    sampler = resolve_sampler(cfg.sampler, train.y, k)
+    log.info("sampling: %s (--sampler %s)", sampler, cfg.sampler)
     loss = loss_name(cfg)
 
     def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -174,7 +190,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         for m in frozen_norms:
             m.eval()
         n = len(train.y)
-        order = (torch.multinomial(draw, n, replacement=True, generator=gen) if cfg.sampler == "balanced"
+        order = (torch.multinomial(draw, n, replacement=True, generator=gen) if sampler == "balanced"
                  else torch.randperm(n, generator=gen))
         batches = [b for b in order.split(cfg.batch_size) if len(b) > 1]  # BatchNorm needs 2+ images
         total, seen = 0.0, 0
@@ -207,7 +223,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         "classes": classes,
         "model": {"name": cfg.model, "in_channels": pre.in_channels, "out_channels": k, "options": options},
         "preprocessing": pre.to_dict(),
-        "training": training | {"config": cfg.to_dict(), "dedup": dedup, "init": init_report,
+        "training": training | {"config": cfg.to_dict(), "dedup": dedup, "init": init_report, "sampler": sampler,
                                 "n_train": len(train.y), "n_val": len(val.y)},
         "training_fingerprints": {
             "about": "phash of every training and validation image: evaluation leaves out their (near-)copies",
@@ -216,7 +232,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         },
     }
     save_bundle(run / "bundle", model, bundle_config)
-    summary: dict[str, Any] = training | {"classes": classes, "dedup": dedup, "init": init_report,
+    summary: dict[str, Any] = training | {"classes": classes, "dedup": dedup, "init": init_report, "sampler": sampler,
                                           "n_train": len(train.y), "n_val": len(val.y)}
     if parts.get("test"):
         from tumorscope.evaluate.classification import evaluate_classification_bundle

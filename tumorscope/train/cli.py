@@ -8,7 +8,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from tumorscope.errors import TumorscopeError
-from tumorscope.train.config import TrainConfig, parse_duration
+from tumorscope.train.config import PretrainConfig, TrainConfig, parse_duration
 
 _TRAIN_EPILOG = """\
 examples:
@@ -54,7 +54,8 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", metavar="CKPT", help="start from a local checkpoint (bundle folder or state_dict .pt)")
     p.add_argument("--freeze", type=int, default=0, help="freeze the first N stages (transfer learning)")
     p.add_argument("--class-weights", default=d.class_weights, help="none | balanced (weighted loss)")
-    p.add_argument("--sampler", default=d.sampler, help="uniform | balanced (class-balanced sampling)")
+    p.add_argument("--sampler", default=d.sampler, help="auto (default: class-balanced when the largest training class has >= 2x the images of the "
+                   "smallest) | uniform | balanced")
     p.add_argument("--no-dedup", dest="dedup", action="store_false",
                    help="classification: keep duplicate images (default: drop them before splitting)")
 
@@ -98,6 +99,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cv", action="store_true", help="RUNs are CV folders: ensemble fold by fold")
     p.add_argument("--data", help="dataset folder (default: the one the first run was trained on)")
     p.set_defaults(func=_cmd_ensemble)
+
+    d = PretrainConfig()
+    p = sub.add_parser(
+        "pretrain", help="self-supervised (contrastive) pretraining on unlabelled images, for --init",
+        description="SimCLR-style contrastive pretraining of a classifier's encoder on any 2-D images (labels and "
+        "masks ignored). Writes RUN/encoder.pt; fine-tune with `tumorscope train --init RUN`. Do not pretrain on "
+        "the images your fine-tuned model will be tested on.",
+        epilog="example (in-domain MRI pretraining for the brain 4-class set, ~25 min on 2 cores):\n"
+        "  tumorscope pretrain --data ../shared/data/lgg_mri_segmentation --model resnet18 --width 32 --size 128 "
+        "--out runs/ssl_lgg\n"
+        "  tumorscope cv --task classification --data BRAIN/Training --model resnet18 --width 32 --size 128 "
+        "--channels gray --init runs/ssl_lgg --out runs/brain_ssl_cv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", nargs="+", metavar="DIR", help="one or more image dataset folders (any layout)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR")
+    p.add_argument("--model", default=d.model, help="classifier architecture to pretrain (as in train)")
+    p.add_argument("--width", type=int, default=d.width)
+    p.add_argument("--size", type=int, default=d.size)
+    p.add_argument("--channels", default=d.channels, help="gray | rgb (must match the fine-tuning run)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="images per batch (2 views each)")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--temperature", type=float, default=d.temperature, help="NT-Xent temperature")
+    p.add_argument("--patience", type=int, default=d.patience)
+    p.add_argument("--time-limit", metavar="DURATION", help="wall-clock budget, e.g. 30m")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.set_defaults(func=_cmd_pretrain)
 
 
 TASK_DEFAULTS = {
@@ -160,4 +191,24 @@ def _cmd_cv(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     summary = cross_validate(cfg, Path(args.out), only=args.only_folds)
     print(json.dumps({k: v for k, v in summary.items() if k != "per_patient"}, indent=2))
+    return 0
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from tumorscope.train.pretrain import pretrain
+
+    out = Path(args.out)
+    if args.resume:
+        if not (out / "config.json").exists():
+            raise TumorscopeError("cannot resume: no config.json in the run folder", out)
+        cfg = PretrainConfig(**{**json.loads((out / "config.json").read_text()), "out": str(out)})
+    else:
+        if not args.data:
+            raise TumorscopeError("--data DIR [DIR ...] is required")
+        names = {f.name for f in fields(PretrainConfig)}
+        kw = {k: v for k, v in vars(args).items() if k in names and v is not None}
+        cfg = PretrainConfig(**kw | {"time_limit": parse_duration(args.time_limit)})
+    summary = pretrain(cfg, resume=args.resume)
+    print(json.dumps(summary, indent=2))
+    print(f"encoder: {out / 'encoder.pt'}  (fine-tune with: tumorscope train --init {out} ...)")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ class TrainConfig:
     init: str | None = None  # a local checkpoint (state_dict or bundle) to start from
     freeze: int = 0  # freeze the first N stages (classification transfer learning)
     class_weights: str = "none"  # none | balanced
-    sampler: str = "uniform"  # uniform | balanced
+    sampler: str = "auto"  # auto | uniform | balanced (auto: balanced when classes are >= 2:1 imbalanced)
     dedup: bool = True
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +54,33 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+@dataclass
+class PretrainConfig:
+    """Options of `tumorscope pretrain` (contrastive self-supervised pretraining), saved as config.json."""
+
+    data: list[str] = field(default_factory=list)
+    out: str = "runs/pretrain"
+    model: str = "resnet18"
+    width: int = 32
+    size: int = 128
+    channels: str = "gray"
+    normalization: str = "percentile"
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    temperature: float = 0.2
+    val_fraction: float = 0.1
+    patience: int = 20
+    time_limit: float | None = None
+    seed: int = 0
+    threads: int | None = None
+    bf16: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def parse_duration(text: str | None) -> float | None:

@@ -61,10 +61,11 @@ def _source_lines(dataset: str) -> list[str]:
     if root is None or not (root / "SOURCE.md").exists():
         return [f"(SOURCE.md of `{dataset}` not found)"]
     keep = ("**Original dataset:**", "**Citation:**", "**License:**", "**Taken from:**")
-    return [line.strip() for line in (root / "SOURCE.md").read_text().splitlines() if line.strip().startswith(keep)]
+    return [line.strip() for line in (root / "SOURCE.md").read_text().splitlines()
+            if line.strip().startswith(keep) and line.strip() not in keep]  # a label whose text is on later lines: left out
 
 
-_DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "uniform", "seed": 0}
+_DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "auto", "seed": 0}
 
 
 def _flags(cfg: dict[str, Any], data_arg: str, skip: tuple[str, ...] = ()) -> str:
@@ -83,14 +84,42 @@ def _command(cfg: dict[str, Any], data_arg: str, out: str) -> str:
     return f"tumorscope cv {_flags(cfg, data_arg)} --out {out}"
 
 
+def _pretrain_run(init: str | None) -> dict[str, Any] | None:
+    """The config and summary of a ``tumorscope pretrain`` run used as ``--init``, if it is one."""
+    if not init or not (Path(init) / "pretrain_summary.json").exists():
+        return None
+    return {"config": json.loads((Path(init) / "config.json").read_text()),
+            "summary": json.loads((Path(init) / "pretrain_summary.json").read_text()), "path": init}
+
+
+def _pretrain_command(run: dict[str, Any]) -> str:
+    c = run["config"]
+    flags = [f"--data {' '.join(c['data'])}"] + [
+        f"--{k.replace('_', '-')} {int(c[k] / 60)}m" if k == "time_limit" else f"--{k.replace('_', '-')} {c[k]}"
+        for k in ("model", "width", "size", "channels", "epochs", "batch_size", "lr", "temperature", "time_limit",
+                  "seed", "threads") if c.get(k) is not None]
+    return f"tumorscope pretrain {' '.join(flags)} --out {run['path']}"
+
+
+def _pretraining_data_lines(run: dict[str, Any]) -> list[str]:
+    """The self-supervised pretraining data's sources and licences: the weights derive from those images too."""
+    lines = ["Self-supervised pretraining data (images only, no labels or masks used):", ""]
+    for folder in run["config"]["data"]:
+        lines += [f"- `{Path(folder).name}`:", *(f"  - {s}" for s in _source_lines(Path(folder).name))]
+    return [*lines, "", "The weights derive from the pretraining images as well, so their licence terms apply to "
+            "these weights too (a CC BY-NC-SA source makes them non-commercial, shared alike).", ""]
+
+
 def _commands(cv_dir: Path, cfg: dict[str, Any], data_arg: str) -> list[str]:
     """The commands behind a CV folder: one ``tumorscope cv``, or for an ensembled CV the first member's CV, the
     other members trained fold by fold on its splits, and ``tumorscope ensemble --cv``."""
     members = cfg.get("ensemble_of")
+    first = json.loads((Path(members[0]) / "cv_config.json").read_text()) if members else cfg
+    pretrained = _pretrain_run(first.get("init"))
+    lines = [_pretrain_command(pretrained)] if pretrained else []
     if not members:
-        return [_command(cfg, data_arg, str(cv_dir))]
-    first = json.loads((Path(members[0]) / "cv_config.json").read_text())
-    lines = [_command(first, data_arg, members[0])]
+        return [*lines, _command(cfg, data_arg, str(cv_dir))]
+    lines.append(_command(first, data_arg, members[0]))
     for m in members[1:]:
         mcfg = json.loads((Path(m) / "fold0" / "config.json").read_text())
         lines += [f"for f in {' '.join(str(i) for i in range(cfg['folds']))}; do",
@@ -137,14 +166,22 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
     times = [json.loads(p.read_text())["train_seconds"] for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
     dedup = first_member.get("dedup", {})
     seeds = [json.loads((Path(m) / f"fold{fold}" / "config.json").read_text())["seed"] for m in members]
+    pretrained = _pretrain_run(net.get("init"))
+    if pretrained:
+        origin = (f"initialised from the self-supervised (contrastive, no labels) encoder `{pretrained['path']}`, "
+                  f"pretrained on {', '.join(Path(d).name for d in pretrained['config']['data'])} "
+                  f"({pretrained['summary']['n_images']} images, none of this dataset's), then fine-tuned")
+    else:
+        origin = "trained " + ("from " + Path(net["init"]).name if net.get("init") else "from scratch")
     ensemble_line = (f" An ensemble of {len(members)} such networks (seeds {', '.join(map(str, seeds))}, the same "
                      "splits) whose class probabilities are averaged." if members else "")
     lines = [
         f"# {name}", "", recipe["title"], "",
         f"Network: `{net['model']}` ({_summary(net['model'])}) with width {net['width']}, input {net['size']}x{net['size']} "
-        f"({net['channels']}), trained {'from ' + Path(net['init']).name if net.get('init') else 'from scratch'}."
+        f"({net['channels']}), {origin}."
         f"{ensemble_line} Classes: {', '.join(pooled['classes'])}.",
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
+        *(_pretraining_data_lines(pretrained) if pretrained else []),
         "## How it was trained (exact commands)", "", "```",
         *_commands(cv_dir, cfg, recipe["data_arg"]), "```", "",
         f"The bundled weights are the model of fold {fold} of that cross-validation (trained on the other folds "
@@ -186,7 +223,11 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
         f"{bundled['train_seconds'] / 60:.1f} min" + ("" if members else f", {bundled['epochs_run']} epochs, best at "
                                                      f"epoch {bundled['best_epoch']}")
         + f"), CPU with {net.get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
-        "jobs (bf16 autocast). Well inside 60 minutes on 2 cores.",
+        "jobs (bf16 autocast)." + (
+            f" Plus the one-off self-supervised pretraining: {pretrained['summary']['train_seconds'] / 60:.1f} min "
+            f"({pretrained['summary']['epochs_run']} epochs); from scratch in total "
+            f"{(pretrained['summary']['train_seconds'] + bundled['train_seconds']) / 60:.1f} min for the bundled model."
+            if pretrained else " Well inside 60 minutes on 2 cores."),
         "", "## Limitations", "",
         "- One developer subset of a public dataset; no external validation set. No patient ids, so images of one "
         "patient may sit in both training and test folds (only duplicates found by the audit are kept together).",

@@ -1,6 +1,7 @@
 """Transfer learning without downloads: start a network from any local checkpoint.
 
-``--init`` accepts a bundle folder or zoo name, a training run folder (its bundle, else ``best.pt``),
+``--init`` accepts a bundle folder or zoo name, a training run folder (its bundle, else ``best.pt``), a
+``tumorscope pretrain`` run folder (its ``encoder.pt``),
 or a ``.pt`` file holding a plain state_dict (MONAI or otherwise; ``{"model": ...}`` / ``{"state_dict": ...}``
 wrappers and ``module.`` prefixes are unwrapped). Tensors are copied by name when shapes match; a head
 of another class count is skipped (logged), and a first convolution trained on RGB is summed to gray
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 def read_state_dict(source: str | Path) -> tuple[Path, dict[str, torch.Tensor]]:
     """The weights behind ``source`` and the file they came from."""
     p = Path(source)
-    if p.is_dir() and not (p / "weights.pt").exists() and not (p / "bundle" / "weights.pt").exists():
+    if p.is_dir() and (p / "encoder.pt").exists():
+        p = p / "encoder.pt"  # a `tumorscope pretrain` run: its self-supervised encoder
+    elif p.is_dir() and not (p / "weights.pt").exists() and not (p / "bundle" / "weights.pt").exists():
         p = p / "best.pt"  # a run folder without a bundle (stopped early): its best weights
     if not p.is_file():
         from tumorscope.bundle import load_bundle
