@@ -16,6 +16,7 @@ import numpy as np
 
 from tumorscope.atomic import write_text
 from tumorscope.errors import TumorscopeError
+from tumorscope.train.config import is_pretrain_run
 
 COLUMNS = (("Accuracy", "accuracy"), ("Precision", "precision_macro"), ("Recall", "sensitivity_macro"),
            ("F1", "f1_macro"), ("AUC", "auc_macro"))
@@ -98,7 +99,7 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
     init = cfg.get("init")
     if not init:
         training = "from scratch"
-    elif (Path(init) / "pretrain_summary.json").exists():
+    elif is_pretrain_run(init):
         training = f"self-supervised init ({Path(init).name})"
     else:
         training = f"transfer from {'/'.join(Path(init).parts[-2:])}"

@@ -6,9 +6,12 @@ import argparse
 import json
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from tumorscope.errors import TumorscopeError
-from tumorscope.train.config import PretrainConfig, TrainConfig, parse_duration
+from tumorscope.train.config import PretrainConfig, SavedConfig, TrainConfig, parse_duration
+
+C = TypeVar("C", bound=SavedConfig)
 
 _TRAIN_EPILOG = """\
 examples:
@@ -137,10 +140,23 @@ TASK_DEFAULTS = {
 }
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    names = {f.name for f in fields(TrainConfig)}
+def _options(args: argparse.Namespace, config: type) -> dict[str, Any]:
+    """The command-line options that are fields of ``config`` (unset ones left to its defaults)."""
+    names = {f.name for f in fields(config)}
     kw = {k: v for k, v in vars(args).items() if k in names and v is not None}
     kw["time_limit"] = parse_duration(args.time_limit) if args.time_limit else None
+    return kw
+
+
+def _resumed(out: Path, config: type[C]) -> C:
+    """The config of the run in ``out``, pointed at where the run is now (a moved run resumes in place)."""
+    if not (out / "config.json").exists():
+        raise TumorscopeError("cannot resume: no config.json in the run folder", out)
+    return replace(cast(Any, config.load(out / "config.json")), out=str(out))
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    kw = _options(args, TrainConfig)
     task_defaults = TASK_DEFAULTS[kw.get("task", "segmentation")]
     for key, value in task_defaults.items():
         kw.setdefault(key, value)
@@ -161,12 +177,7 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> dict:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    if args.resume:
-        if not (out / "config.json").exists():
-            raise TumorscopeError("cannot resume: no config.json in the run folder", out)
-        cfg = replace(TrainConfig.load(out / "config.json"), out=str(out))  # a moved run resumes where it is
-    else:
-        cfg = config_from_args(args)
+    cfg = _resumed(out, TrainConfig) if args.resume else config_from_args(args)
     summary = run_training(cfg, resume=args.resume)
     print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list)}, indent=2))
     print(f"run folder: {out}  (bundle: {out / 'bundle'})")
@@ -199,15 +210,11 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if args.resume:
-        if not (out / "config.json").exists():
-            raise TumorscopeError("cannot resume: no config.json in the run folder", out)
-        cfg = PretrainConfig(**{**json.loads((out / "config.json").read_text()), "out": str(out)})
+        cfg = _resumed(out, PretrainConfig)
+    elif not args.data:
+        raise TumorscopeError("--data DIR [DIR ...] is required")
     else:
-        if not args.data:
-            raise TumorscopeError("--data DIR [DIR ...] is required")
-        names = {f.name for f in fields(PretrainConfig)}
-        kw = {k: v for k, v in vars(args).items() if k in names and v is not None}
-        cfg = PretrainConfig(**kw | {"time_limit": parse_duration(args.time_limit)})
+        cfg = PretrainConfig(**_options(args, PretrainConfig))
     summary = pretrain(cfg, resume=args.resume)
     print(json.dumps(summary, indent=2))
     print(f"encoder: {out / 'encoder.pt'}  (fine-tune with: tumorscope train --init {out} ...)")

@@ -1,4 +1,4 @@
-"""Training configuration: one dataclass, saved as ``config.json`` in every run directory."""
+"""Run configurations (training, self-supervised pretraining): dataclasses saved as each run's ``config.json``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,36 @@ import json
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, cast
 
 from tumorscope.errors import TumorscopeError
 
+PRETRAIN_SUMMARY = "pretrain_summary.json"  # what marks a `tumorscope pretrain` run folder
+
+
+def is_pretrain_run(path: str | Path | None) -> bool:
+    """Whether ``path`` is a finished ``tumorscope pretrain`` run (usable as ``--init``)."""
+    return bool(path) and (Path(str(path)) / PRETRAIN_SUMMARY).exists()
+
+
+class SavedConfig:
+    """A run's options as a dataclass, saved as its ``config.json``: to_dict / from_dict / load."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(cast(Any, self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        names = {f.name for f in fields(cast(Any, cls))}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
 
 @dataclass
-class TrainConfig:
+class TrainConfig(SavedConfig):
     task: str = "segmentation"
     data: str = ""
     model: str = "unet2d"
@@ -43,21 +66,9 @@ class TrainConfig:
     sampler: str = "auto"  # auto | uniform | balanced (auto: balanced when classes are >= 2:1 imbalanced)
     dedup: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    @classmethod
-    def load(cls, path: Path) -> TrainConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(SavedConfig):
     """Options of `tumorscope pretrain` (contrastive self-supervised pretraining), saved as config.json."""
 
     data: list[str] = field(default_factory=list)
@@ -78,9 +89,6 @@ class PretrainConfig:
     seed: int = 0
     threads: int | None = None
     bf16: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def parse_duration(text: str | None) -> float | None:

@@ -29,7 +29,7 @@ from tumorscope.predict.classify import image_array, image_tensor
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
 from tumorscope.train.classification import batch_augment
-from tumorscope.train.config import PretrainConfig
+from tumorscope.train.config import PRETRAIN_SUMMARY, PretrainConfig
 from tumorscope.train.loop import fit, save_torch, start_run
 
 log = logging.getLogger(__name__)
@@ -126,9 +126,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False) -> dict[str, Any]:
 
     def validate() -> dict[str, float]:
         g = torch.Generator().manual_seed(cfg.seed + 1)  # the same views every epoch: comparable scores
-        losses = [float(step_loss(val_x[i : i + cfg.batch_size], g)) for i in range(0, len(val_x), cfg.batch_size)
-                  if len(val_x[i : i + cfg.batch_size]) > 1]
-        loss = float(np.mean(losses))
+        loss = float(np.mean([float(step_loss(b, g)) for b in val_x.split(cfg.batch_size) if len(b) > 1]))
         return {"score": -loss, "loss": loss}
 
     result = fit(net, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume)
@@ -139,6 +137,6 @@ def pretrain(cfg: PretrainConfig, resume: bool = False) -> dict[str, Any]:
         "use": f"tumorscope train --task classification --model {cfg.model} --width {cfg.width} --size {cfg.size} "
                f"--channels {cfg.channels} --init {run} ...",
     }
-    write_json(run / "pretrain_summary.json", summary)
+    write_json(run / PRETRAIN_SUMMARY, summary)
     write_json(run / "pretrain_images.json", {"images": paths})
     return summary

@@ -21,6 +21,7 @@ from tumorscope.bundle.bundle import ZOO
 from tumorscope.data.locate import shared_dataset
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.compare import COLUMNS
+from tumorscope.train.config import PRETRAIN_SUMMARY, is_pretrain_run
 
 # What each bundled classifier is, where its data comes from, and what the seeds reported on that data.
 RECIPES: dict[str, dict[str, Any]] = {
@@ -68,6 +69,11 @@ def _source_lines(dataset: str) -> list[str]:
 _DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "auto", "seed": 0}
 
 
+def _flag(key: str, value: Any) -> str:
+    """One command-line option for a config value (a time limit in minutes)."""
+    return f"--{key.replace('_', '-')} " + (f"{int(value / 60)}m" if key == "time_limit" else f"{value}")
+
+
 def _flags(cfg: dict[str, Any], data_arg: str, skip: tuple[str, ...] = ()) -> str:
     """The options that reproduce ``cfg`` (defaults left out)."""
     flags = ["--task classification", f"--data {data_arg}", f"--model {cfg['model']}"]
@@ -75,7 +81,7 @@ def _flags(cfg: dict[str, Any], data_arg: str, skip: tuple[str, ...] = ()) -> st
                 "folds", "seed", "loss", "class_weights", "sampler", "init", "freeze", "time_limit", "threads"):
         v = cfg.get(key)
         if key not in skip and v is not None and v != "" and v != _DEFAULTS.get(key):
-            flags.append(f"--{key.replace('_', '-')} {int(v / 60)}m" if key == "time_limit" else f"--{key.replace('_', '-')} {v}")
+            flags.append(_flag(key, v))
     return " ".join(flags)
 
 
@@ -86,18 +92,17 @@ def _command(cfg: dict[str, Any], data_arg: str, out: str) -> str:
 
 def _pretrain_run(init: str | None) -> dict[str, Any] | None:
     """The config and summary of a ``tumorscope pretrain`` run used as ``--init``, if it is one."""
-    if not init or not (Path(init) / "pretrain_summary.json").exists():
+    if init is None or not is_pretrain_run(init):
         return None
     return {"config": json.loads((Path(init) / "config.json").read_text()),
-            "summary": json.loads((Path(init) / "pretrain_summary.json").read_text()), "path": init}
+            "summary": json.loads((Path(init) / PRETRAIN_SUMMARY).read_text()), "path": init}
 
 
 def _pretrain_command(run: dict[str, Any]) -> str:
     c = run["config"]
     flags = [f"--data {' '.join(c['data'])}"] + [
-        f"--{k.replace('_', '-')} {int(c[k] / 60)}m" if k == "time_limit" else f"--{k.replace('_', '-')} {c[k]}"
-        for k in ("model", "width", "size", "channels", "epochs", "batch_size", "lr", "temperature", "time_limit",
-                  "seed", "threads") if c.get(k) is not None]
+        _flag(k, c[k]) for k in ("model", "width", "size", "channels", "epochs", "batch_size", "lr", "temperature",
+                                 "time_limit", "seed", "threads") if c.get(k) is not None]
     return f"tumorscope pretrain {' '.join(flags)} --out {run['path']}"
 
 
@@ -110,12 +115,12 @@ def _pretraining_data_lines(run: dict[str, Any]) -> list[str]:
             "these weights too (a CC BY-NC-SA source makes them non-commercial, shared alike).", ""]
 
 
-def _commands(cv_dir: Path, cfg: dict[str, Any], data_arg: str) -> list[str]:
-    """The commands behind a CV folder: one ``tumorscope cv``, or for an ensembled CV the first member's CV, the
-    other members trained fold by fold on its splits, and ``tumorscope ensemble --cv``."""
+def _commands(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], data_arg: str,
+              pretrained: dict[str, Any] | None) -> list[str]:
+    """The commands behind a CV folder (``first``: the config of its first member, or its own): the
+    self-supervised pretraining if it started from one, then one ``tumorscope cv``, or for an ensembled CV the
+    first member's CV, the other members trained fold by fold on its splits, and ``tumorscope ensemble --cv``."""
     members = cfg.get("ensemble_of")
-    first = json.loads((Path(members[0]) / "cv_config.json").read_text()) if members else cfg
-    pretrained = _pretrain_run(first.get("init"))
     lines = [_pretrain_command(pretrained)] if pretrained else []
     if not members:
         return [*lines, _command(cfg, data_arg, str(cv_dir))]
@@ -183,7 +188,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
         *(_pretraining_data_lines(pretrained) if pretrained else []),
         "## How it was trained (exact commands)", "", "```",
-        *_commands(cv_dir, cfg, recipe["data_arg"]), "```", "",
+        *_commands(cv_dir, cfg, net, recipe["data_arg"], pretrained), "```", "",
         f"The bundled weights are the model of fold {fold} of that cross-validation (trained on the other folds "
         f"minus a validation part for model selection); `tumorscope train ... --fold {fold}` with the same options "
         "makes it alone" + (", once per seed, then `tumorscope ensemble`." if members else "."),
