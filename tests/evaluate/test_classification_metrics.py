@@ -8,6 +8,7 @@ from tumorscope.evaluate.classification import (
     binary_auc,
     calibration_bins,
     classification_metrics,
+    metrics_by_source,
     metrics_from_predictions,
 )
 from tumorscope.evaluate.plots_cls import confusion_plot, reliability_plot, roc_plot
@@ -76,3 +77,14 @@ def test_plots_are_written(tmp_path):
     reliability_plot(m["calibration_bins"], m["ece"], tmp_path / "cal.png")
     for name in ("roc.png", "cm.png", "cal.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_metrics_by_source_scores_each_source_folder_alone():
+    y, p = noisy_predictions()
+    preds = [{"path": f"x{i}", "group": None, "source": "Testing" if i % 3 == 0 else "Training", "true": CLASSES[t],
+              "probabilities": dict(zip(CLASSES, map(float, row)))} for i, (t, row) in enumerate(zip(y, p))]
+    by = metrics_by_source(preds, CLASSES, n_boot=50)
+    test = [i for i in range(len(y)) if i % 3 == 0]
+    assert set(by) == {"Testing", "Training"} and by["Testing"]["n"] == len(test)
+    assert by["Testing"]["accuracy"] == pytest.approx((p[test].argmax(1) == y[test]).mean())
+    assert metrics_by_source([{**q, "source": "Training"} for q in preds], CLASSES) == {}  # one source: nothing

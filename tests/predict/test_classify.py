@@ -81,3 +81,23 @@ def test_bad_file_in_a_folder_is_listed_not_fatal(bundle_dir, images, tmp_path):
     assert main(["predict", "--model", str(bundle_dir), "-i", str(folder), "-o", str(out)]) == 0
     rows = {r["file"].split("/")[-1]: r for r in csv.DictReader((out / "predictions.csv").open())}
     assert rows["ok.png"]["predicted"] in CLASSES and rows["broken.png"]["error"]
+
+
+def test_mirror_tta_averages_the_image_and_its_mirror(bundle_dir, images, tmp_path):
+    """--tta gives the mean of the probabilities of an image and of its left-right mirror; the bundle's own
+    ``inference.tta`` is the default, --no-tta overrides it."""
+    bundle = load_bundle(bundle_dir)
+    gray = images / "gray.png"
+    mirror = tmp_path / "mirror.png"
+    PILImage.fromarray(np.asarray(PILImage.open(gray))[:, ::-1]).save(mirror)
+    plain = predict_files(bundle, [gray, mirror], tta=False).probs
+    both = predict_files(bundle, [gray], tta=True).probs[0]
+    assert np.allclose(both, plain.mean(0), atol=2e-3)  # bf16 forward passes
+    tta_dir = tmp_path / "tta-bundle"
+    save_bundle(tta_dir, bundle.model, {**bundle.config, "inference": {"tta": True}})
+    out = tmp_path / "pred"
+    assert main(["predict", "--model", str(tta_dir), "-i", str(gray), "-o", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["tta"] is True and s["probabilities"]["benign"] == pytest.approx(both[0], abs=1e-5)
+    assert main(["predict", "--model", str(tta_dir), "-i", str(gray), "-o", str(out), "--no-tta"]) == 0
+    assert json.loads((out / "summary.json").read_text())["tta"] is False

@@ -197,6 +197,10 @@ def test_ensemble_of_two_seeds_scores_the_same_test_fold(data, fold_run, tmp_pat
     mean = (torch.softmax(a.model(x), 1) + torch.softmax(b.model(x), 1)) / 2
     assert torch.allclose(torch.softmax(ens.model(x), 1), mean, atol=1e-5)
     assert len(ens.config["training_fingerprints"]["phash"]) == len(a.config["training_fingerprints"]["phash"])
+    # mirror TTA was chosen on the shared validation images, and the test part was scored with that choice
+    search = json.loads((out / "train_summary.json").read_text())["tta_search"]
+    assert ens.tta is search["tta"] is test["tta"]
+    assert search["tta"] == (search["validation"]["on"]["score"] > search["validation"]["off"]["score"])
 
 
 def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path):
@@ -226,3 +230,25 @@ def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path
     assert f"tumorscope ensemble --cv {cv0} {cv1} --out {ens}" in bundle.card
     assert "--seed 1 " in bundle.card and f"--splits {cv0}/fold$f/splits.json --out {cv1}/fold$f" in bundle.card
     assert "An ensemble of 2 such networks (seeds 0, 1" in bundle.card
+    n_on = sum(json.loads((ens / f"fold{f}" / "train_summary.json").read_text())["tta_search"]["tta"] for f in (0, 1))
+    assert "## Inference" in bundle.card and f"on in {n_on} of 2 folds" in bundle.card
+
+
+def test_cv_over_a_dataset_with_its_own_split_folders_scores_each_source(tmp_path):
+    """Training/ + Testing/ pooled into one CV: the held-out predictions are also scored per source folder,
+    and the zoo card and headline metrics show both."""
+    root = tmp_path / "set"
+    for s, split in enumerate(("Training", "Testing")):
+        for k, c in enumerate(CLASSES):
+            (root / split / c).mkdir(parents=True)
+            for i in range(8 if split == "Training" else 4):
+                PILImage.fromarray(textured(1000 * (s + 1) + 100 * k + i, k)).save(root / split / c / f"i{i}.png")
+    out = tmp_path / "cv"
+    assert main(["cv", *TINY, "--epochs", "1", "--data", str(root), "--folds", "2", "--out", str(out)]) == 0
+    s = json.loads((out / "cv_summary.json").read_text())
+    by = s["pooled_by_source"]
+    assert set(by) == {"Training", "Testing"} and by["Training"]["n"] == 24 and by["Testing"]["n"] == 12
+    assert by["Training"]["n"] + by["Testing"]["n"] == s["pooled"]["n"] == 36
+    bundle = load_bundle(publish("breast-us-lesion", out, zoo=tmp_path / "zoo"))
+    assert bundle.config["headline_metrics"]["cv_testing_accuracy"] == round(by["Testing"]["accuracy"], 3)
+    assert "| `Testing/` | 12 |" in bundle.card

@@ -52,6 +52,12 @@ class Bundle:
         return PostProcess.from_dict(self.config.get("postprocessing", {}))
 
     @property
+    def tta(self) -> bool:
+        """Classification: average the probabilities of the image and its left-right mirror (chosen on
+        validation images when the bundle was made; ``predict/evaluate --tta/--no-tta`` override it)."""
+        return bool(self.config.get("inference", {}).get("tta", False))
+
+    @property
     def card(self) -> str:
         card = self.path / "card.md"
         return card.read_text() if card.exists() else ""

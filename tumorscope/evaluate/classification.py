@@ -158,10 +158,12 @@ def _num(v: float) -> float | None:
 
 
 def evaluate_classification_bundle(
-    bundle: Bundle, samples: Sequence[Sample], out_dir: str | Path, n_boot: int = 2000, exclude_seen: bool = True
+    bundle: Bundle, samples: Sequence[Sample], out_dir: str | Path, n_boot: int = 2000, exclude_seen: bool = True,
+    tta: bool | None = None,
 ) -> dict[str, Any]:
     """Predict every labelled sample, score it, write ROC / confusion / reliability PNGs into ``out_dir``
-    and return the metrics dict (with a ``predictions`` list); the caller writes metrics.json."""
+    and return the metrics dict (with a ``predictions`` list); the caller writes metrics.json.
+    ``tta``: mirror test-time augmentation (None: the bundle's setting)."""
     from tumorscope.evaluate.plots_cls import confusion_plot, reliability_plot, roc_plot
     from tumorscope.predict.classify import near_seen, predict_files
 
@@ -170,7 +172,8 @@ def evaluate_classification_bundle(
     if unknown:
         raise TumorscopeError(f"labels {unknown} are not classes of model {bundle.name!r} ({', '.join(classes)})",
                               samples[0].image.parent)
-    res = predict_files(bundle, [s.image for s in samples], desc="evaluating")
+    tta = bundle.tta if tta is None else tta
+    res = predict_files(bundle, [s.image for s in samples], desc="evaluating", tta=tta)
     by_path = {s.image: s for s in samples}
     seen_cfg = bundle.config.get("training_fingerprints") or {}
     seen = near_seen(res.phashes, [int(h, 16) for h in seen_cfg.get("phash", [])], seen_cfg.get("near_threshold", 4))
@@ -186,11 +189,12 @@ def evaluate_classification_bundle(
     y = np.array([classes.index(by_path[p].label) for p in kept])
     groups = [by_path[p].patient_id for p in kept]
     metrics = classification_metrics(y, probs, classes, groups, n_boot=n_boot)
+    metrics["tta"] = tta
     metrics["excluded_seen_in_training"] = int(seen.sum()) if exclude_seen else 0
     metrics["excluded_files"] = [str(p) for p, s in zip(res.paths, seen) if s] if exclude_seen else []
     metrics["predictions"] = [
-        {"path": str(p), "group": g, "true": classes[t], "predicted": classes[int(pr.argmax())],
-         "probabilities": {c: round(float(v), 6) for c, v in zip(classes, pr)}}
+        {"path": str(p), "group": g, "source": by_path[p].split, "true": classes[t],
+         "predicted": classes[int(pr.argmax())], "probabilities": {c: round(float(v), 6) for c, v in zip(classes, pr)}}
         for p, g, t, pr in zip(kept, groups, y, probs)
     ]
     out_dir = Path(out_dir)
@@ -208,3 +212,14 @@ def metrics_from_predictions(predictions: Sequence[dict[str, Any]], classes: Seq
     y = np.array([list(classes).index(p["true"]) for p in predictions])
     probs = np.array([[p["probabilities"][c] for c in classes] for p in predictions])
     return classification_metrics(y, probs, classes, [p.get("group") for p in predictions], n_boot=n_boot)
+
+
+def metrics_by_source(predictions: Sequence[dict[str, Any]], classes: Sequence[str],
+                      n_boot: int = 2000) -> dict[str, dict[str, Any]]:
+    """Pooled metrics per source split folder (e.g. ``Training`` / ``Testing``) of the predicted images, when
+    they come from more than one; empty otherwise."""
+    sources = sorted({str(p["source"]) for p in predictions if p.get("source")})
+    if len(sources) < 2:
+        return {}
+    return {src: metrics_from_predictions([p for p in predictions if p.get("source") == src], classes, n_boot=n_boot)
+            for src in sources}

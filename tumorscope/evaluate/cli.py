@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=("train", "val", "test"), help="evaluate only this part of --splits")
     p.add_argument("--splits", type=Path, metavar="JSON", help="splits.json (default: the run folder's)")
     p.add_argument("--fold", type=int, default=0, help="which fold of a k-fold splits.json")
-    p.add_argument("--tta", action="store_true", help="segmentation: add flip test-time augmentation")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="flip test-time augmentation on/off (default: the bundle's own setting)")
     p.add_argument("--min-size", type=int, help="segmentation: override the bundle's small-component removal")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples for the CIs")
     p.set_defaults(func=_cmd_evaluate)
@@ -84,7 +85,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         from tumorscope.evaluate.classification import evaluate_classification_bundle
 
-        metrics = evaluate_classification_bundle(bundle, samples, args.out, n_boot=args.boot)
+        metrics = evaluate_classification_bundle(bundle, samples, args.out, n_boot=args.boot, tta=args.tta)
     metrics.update({"model": bundle.name, "data": str(args.data), "split": args.split})
     write_json(args.out / "metrics.json", metrics)
     print(format_metrics(metrics))
@@ -109,8 +110,8 @@ def evaluate_segmentation_bundle(bundle: Any, samples: list, args: argparse.Name
     from tumorscope.predict.volumetric import SlidingWindow
 
     post = bundle.postprocess
-    if args.tta:
-        post = replace(post, tta=True)
+    if args.tta is not None:
+        post = replace(post, tta=args.tta)
     if args.min_size is not None:
         post = replace(post, min_size=args.min_size)
     stacks = load_stacks(samples)

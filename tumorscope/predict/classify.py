@@ -70,14 +70,20 @@ def near_seen(arrays_hashes: Sequence[np.ndarray], seen: Sequence[int], max_bits
 
 
 @torch.no_grad()
-def predict_tensors(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 64, bf16: bool = True) -> np.ndarray:
-    """(N, C, S, S) inputs -> (N, K) softmax probabilities (float64)."""
+def predict_tensors(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 64, bf16: bool = True,
+                    tta: bool = False) -> np.ndarray:
+    """(N, C, S, S) inputs -> (N, K) softmax probabilities (float64); ``tta`` averages them with those of the
+    left-right mirrored inputs."""
     model.eval()
     out = []
     for i in range(0, len(x), batch_size):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x[i : i + batch_size])
-        out.append(torch.softmax(logits.float(), dim=1).double().numpy())
+        xb = x[i : i + batch_size]
+        views = (xb, xb.flip(-1)) if tta else (xb,)
+        probs = []
+        for v in views:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                probs.append(torch.softmax(model(v).float(), dim=1).double())
+        out.append((sum(probs) / len(probs)).numpy())
     return np.concatenate(out) if out else np.zeros((0, 0))
 
 
@@ -92,16 +98,18 @@ class FilePredictions:
 
 
 def predict_files(bundle: Bundle, paths: Sequence[Path], batch_size: int = 32, strict: bool = True,
-                  desc: str = "classifying") -> FilePredictions:
+                  desc: str = "classifying", tta: bool | None = None) -> FilePredictions:
     """Run a classification bundle over image files, reading them in batches (constant memory).
 
     ``strict=False`` records a file that cannot be read (or is a volume) and goes on; True raises.
+    ``tta``: mirror test-time augmentation; None = the bundle's own setting.
     """
     from tumorscope.data.hashing import dihedral_phashes, gray_uint8
 
     if bundle.task != "classification":
         raise TumorscopeError(f"model {bundle.name!r} is a {bundle.task} model, not a classifier", bundle.path)
     pre, model = bundle.preprocessor, bundle.model
+    tta = bundle.tta if tta is None else tta
     ok: list[Path] = []
     hashes: list[np.ndarray] = []
     probs: list[np.ndarray] = []
@@ -119,10 +127,10 @@ def predict_files(bundle: Bundle, paths: Sequence[Path], batch_size: int = 32, s
         ok.append(Path(path))
         hashes.append(dihedral_phashes(gray_uint8(a)))
         if len(batch) == batch_size:
-            probs.append(predict_tensors(model, torch.stack(batch)))
+            probs.append(predict_tensors(model, torch.stack(batch), tta=tta))
             batch = []
     if batch:
-        probs.append(predict_tensors(model, torch.stack(batch)))
+        probs.append(predict_tensors(model, torch.stack(batch), tta=tta))
     k = len(bundle.classes)
     return FilePredictions(ok, np.concatenate(probs) if probs else np.zeros((0, k)), hashes, errors)
 
@@ -145,13 +153,15 @@ def list_images(path: Path) -> list[Path]:
     return files
 
 
-def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
+def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | Path,
+                         tta: bool | None = None) -> dict[str, Any]:
     """Classify one image or a folder of images; writes ``predictions.csv`` and ``summary.json`` into
     ``out_dir`` atomically. In a folder, unreadable files are listed with their problem and skipped."""
     input_path, out_dir = Path(input_path), Path(out_dir)
     files = list_images(input_path)
     single = input_path.is_file()
-    res = predict_files(bundle, files, strict=single)
+    tta = bundle.tta if tta is None else tta
+    res = predict_files(bundle, files, strict=single, tta=tta)
     classes = bundle.classes
     rows = []
     for path, p in zip(res.paths, res.probs):
@@ -166,6 +176,7 @@ def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | 
         "classes": classes,
         "n_images": len(res.paths),
         "n_unreadable": len(res.errors),
+        "tta": tta,
         "counts": dict(Counter(r["predicted"] for r in rows if r["predicted"])),
     }
     if single:

@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT_DIR")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"bundle name or folder (default: {DEFAULT_MODEL})")
     p.add_argument("--series", help="DICOM SeriesInstanceUID when the folder holds several series")
-    p.add_argument("--tta", action="store_true", default=None, help="segmentation: flip test-time augmentation")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="flip test-time augmentation on/off (default: the bundle's own setting)")
     p.add_argument("--min-size", type=int, help="segmentation: drop components smaller than this many pixels")
     p.add_argument("--fill-holes", action="store_true", default=None, help="segmentation: fill holes in each slice")
     p.add_argument("--threshold", type=float, help="segmentation: probability threshold (default: the bundle's)")
@@ -63,7 +64,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     else:
         from tumorscope.predict.classify import write_classification
 
-        write_classification(bundle, args.input, args.out)
+        write_classification(bundle, args.input, args.out, tta=args.tta)
     if args.explain:
         from tumorscope.explain.run import explain_input
 

@@ -61,6 +61,30 @@ def load_images(samples: list[Sample], pre: Preprocessor, classes: list[str], de
     return Images(torch.stack(xs), y, hashes)
 
 
+def selection_score(y: torch.Tensor, probs: np.ndarray) -> dict[str, float]:
+    """The validation score that selects epochs (and inference options): (balanced accuracy + macro AUC) / 2,
+    ties (common on small, easy validation parts where both saturate) going to the lower log-loss."""
+    m = scalar_metrics(y.numpy(), probs)
+    nll = float(F.nll_loss(torch.log(torch.from_numpy(probs).clamp(min=1e-8)), y))
+    auc = m["auc_macro"] if np.isfinite(m["auc_macro"]) else 0.5
+    return {"score": (m["balanced_accuracy"] + auc) / 2 - TIE_BREAK * nll, "loss": nll, "accuracy": m["accuracy"],
+            "balanced_accuracy": m["balanced_accuracy"], "auc_macro": auc}
+
+
+def choose_tta(bundle: Any, val: list[Sample]) -> dict[str, Any]:
+    """Mirror test-time augmentation on or off, whichever scores higher on the validation images (off on a tie)."""
+    from tumorscope.predict.classify import predict_files
+
+    y = torch.tensor([bundle.classes.index(str(s.label)) for s in val])
+    paths = [s.image for s in val]
+    scores = {tta: selection_score(y, predict_files(bundle, paths, desc=f"validation, tta={tta}", tta=tta).probs)
+              for tta in (False, True)}
+    chosen = scores[True]["score"] > scores[False]["score"]
+    log.info("mirror TTA on validation: off %.4f, on %.4f -> %s", scores[False]["score"], scores[True]["score"],
+             "on" if chosen else "off")
+    return {"tta": chosen, "validation": {"off": scores[False], "on": scores[True]}}
+
+
 def resolve_sampler(choice: str, y: torch.Tensor, k: int) -> str:
     """``auto`` -> ``balanced`` when the largest training class holds at least IMBALANCE_RATIO times the images
     of the smallest, else ``uniform``; ``uniform``/``balanced`` are kept. Measured on brain MRI with meningioma
@@ -207,13 +231,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         return {"loss": total / max(seen, 1)}
 
     def validate() -> dict[str, float]:
-        probs = predict_tensors(model, val.x, bf16=cfg.bf16)
-        m = scalar_metrics(val.y.numpy(), probs)
-        nll = float(F.nll_loss(torch.log(torch.from_numpy(probs).clamp(min=1e-8)), val.y))
-        auc = m["auc_macro"] if np.isfinite(m["auc_macro"]) else 0.5
-        # ties (common on small, easy validation parts where accuracy and AUC saturate) go to the lower log-loss
-        return {"score": (m["balanced_accuracy"] + auc) / 2 - TIE_BREAK * nll, "loss": nll, "accuracy": m["accuracy"],
-                "balanced_accuracy": m["balanced_accuracy"], "auc_macro": auc}
+        return selection_score(val.y, predict_tensors(model, val.x, bf16=cfg.bf16))
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume)
     training = {k2: v for k2, v in result.items() if k2 != "history"}

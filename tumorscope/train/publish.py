@@ -28,7 +28,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "brain-mri-tumor-type": {
         "title": "Brain MRI tumour type: glioma / meningioma / no tumour / pituitary",
         "dataset": "brain_tumor_mri_4class",
-        "data_arg": "../shared/data/brain_tumor_mri_4class/Training",
+        "data_arg": "../shared/data/brain_tumor_mri_4class",
         "references": [
             "Brain 4-class papers on this Kaggle set report 98-99% accuracy, with image-level splits over a set "
             "that holds 300 groups of pixel-identical images (13 of them across Training/Testing in this subset): "
@@ -147,14 +147,38 @@ def _metric_rows(pooled: dict[str, Any], folds: dict[str, Any] | None) -> list[s
     names = {k: n for n, k in COLUMNS} | {"precision_macro": "Precision (macro)", "sensitivity_macro": "Recall / sensitivity (macro)",
                                          "f1_macro": "F1 (macro)", "auc_macro": "AUC (macro, one-vs-rest)"}
     for k in keys:
-        ci = pooled.get("ci95", {}).get(k)
-        cell = f"{pooled[k]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-        row = f"| {names.get(k, k.replace('_', ' '))} | {cell} |"
+        row = f"| {names.get(k, k.replace('_', ' '))} | {_ci_cell(pooled, k)} |"
         if folds is not None:
             f = folds.get(k)
             row += (f" {f['mean']:.3f} ± {f['sd']:.3f}" if f else " -") + " |"
         rows.append(row)
     return rows
+
+
+def _tta_lines(cv_dir: Path, fold: int) -> list[str]:
+    """How mirror test-time augmentation was chosen per fold (ensembles choose it on their validation images)."""
+    searches = {int(p.parent.name[4:]): json.loads(p.read_text()).get("tta_search")
+                for p in cv_dir.glob("fold*/train_summary.json")}
+    if not any(searches.values()):
+        return []
+    chosen = searches.get(fold) or {"tta": False, "validation": {}}
+    val = chosen["validation"]
+    scores = (f" (validation score off {val['off']['score']:.4f}, on {val['on']['score']:.4f})" if val else "")
+    n_on = sum(bool(s and s["tta"]) for s in searches.values())
+    return ["## Inference", "",
+            "Mirror test-time augmentation (the image and its left-right mirror, probabilities averaged) is switched "
+            f"on or off by each fold's validation images, never its test images: on in {n_on} of {len(searches)} "
+            f"folds. The bundled fold-{fold} model has it **{'on' if chosen['tta'] else 'off'}**{scores}; "
+            "`--tta` / `--no-tta` override it. The held-out numbers below use each fold's own choice.", ""]
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+
+
+def _ci_cell(m: dict[str, Any], key: str) -> str:
+    ci = m.get("ci95", {}).get(key)
+    return f"{m[key]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
 
 
 def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) -> tuple[str, dict[str, Any]]:
@@ -193,6 +217,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
         f"minus a validation part for model selection); `tumorscope train ... --fold {fold}` with the same options "
         "makes it alone" + (", once per seed, then `tumorscope ensemble`." if members else "."),
         "",
+        *_tta_lines(cv_dir, fold),
         "## Deduplication (before splitting)", "",
         f"The leakage audit found {dedup.get('exact_duplicate_groups', 0)} exact-duplicate groups and "
         f"{dedup.get('near_duplicate_groups', 0)} near-duplicate groups (phash incl. flips/rotations, "
@@ -213,13 +238,23 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
     ]
     headline: dict[str, Any] = {"cv_accuracy": round(pooled["accuracy"], 3), "cv_auc_macro": round(pooled["auc_macro"], 3),
                                 "cv_n": pooled["n"]}
+    by_source = cv.get("pooled_by_source") or {}
+    if by_source:
+        lines += ["### The same held-out predictions by source folder", "",
+                  "Each image is scored by the fold model that never saw it, as above, split by the dataset's own "
+                  "folder it came from:", "",
+                  "| source | n | accuracy [95% CI] | balanced accuracy | AUC (macro) [95% CI] |", "|---|---|---|---|---|",
+                  *(f"| `{src}/` | {m['n']} | {_ci_cell(m, 'accuracy')} | {m['balanced_accuracy']:.3f} | "
+                    f"{_ci_cell(m, 'auc_macro')} |" for src, m in by_source.items()), ""]
+        for src, m in by_source.items():
+            headline[f"cv_{_slug(src)}_accuracy"] = round(m["accuracy"], 3)
     for label, path in extras.items():
         m = json.loads((path / "metrics.json").read_text() if path.is_dir() else path.read_text())
         lines += [f"## Extra held-out check: {label}", "",
                   f"n = {m['n']} images ({m.get('excluded_seen_in_training', 0)} more were left out as (near-)copies "
                   "of this model's training/validation images).", "",
                   *_metric_rows(m, None), ""]
-        headline[f"{re.sub(r'[^a-z0-9]+', '_', label.lower()).strip('_')}_accuracy"] = round(m["accuracy"], 3)
+        headline[f"{_slug(label)}_accuracy"] = round(m["accuracy"], 3)
     lines += [
         "## What the seeds reported on this data", "", *(f"- {r}" for r in recipe["references"]), "",
         "## Training time", "",
