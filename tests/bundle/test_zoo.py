@@ -86,3 +86,16 @@ def test_colon_bundle_on_images_it_never_saw(colon_dir, tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["excluded_seen_in_training"] >= 60 and m["n"] >= 10
     assert m["accuracy"] >= 0.9
+
+
+@pytest.mark.shared_data
+def test_brain_bundle_on_testing_images_it_never_saw(brain4_dir, tmp_path):
+    """The bundle was trained on Training/ and Testing/ (fold 0 of its CV held out): `evaluate` itself leaves out
+    every image within phash distance of its training/validation images, so what is scored is its held-out part,
+    with the mirror TTA its validation images chose."""
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", "brain-mri-tumor-type", "--data", str(brain4_dir / "Testing"), "--out", str(out),
+                 "--boot", "50"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["excluded_seen_in_training"] >= 200 and m["n"] >= 40 and m["tta"] is True
+    assert m["accuracy"] >= 0.8

@@ -252,3 +252,6 @@ def test_cv_over_a_dataset_with_its_own_split_folders_scores_each_source(tmp_pat
     bundle = load_bundle(publish("breast-us-lesion", out, zoo=tmp_path / "zoo"))
     assert bundle.config["headline_metrics"]["cv_testing_accuracy"] == round(by["Testing"]["accuracy"], 3)
     assert "| `Testing/` | 12 |" in bundle.card
+    table = tmp_path / "table.md"
+    assert main(["compare", str(out), "-o", str(table)]) == 0
+    assert "its `Testing/` images only, n=12" in table.read_text()
