@@ -83,7 +83,7 @@ def predict_tensors(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 6
         for v in views:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 probs.append(torch.softmax(model(v).float(), dim=1).double())
-        out.append((sum(probs) / len(probs)).numpy())
+        out.append(torch.stack(probs).mean(0).numpy())
     return np.concatenate(out) if out else np.zeros((0, 0))
 
 
