@@ -172,7 +172,6 @@ def evaluate_classification_bundle(
     if unknown:
         raise TumorscopeError(f"labels {unknown} are not classes of model {bundle.name!r} ({', '.join(classes)})",
                               samples[0].image.parent)
-    tta = bundle.tta if tta is None else tta
     res = predict_files(bundle, [s.image for s in samples], desc="evaluating", tta=tta)
     by_path = {s.image: s for s in samples}
     seen_cfg = bundle.config.get("training_fingerprints") or {}
@@ -189,7 +188,7 @@ def evaluate_classification_bundle(
     y = np.array([classes.index(by_path[p].label) for p in kept])
     groups = [by_path[p].patient_id for p in kept]
     metrics = classification_metrics(y, probs, classes, groups, n_boot=n_boot)
-    metrics["tta"] = tta
+    metrics["tta"] = res.tta
     metrics["excluded_seen_in_training"] = int(seen.sum()) if exclude_seen else 0
     metrics["excluded_files"] = [str(p) for p, s in zip(res.paths, seen) if s] if exclude_seen else []
     metrics["predictions"] = [

@@ -137,7 +137,7 @@ def comparison_table(paths: list[str | Path], names: list[str] | None = None) ->
         time = "-" if t is None else f"{t / 60:.1f} min" + (" / fold" if r["folds"] else "")
         cells = [model, training, *(_cell(r["metrics"], key) for _, key in COLUMNS), folds, r["where"], time]
         lines.append("| " + " | ".join(cells) + " |")
-        for src, m in r.get("by_source", {}).items():  # the same held-out predictions, one source folder at a time
+        for src, m in r["by_source"].items():  # the same held-out predictions, one source folder at a time
             cells = [model, training, *(_cell(m, key) for _, key in COLUMNS), "-",
                      f"its `{src}/` images only, n={m['n']}", "-"]
             lines.append("| " + " | ".join(cells) + " |")

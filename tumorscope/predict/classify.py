@@ -95,6 +95,7 @@ class FilePredictions:
     probs: np.ndarray  # (N, K)
     phashes: list[np.ndarray]  # (8,) dihedral phashes per file
     errors: dict[Path, str]
+    tta: bool = False  # whether mirror test-time augmentation ran
 
 
 def predict_files(bundle: Bundle, paths: Sequence[Path], batch_size: int = 32, strict: bool = True,
@@ -132,7 +133,7 @@ def predict_files(bundle: Bundle, paths: Sequence[Path], batch_size: int = 32, s
     if batch:
         probs.append(predict_tensors(model, torch.stack(batch), tta=tta))
     k = len(bundle.classes)
-    return FilePredictions(ok, np.concatenate(probs) if probs else np.zeros((0, k)), hashes, errors)
+    return FilePredictions(ok, np.concatenate(probs) if probs else np.zeros((0, k)), hashes, errors, tta)
 
 
 def list_images(path: Path) -> list[Path]:
@@ -160,7 +161,6 @@ def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | 
     input_path, out_dir = Path(input_path), Path(out_dir)
     files = list_images(input_path)
     single = input_path.is_file()
-    tta = bundle.tta if tta is None else tta
     res = predict_files(bundle, files, strict=single, tta=tta)
     classes = bundle.classes
     rows = []
@@ -176,7 +176,7 @@ def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | 
         "classes": classes,
         "n_images": len(res.paths),
         "n_unreadable": len(res.errors),
-        "tta": tta,
+        "tta": res.tta,
         "counts": dict(Counter(r["predicted"] for r in rows if r["predicted"])),
     }
     if single:

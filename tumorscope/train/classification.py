@@ -71,14 +71,10 @@ def selection_score(y: torch.Tensor, probs: np.ndarray) -> dict[str, float]:
             "balanced_accuracy": m["balanced_accuracy"], "auc_macro": auc}
 
 
-def choose_tta(bundle: Any, val: list[Sample]) -> dict[str, Any]:
+def choose_tta(model: torch.nn.Module, pre: Preprocessor, classes: list[str], val: list[Sample]) -> dict[str, Any]:
     """Mirror test-time augmentation on or off, whichever scores higher on the validation images (off on a tie)."""
-    from tumorscope.predict.classify import predict_files
-
-    y = torch.tensor([bundle.classes.index(str(s.label)) for s in val])
-    paths = [s.image for s in val]
-    scores = {tta: selection_score(y, predict_files(bundle, paths, desc=f"validation, tta={tta}", tta=tta).probs)
-              for tta in (False, True)}
+    images = load_images(val, pre, classes, desc="reading val")
+    scores = {tta: selection_score(images.y, predict_tensors(model, images.x, tta=tta)) for tta in (False, True)}
     chosen = scores[True]["score"] > scores[False]["score"]
     log.info("mirror TTA on validation: off %.4f, on %.4f -> %s", scores[False]["score"], scores[True]["score"],
              "on" if chosen else "off")

@@ -70,7 +70,7 @@ def summarize_folds(out: Path, k: int) -> dict[str, Any]:
     elif summary["task"] == "classification":
         from tumorscope.evaluate.classification import metrics_by_source, metrics_from_predictions
 
-        predictions = _with_sources([p for f in folds for p in f["predictions"]], out)
+        predictions = [p for f in folds for p in f["predictions"]]
         pooled = metrics_from_predictions(predictions, folds[0]["classes"])
         summary["pooled"] = pooled  # every fold's held-out images scored together, CIs over images (patients)
         by_source = metrics_by_source(predictions, folds[0]["classes"])
@@ -80,16 +80,3 @@ def summarize_folds(out: Path, k: int) -> dict[str, Any]:
         summary["n_images"] = len(predictions)  # each fold's predictions stay in fold<i>/test_metrics.json
     return summary
 
-
-def _with_sources(predictions: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
-    """Predictions with their image's source split folder; runs that predate the ``source`` field get it from
-    the dataset named in ``out/cv_config.json``."""
-    if all("source" in p for p in predictions) or not (out / "cv_config.json").exists():
-        return predictions
-    data = json.loads((out / "cv_config.json").read_text()).get("data")
-    if not data:
-        return predictions
-    from tumorscope.data.dataset import load_dataset
-
-    split_of = {str(s.image): s.split for s in load_dataset(data).samples}
-    return [{**p, "source": split_of.get(p["path"])} for p in predictions]

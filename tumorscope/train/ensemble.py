@@ -120,13 +120,12 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -
         phashes = [h for b in bundles for h in (b.config.get("training_fingerprints") or {}).get("phash", [])]
         seen = bundles[0].config.get("training_fingerprints") or {}
         config["training_fingerprints"] = {**seen, "phash": sorted(set(phashes))}
-        save_bundle(out / "bundle", model, config)
         val_samples = select(ds, split, "val")
         if val_samples:  # mirror TTA on or off, chosen on the shared validation images as segmentation's post-processing
-            search = choose_tta(load_bundle(out / "bundle"), val_samples)
+            search = choose_tta(model, pre, bundles[0].classes, val_samples)
             config["inference"] = {"tta": search["tta"]}
             summary["tta_search"] = search
-            save_bundle(out / "bundle", model, config)
+        save_bundle(out / "bundle", model, config)
         if test_samples:
             test = evaluate_classification_bundle(load_bundle(out / "bundle"), test_samples, out / "test_eval",
                                                   n_boot=1000)
