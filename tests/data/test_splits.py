@@ -169,3 +169,24 @@ def test_lgg_five_folds_never_share_a_patient(lgg_dir: Path):
         assert not patients["val"] & patients["test"]
         assert sum(len(f.images[p]) for p in PARTS) == 1522
         assert all(not Path(i).is_absolute() and i.startswith("kaggle_3m/") for i in f.images["test"])
+
+
+def test_datasets_split_cli_writes_the_split_cv_and_train_would_make(tmp_path: Path, capsys):
+    from tests.synthetic import write_kaggle3m
+    from tumorscope.cli import main
+    from tumorscope.train.config import TrainConfig
+    from tumorscope.train.data_split import split_for_run
+
+    data = write_kaggle3m(tmp_path / "lgg", n_patients=10, n_slices=3, size=16)
+    assert main(["datasets", "split", str(data), "--folds", "3", "--val", "0.2", "--out", str(tmp_path / "cv.json")]) == 0
+    assert "fold 2: train" in capsys.readouterr().out
+    shared = load_splits(tmp_path / "cv.json")
+    assert [s.fold for s in shared] == [0, 1, 2]
+    for i in range(3):  # what `tumorscope cv --folds 3 --val-fraction 0.2` makes for fold i, by itself
+        run = tmp_path / f"fold{i}"
+        run.mkdir()
+        split_for_run(TrainConfig(data=str(data), folds=3, fold=i, val_fraction=0.2, out=str(run)), run)
+        assert load_splits(run / "splits.json")[0] == shared[i]
+    assert main(["datasets", "split", str(data), "--test", "0", "--out", str(tmp_path / "final.json")]) == 0
+    (final,) = load_splits(tmp_path / "final.json")
+    assert final.fold is None and not final.groups["test"] and final.groups["val"] and final.groups["train"]

@@ -255,3 +255,11 @@ def test_cv_over_a_dataset_with_its_own_split_folders_scores_each_source(tmp_pat
     table = tmp_path / "table.md"
     assert main(["compare", str(out), "-o", str(table)]) == 0
     assert "its `Testing/` images only, n=12" in table.read_text()
+
+
+def test_datasets_split_dedup_matches_what_classification_training_splits(data, fold_run, tmp_path):
+    from tumorscope.data.splits import load_splits
+
+    out = tmp_path / "cv.json"
+    assert main(["datasets", "split", str(data), "--folds", "3", "--dedup", "--out", str(out)]) == 0
+    assert load_splits(out)[0] == load_splits(fold_run / "splits.json")[0]

@@ -57,6 +57,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     q.set_defaults(func=_cmd_audit)
 
+    q = dsub.add_parser(
+        "split",
+        help="write a patient-grouped splits.json (k folds or one hold-out) to share across runs",
+        description="Split DIR by patient (by image where a layout has no patients), stratified by label, and "
+        "write it as a splits.json that `tumorscope train/cv --splits` read. Runs given the same file share "
+        "their validation and test patients, which `tumorscope ensemble` requires; the file is the same one "
+        "`tumorscope cv`/`train` would make themselves with the same --seed, --folds and --val.",
+        epilog="examples:\n  tumorscope datasets split DIR --folds 5 --out runs/cv_splits.json\n"
+        "  tumorscope datasets split DIR --test 0 --out runs/final_splits.json   # train/val only",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    q.add_argument("dir", type=Path, metavar="DIR")
+    q.add_argument("--out", type=Path, required=True, metavar="JSON", help="where to write splits.json")
+    q.add_argument("--folds", type=int, default=0, metavar="K", help="k-fold CV splits (default: one hold-out split)")
+    q.add_argument("--val", type=float, default=0.15, help="fraction of patients for validation (default 0.15)")
+    q.add_argument("--test", type=float, default=0.15,
+                   help="hold-out split only: fraction of patients for test (default 0.15; 0 = train/val only)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--dedup", action="store_true",
+                   help="drop duplicate images first, as classification training does by default (needed for a "
+                   "file that `train/cv --task classification` read, unless they run with --no-dedup)")
+    q.set_defaults(func=_cmd_split)
+
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from tumorscope.data.registry import format_registry, registry
@@ -89,4 +112,25 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     report = audit(args.dir, against=args.against, near_threshold=args.near_threshold)
     print(json.dumps(report, indent=2) if args.json else format_audit(report))
+    return 0
+
+
+def _cmd_split(args: argparse.Namespace) -> int:
+    from tumorscope.data.dataset import load_dataset
+    from tumorscope.data.splits import PARTS, kfold, make_split, save_splits
+
+    ds = load_dataset(args.dir)
+    if args.dedup:
+        from tumorscope.train.classification import NEAR_THRESHOLD
+        from tumorscope.train.dedup import deduplicate
+
+        ds = deduplicate(ds, near_threshold=NEAR_THRESHOLD).dataset
+    splits = (kfold(ds, k=args.folds, seed=args.seed, val=args.val) if args.folds
+              else [make_split(ds, val=args.val, test=args.test, seed=args.seed)])
+    save_splits(args.out, splits)
+    for s in splits:
+        name = "hold-out" if s.fold is None else f"fold {s.fold}"
+        counts = ", ".join(f"{p} {len(s.groups[p])} groups / {len(s.images[p])} images" for p in PARTS)
+        print(f"{name}: {counts}")
+    print(f"wrote {args.out}")
     return 0
