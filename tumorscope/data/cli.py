@@ -60,10 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = dsub.add_parser(
         "split",
         help="write a patient-grouped splits.json (k folds or one hold-out) to share across runs",
-        description="Split DIR by patient (by image where a layout has no patients), stratified by label, and "
-        "write it as a splits.json that `tumorscope train/cv --splits` read. Runs given the same file share "
-        "their validation and test patients, which `tumorscope ensemble` requires; the file is the same one "
-        "`tumorscope cv`/`train` would make themselves with the same --seed, --folds and --val.",
+        description="Split DIR by patient (by image where a layout has no patients), stratified by label, and\n"
+        "write a splits.json that `tumorscope train/cv --splits` read. Runs given the same file share their\n"
+        "validation and test patients, as `tumorscope ensemble` requires. With the same --seed, --folds and --val\n"
+        "it is the split `tumorscope cv` makes itself; with --test 0, the one `tumorscope train` makes.",
         epilog="examples:\n  tumorscope datasets split DIR --folds 5 --out runs/cv_splits.json\n"
         "  tumorscope datasets split DIR --test 0 --out runs/final_splits.json   # train/val only",
         formatter_class=argparse.RawDescriptionHelpFormatter,
