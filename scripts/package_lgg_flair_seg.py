@@ -103,16 +103,16 @@ def main() -> None:
     args = ap.parse_args()
     if len(args.cv) != len(args.final):
         raise SystemExit("--cv and --final need one folder per candidate, in the same order")
-    for c, f in zip(args.cv, args.final):
-        if sorted(map(recipe, members_of(c))) != sorted(map(recipe, members_of(f))):
+    cand_members = [members_of(c) for c in args.cv]
+    for c, f, ms in zip(args.cv, args.final, cand_members):
+        if sorted(map(recipe, ms)) != sorted(map(recipe, members_of(f))):
             raise SystemExit(f"{f} was not made of the same member recipes as {c}")
 
     cvs = [json.loads((c / "cv_summary.json").read_text()) for c in args.cv]
     vals = [validation_dice(c, cv["k"]) for c, cv in zip(args.cv, cvs)]
     # highest validation Dice; a tie goes to the smaller ensemble (cheaper at inference)
-    best = max(range(len(args.cv)), key=lambda i: (round(vals[i], 4), -len(members_of(args.cv[i]))))
-    cv, cv_dir, final = cvs[best], args.cv[best], args.final[best]
-    cv_members = members_of(cv_dir)
+    best = max(range(len(args.cv)), key=lambda i: (round(vals[i], 4), -len(cand_members[i])))
+    cv, final, cv_members = cvs[best], args.final[best], cand_members[best]
     recipes = [recipe(m) for m in cv_members]
     n_members = WORDS[len(cv_members)]
     val = json.loads((final / "val_metrics.json").read_text())
@@ -125,7 +125,7 @@ def main() -> None:
     example_volume = next(s.extra["volume_id"] for s in ds.samples if s.patient_id == example_patient)
     complete = next((r for r in cv["per_patient"] if r["id"] == "TCGA_CS_4942"), None)
     candidate_rows = "\n".join(
-        f"| {'**' if i == best else ''}`{c}`{'** (shipped)' if i == best else ''} | {len(members_of(c))} | "
+        f"| {'**' if i == best else ''}`{c}`{'** (shipped)' if i == best else ''} | {len(cand_members[i])} | "
         f"{vals[i]:.3f} | {s['dice_mean']:.3f} [{s['dice_ci95'][0]:.3f}, {s['dice_ci95'][1]:.3f}] | "
         f"{s['dice_median']:.3f} |"
         for i, (c, s) in enumerate(zip(args.cv, cvs))

@@ -121,10 +121,9 @@ def _cmd_split(args: argparse.Namespace) -> int:
 
     ds = load_dataset(args.dir)
     if args.dedup:
-        from tumorscope.train.classification import NEAR_THRESHOLD
-        from tumorscope.train.dedup import deduplicate
+        from tumorscope.train.classification import training_dedup
 
-        ds = deduplicate(ds, near_threshold=NEAR_THRESHOLD).dataset
+        ds = training_dedup(ds).dataset
     splits = (kfold(ds, k=args.folds, seed=args.seed, val=args.val) if args.folds
               else [make_split(ds, val=args.val, test=args.test, seed=args.seed)])
     save_splits(args.out, splits)

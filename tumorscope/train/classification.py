@@ -30,7 +30,7 @@ from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
 from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
-from tumorscope.train.dedup import deduplicate, summary_counts
+from tumorscope.train.dedup import Dedup, deduplicate, summary_counts
 from tumorscope.train.loop import fit, start_run
 from tumorscope.train.transfer import load_init
 
@@ -155,6 +155,11 @@ def batch_augment(x: torch.Tensor, level: str, gen: torch.Generator) -> torch.Te
     return x
 
 
+def training_dedup(ds: Dataset) -> Dedup:
+    """The deduplication classification training applies: its splits are made on ``.dataset``."""
+    return deduplicate(ds, near_threshold=NEAR_THRESHOLD)
+
+
 def _dataset(cfg: TrainConfig, run: Path) -> tuple[Dataset, dict[str, Any]]:
     ds = load_dataset(cfg.data)
     unlabelled = [s for s in ds.samples if s.label is None]
@@ -164,7 +169,7 @@ def _dataset(cfg: TrainConfig, run: Path) -> tuple[Dataset, dict[str, Any]]:
         raise TumorscopeError(f"classification needs at least 2 classes, found {list(ds.classes)}", ds.root)
     if not cfg.dedup:
         return ds, {"enabled": False, "n_images_before": len(ds), "n_images_after": len(ds)}
-    d = deduplicate(ds, near_threshold=NEAR_THRESHOLD)
+    d = training_dedup(ds)
     write_json(run / "dedup.json", d.report)
     return d.dataset, summary_counts(d.report)
 

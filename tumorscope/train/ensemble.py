@@ -85,10 +85,9 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -
     members_training = [b.config.get("training", {}) for b in bundles]
     ds = load_dataset(data or members_training[0]["config"]["data"])
     if task == "classification" and members_training[0]["config"].get("dedup", True):
-        from tumorscope.train.classification import NEAR_THRESHOLD
-        from tumorscope.train.dedup import deduplicate
+        from tumorscope.train.classification import training_dedup
 
-        ds = deduplicate(ds, near_threshold=NEAR_THRESHOLD).dataset  # the dataset the members' split was made on
+        ds = training_dedup(ds).dataset  # the dataset the members' split was made on
     out.mkdir(parents=True, exist_ok=True)
     config: dict[str, Any] = {
         "name": out.name,
