@@ -27,20 +27,20 @@ tumorscope datasets split {D} --folds 5 --out {S}/cv_splits.json     # one split
 tumorscope datasets split {D} --test 0 --out {S}/final_splits.json   # all 83 patients: train / validation
 # four members, each a 5-fold CV on the same splits (run two at a time, one thread each)
 tumorscope cv $R --splits {S}/cv_splits.json --out {S}/cv_flair
-tumorscope cv $R --seed 1 --splits {S}/cv_splits.json --out {S}/cv_flair_s1
+tumorscope cv $R --augment heavy --seed 1 --splits {S}/cv_splits.json --out {S}/cv_flair_heavy
 tumorscope cv $R --channels mri3 --splits {S}/cv_splits.json --out {S}/cv_mri3
 tumorscope cv $R --channels mri3 --seed 1 --splits {S}/cv_splits.json --out {S}/cv_mri3_s1
 # candidates: the previous three-member recipe and all four members; the FLAIR pair alone (single-sequence input)
 tumorscope ensemble --cv {S}/cv_flair {S}/cv_mri3 {S}/cv_mri3_s1 --out {S}/cv_ens3
-tumorscope ensemble --cv {S}/cv_flair {S}/cv_flair_s1 {S}/cv_mri3 {S}/cv_mri3_s1 --out {S}/cv_ens4
-tumorscope ensemble --cv {S}/cv_flair {S}/cv_flair_s1 --out {S}/cv_ens_flair
+tumorscope ensemble --cv {S}/cv_flair {S}/cv_flair_heavy {S}/cv_mri3 {S}/cv_mri3_s1 --out {S}/cv_ens4
+tumorscope ensemble --cv {S}/cv_flair {S}/cv_flair_heavy --out {S}/cv_ens_flair
 # the same members trained on all 83 patients (the 13 validation patients of final_splits.json held out)
-for c in flair mri3; do
-  tumorscope train $R --channels $c --splits {S}/final_splits.json --out {S}/final_$c
-  tumorscope train $R --channels $c --seed 1 --splits {S}/final_splits.json --out {S}/final_${{c}}_s1
-done
+tumorscope train $R --splits {S}/final_splits.json --out {S}/final_flair
+tumorscope train $R --augment heavy --seed 1 --splits {S}/final_splits.json --out {S}/final_flair_heavy
+tumorscope train $R --channels mri3 --splits {S}/final_splits.json --out {S}/final_mri3
+tumorscope train $R --channels mri3 --seed 1 --splits {S}/final_splits.json --out {S}/final_mri3_s1
 tumorscope ensemble {S}/final_flair {S}/final_mri3 {S}/final_mri3_s1 --out {S}/final_ens3
-tumorscope ensemble {S}/final_flair {S}/final_flair_s1 {S}/final_mri3 {S}/final_mri3_s1 --out {S}/final_ens4
+tumorscope ensemble {S}/final_flair {S}/final_flair_heavy {S}/final_mri3 {S}/final_mri3_s1 --out {S}/final_ens4
 python scripts/package_lgg_flair_seg.py --cv {S}/cv_ens3 {S}/cv_ens4 --final {S}/final_ens3 {S}/final_ens4 \\
     --flair-only {S}/cv_ens_flair"""
 KEYS = ["dice_mean", "dice_median", "iou_mean", "hd95_mean_mm", "slice_sensitivity", "slice_specificity", "slice_auc"]
@@ -60,11 +60,11 @@ def member_cv_line(cv_dir: Path, k: int) -> str:
     return f"| `{cv_dir}` alone | {alone['dice_mean']:.3f} | {alone['dice_median']:.3f} |"
 
 
-def recipe(run: Path) -> tuple[str, int]:
-    """(channels, seed) of a training run or of a CV folder."""
+def recipe(run: Path) -> tuple[str, int, str]:
+    """(channels, seed, augmentation) of a training run or of a CV folder."""
     name = "config.json" if (run / "config.json").exists() else "cv_config.json"
     cfg = json.loads((run / name).read_text())
-    return str(cfg["channels"]), int(cfg["seed"])
+    return str(cfg["channels"]), int(cfg["seed"]), str(cfg.get("augment", "default"))
 
 
 def members_of(ensemble_dir: Path) -> list[Path]:
@@ -81,15 +81,16 @@ def validation_dice(cv_dir: Path, k: int) -> float:
                           for i in range(k)]))
 
 
-def describe(recipes: list[tuple[str, int]]) -> str:
-    """e.g. 'two read FLAIR only (seeds 0 and 1), two read the three kaggle_3m sequences (...; seeds 0 and 1)'."""
+def describe(recipes: list[tuple[str, int, str]]) -> str:
+    """e.g. 'two read FLAIR only (seed 0; seed 1 with heavy augmentation); two read the three kaggle_3m
+    sequences (...) (seed 0; seed 1)'."""
     parts = []
     for channels, what in (("flair", "FLAIR only"),
                            ("mri3", "the three kaggle_3m sequences (pre-contrast, FLAIR, post-contrast)")):
-        seeds = sorted(s for c, s in recipes if c == channels)
-        if seeds:
-            seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else "seeds " + ", ".join(map(str, seeds[:-1])) + f" and {seeds[-1]}"
-            parts.append(f"{WORDS[len(seeds)]} read{'s' if len(seeds) == 1 else ''} {what} ({seed_text})")
+        mine = sorted((s, a) for c, s, a in recipes if c == channels)
+        if mine:
+            each = "; ".join(f"seed {s}" + ("" if a == "default" else f" with {a} augmentation") for s, a in mine)
+            parts.append(f"{WORDS[len(mine)]} read{'s' if len(mine) == 1 else ''} {what} ({each})")
     return "; ".join(parts)
 
 
@@ -131,7 +132,7 @@ def main() -> None:
         for i, (c, s) in enumerate(zip(args.cv, cvs))
     )
     flair_line = ""
-    if args.flair_only and any(c == "flair" for c, _ in recipes) and any(c == "mri3" for c, _ in recipes):
+    if args.flair_only and any(r[0] == "flair" for r in recipes) and any(r[0] == "mri3" for r in recipes):
         fo = json.loads((args.flair_only / "cv_summary.json").read_text())
         flair_line = (f"- With FLAIR alone (NIfTI, DICOM, one gray slice) only the FLAIR members vote: their own "
                       f"ensemble's CV Dice is {fo['dice_mean']:.3f} [{fo['dice_ci95'][0]:.3f}, "

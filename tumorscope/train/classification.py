@@ -31,7 +31,7 @@ from tumorscope.progress import progress
 from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
 from tumorscope.train.dedup import Dedup, deduplicate, summary_counts
-from tumorscope.train.loop import fit, start_run
+from tumorscope.train.loop import WeightAverage, fit, start_run
 from tumorscope.train.transfer import load_init
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    average = WeightAverage(model, cfg.ema)
     weight = class_weights(train.y, k) if cfg.class_weights == "balanced" else None
     if cfg.class_weights not in ("none", "balanced"):
         raise TumorscopeError(f"--class-weights {cfg.class_weights!r}: choose none or balanced")
@@ -227,14 +228,16 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             opt.step()
+            average.step()
             total += float(batch_loss.detach()) * len(idx)
             seen += len(idx)
         return {"loss": total / max(seen, 1)}
 
     def validate() -> dict[str, float]:
-        return selection_score(val.y, predict_tensors(model, val.x, bf16=cfg.bf16))
+        return selection_score(val.y, predict_tensors(average.scored, val.x, bf16=cfg.bf16))
 
-    result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume)
+    result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
+                 average=average)
     training = {k2: v for k2, v in result.items() if k2 != "history"}
     bundle_config = {
         "name": run.name,

@@ -60,6 +60,7 @@ class TrainConfig(SavedConfig):
     time_limit: float | None = None  # seconds
     threads: int | None = None
     bf16: bool = True
+    ema: float = 0.0  # exponential moving average of the weights per step (0 = off), e.g. 0.99
     init: str | None = None  # a local checkpoint (state_dict or bundle) to start from
     freeze: int = 0  # freeze the first N stages (classification transfer learning)
     class_weights: str = "none"  # none | balanced

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from tumorscope.atomic import atomic_path
 from tumorscope.errors import TumorscopeError
@@ -45,6 +46,37 @@ def start_run(cfg: Any) -> Path:
     return run
 
 
+class WeightAverage:
+    """An optional exponential moving average (EMA) of a model's weights and buffers (``decay`` 0 = off).
+
+    Call :meth:`step` after every optimizer step; :attr:`scored` is the network that is validated, kept as
+    ``best.pt`` and bundled (the average when on, else the trained model itself).
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float = 0.0) -> None:
+        if not 0.0 <= decay < 1.0:
+            raise TumorscopeError(f"--ema {decay}: the decay must be in [0, 1), e.g. 0.99 (0 = off)")
+        self.model = model
+        self.averaged = (
+            AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True) if decay else None
+        )
+
+    @property
+    def scored(self) -> torch.nn.Module:
+        return self.averaged.module if self.averaged is not None else self.model
+
+    def step(self) -> None:
+        if self.averaged is not None:
+            self.averaged.update_parameters(self.model)
+
+    def state_dict(self) -> dict[str, Any] | None:
+        return self.averaged.state_dict() if self.averaged is not None else None
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        if self.averaged is not None and state is not None:
+            self.averaged.load_state_dict(state)
+
+
 def save_torch(obj: Any, path: Path) -> None:
     """torch.save, atomically."""
     with atomic_path(path) as tmp:
@@ -62,8 +94,13 @@ def fit(
     patience: int,
     time_limit: float | None = None,
     resume: bool = False,
+    average: WeightAverage | None = None,
 ) -> dict[str, Any]:
-    """Train until ``epochs``, early stop (``patience`` epochs without a better score) or the time limit."""
+    """Train until ``epochs``, early stop (``patience`` epochs without a better score) or the time limit.
+
+    With ``average`` (weight EMA), ``validate`` must score ``average.scored``; that network is what is kept
+    as best and loaded into ``model`` at the end."""
+    average = average or WeightAverage(model)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "checkpoint.pt"
     history: list[dict[str, float]] = []
@@ -76,6 +113,7 @@ def fit(
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler"):
             scheduler.load_state_dict(state["scheduler"])
+        average.load_state_dict(state.get("average"))
         history = state["history"]
         start_epoch, best, best_epoch = state["epoch"] + 1, state["best"], state["best_epoch"]
         elapsed_before = state.get("elapsed", 0.0)
@@ -93,6 +131,7 @@ def fit(
         row: dict[str, float] = {"epoch": float(epoch)}
         row.update({f"train_{k}": v for k, v in train_epoch(epoch).items()})
         model.eval()
+        average.scored.eval()
         with torch.no_grad():
             row.update({f"val_{k}": v for k, v in validate().items()})
         if scheduler is not None:
@@ -103,13 +142,14 @@ def fit(
         improved = row["val_score"] > best
         if improved:
             best, best_epoch = row["val_score"], epoch
-            save_torch(model.state_dict(), run_dir / "best.pt")
+            save_torch(average.scored.state_dict(), run_dir / "best.pt")
         log.info(
             "epoch %d: loss %.4f  val score %.4f%s", epoch, row["train_loss"], row["val_score"], "  *best*" if improved else ""
         )
         state = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
+            "average": average.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "epoch": epoch,
             "best": best,

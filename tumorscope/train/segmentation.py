@@ -22,7 +22,7 @@ from tumorscope.preprocess.channels import select_channels
 from tumorscope.preprocess.pipeline import Preprocessor, resize
 from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
-from tumorscope.train.loop import fit, start_run
+from tumorscope.train.loop import WeightAverage, fit, start_run
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
     model = build_model(cfg.model, in_channels, 1, width=cfg.width)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    average = WeightAverage(model, cfg.ema)
     loss_fn = LOSSES[cfg.loss]()
     augment = BatchAugment(cfg.augment, seed=cfg.seed)
     post = PostProcess()
@@ -94,17 +95,19 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            average.step()
             total += float(loss.detach()) * len(idx)
         return {"loss": total / len(x_train)}
 
     def validate() -> dict[str, float]:
-        res = summarize(evaluate_stacks(model, pre, post, stacks["val"], bf16=cfg.bf16, show_progress=False), n_boot=10)
+        res = summarize(evaluate_stacks(average.scored, pre, post, stacks["val"], bf16=cfg.bf16, show_progress=False), n_boot=10)
         return {
             "score": res["dice_mean"], "dice": res["dice_mean"], "slice_specificity": res["slice_specificity"],
             "slice_sensitivity": res["slice_sensitivity"],
         }
 
-    result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume)
+    result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
+                 average=average)
     post = tune_postprocess(model, pre, stacks["val"], cfg.bf16, run)
     save_bundle(run / "bundle", model, bundle_config(cfg, run, pre, post, in_channels, result))
     summary = {k: v for k, v in result.items() if k != "history"} | {"postprocessing": post.to_dict()}

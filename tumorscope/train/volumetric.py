@@ -36,7 +36,7 @@ from tumorscope.predict.volumetric import (
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
-from tumorscope.train.loop import fit, start_run
+from tumorscope.train.loop import WeightAverage, fit, start_run
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,7 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     model = build_model(cfg.model, in_channels, 1, width=cfg.width)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    average = WeightAverage(model, cfg.ema)
     loss_fn = LOSSES[cfg.loss]()
 
     def train_epoch(epoch: int) -> dict[str, float]:
@@ -146,18 +147,20 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
             opt.step()
+            average.step()
             total, seen = total + float(loss.detach()) * len(xb), seen + len(xb)
         return {"loss": total / max(seen, 1)}
 
     def validate() -> dict[str, float]:
         res = summarize(
-            evaluate_stacks(model, pre, PostProcess(), vols["val"], bf16=cfg.bf16, show_progress=False, window=window),
+            evaluate_stacks(average.scored, pre, PostProcess(), vols["val"], bf16=cfg.bf16, show_progress=False, window=window),
             n_boot=10,
         )
         return {"score": res["dice_mean"], "dice": res["dice_mean"], "slice_specificity": res["slice_specificity"],
                 "slice_sensitivity": res["slice_sensitivity"]}
 
-    result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume)
+    result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
+                 average=average)
     val_probs = {tta: [predict_stack(model, pre, v, window, tta=tta, bf16=cfg.bf16)[1] for v in vols["val"]]
                  for tta in (False, True)}
     post = choose_postprocess(vols["val"], val_probs)
