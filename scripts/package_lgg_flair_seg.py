@@ -50,7 +50,8 @@ WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 def member_line(run: Path) -> str:
     cfg = json.loads((run / "config.json").read_text())
     t = json.loads((run / "train_summary.json").read_text())
-    return (f"- `{run}`: channels {cfg['channels']}, seed {cfg['seed']}: {t['train_seconds'] / 60:.1f} min, "
+    augment = "" if cfg.get("augment", "default") == "default" else f", {cfg['augment']} augmentation"
+    return (f"- `{run}`: channels {cfg['channels']}, seed {cfg['seed']}{augment}: {t['train_seconds'] / 60:.1f} min, "
             f"{t['epochs_run']} epochs, best epoch {t['best_epoch']}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from monai.metrics import compute_hausdorff_distance
@@ -35,8 +37,10 @@ def hd95(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, ...]) -> flo
         return 0.0
     if not p.any() or not t.any():
         return float("nan")
-    d = compute_hausdorff_distance(
-        torch.from_numpy(p)[None, None], torch.from_numpy(t)[None, None],
-        include_background=True, percentile=95, spacing=list(spacing),
-    )
+    with warnings.catch_warnings():  # MONAI 1.5 warns about its own internal argument on every call
+        warnings.filterwarnings("ignore", message=".*always_return_as_numpy.*", category=FutureWarning)
+        d = compute_hausdorff_distance(
+            torch.from_numpy(p)[None, None], torch.from_numpy(t)[None, None],
+            include_background=True, percentile=95, spacing=list(spacing),
+        )
     return float(d.item())
