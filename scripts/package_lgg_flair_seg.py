@@ -47,12 +47,16 @@ KEYS = ["dice_mean", "dice_median", "iou_mean", "hd95_mean_mm", "slice_sensitivi
 WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
+def augmentation_note(augment: str) -> str:
+    """'' for the default augmentation, else e.g. ' with heavy augmentation'."""
+    return "" if augment == "default" else f" with {augment} augmentation"
+
+
 def member_line(run: Path) -> str:
-    cfg = json.loads((run / "config.json").read_text())
+    channels, seed, augment = recipe(run)
     t = json.loads((run / "train_summary.json").read_text())
-    augment = "" if cfg.get("augment", "default") == "default" else f", {cfg['augment']} augmentation"
-    return (f"- `{run}`: channels {cfg['channels']}, seed {cfg['seed']}{augment}: {t['train_seconds'] / 60:.1f} min, "
-            f"{t['epochs_run']} epochs, best epoch {t['best_epoch']}")
+    return (f"- `{run}`: channels {channels}, seed {seed}{augmentation_note(augment)}: "
+            f"{t['train_seconds'] / 60:.1f} min, {t['epochs_run']} epochs, best epoch {t['best_epoch']}")
 
 
 def member_cv_line(cv_dir: Path, k: int) -> str:
@@ -90,7 +94,7 @@ def describe(recipes: list[tuple[str, int, str]]) -> str:
                            ("mri3", "the three kaggle_3m sequences (pre-contrast, FLAIR, post-contrast)")):
         mine = sorted((s, a) for c, s, a in recipes if c == channels)
         if mine:
-            each = "; ".join(f"seed {s}" + ("" if a == "default" else f" with {a} augmentation") for s, a in mine)
+            each = "; ".join(f"seed {s}{augmentation_note(a)}" for s, a in mine)
             parts.append(f"{WORDS[len(mine)]} read{'s' if len(mine) == 1 else ''} {what} ({each})")
     return "; ".join(parts)
 

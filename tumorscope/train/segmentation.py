@@ -78,7 +78,6 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
     average = WeightAverage(model, cfg.ema)
     loss_fn = LOSSES[cfg.loss]()
     augment = BatchAugment(cfg.augment, seed=cfg.seed)
-    post = PostProcess()
     gen = torch.Generator().manual_seed(cfg.seed)
 
     def train_epoch(epoch: int) -> dict[str, float]:
@@ -100,11 +99,7 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
         return {"loss": total / len(x_train)}
 
     def validate() -> dict[str, float]:
-        res = summarize(evaluate_stacks(average.scored, pre, post, stacks["val"], bf16=cfg.bf16, show_progress=False), n_boot=10)
-        return {
-            "score": res["dice_mean"], "dice": res["dice_mean"], "slice_specificity": res["slice_specificity"],
-            "slice_sensitivity": res["slice_sensitivity"],
-        }
+        return validation_row(average.scored, pre, stacks["val"], cfg.bf16)
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
                  average=average)
@@ -119,6 +114,16 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
         summary["test_dice_mean"] = test["dice_mean"]
     write_json(run / "train_summary.json", summary)
     return summary
+
+
+def validation_row(
+    model: torch.nn.Module, pre: Preprocessor, val: list[SliceStack], bf16: bool, **evaluate: Any
+) -> dict[str, float]:
+    """One epoch's validation metrics (plain post-processing); ``score``, which picks the best epoch, is the
+    mean per-patient Dice. ``evaluate``: extra options of ``evaluate_stacks`` (e.g. the 3-D ``window``)."""
+    res = summarize(evaluate_stacks(model, pre, PostProcess(), val, bf16=bf16, show_progress=False, **evaluate), n_boot=10)
+    return {"score": res["dice_mean"], "dice": res["dice_mean"], "slice_specificity": res["slice_specificity"],
+            "slice_sensitivity": res["slice_sensitivity"]}
 
 
 def bundle_config(

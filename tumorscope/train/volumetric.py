@@ -25,7 +25,6 @@ from tumorscope.bundle import save_bundle
 from tumorscope.data.volumes import load_stacks
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models import build_model
-from tumorscope.predict.postprocess import PostProcess
 from tumorscope.predict.volumetric import (
     SlidingWindow,
     as_volume,
@@ -105,7 +104,7 @@ def augment_patches(x: torch.Tensor, y: torch.Tensor, level: str, gen: torch.Gen
 def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train a 3-D model (``cfg.model`` with spatial_dims 3); the run folder and bundle match the 2-D path,
     plus ``plan.json`` and the bundle's ``volumetric`` sliding-window settings."""
-    from tumorscope.train.segmentation import LOSSES, bundle_config, choose_postprocess
+    from tumorscope.train.segmentation import LOSSES, bundle_config, choose_postprocess, validation_row
 
     run = start_run(cfg)
     parts = split_for_run(cfg, run)
@@ -152,12 +151,7 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         return {"loss": total / max(seen, 1)}
 
     def validate() -> dict[str, float]:
-        res = summarize(
-            evaluate_stacks(average.scored, pre, PostProcess(), vols["val"], bf16=cfg.bf16, show_progress=False, window=window),
-            n_boot=10,
-        )
-        return {"score": res["dice_mean"], "dice": res["dice_mean"], "slice_specificity": res["slice_specificity"],
-                "slice_sensitivity": res["slice_sensitivity"]}
+        return validation_row(average.scored, pre, vols["val"], cfg.bf16, window=window)
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
                  average=average)
