@@ -14,7 +14,13 @@ from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
 from tumorscope.errors import TumorscopeError
 from tumorscope.models import build_model
-from tumorscope.train.classification import batch_augment, class_weights, focal_loss, resolve_sampler
+from tumorscope.train.classification import (
+    batch_augment,
+    class_weights,
+    focal_loss,
+    mixup_batch,
+    resolve_sampler,
+)
 from tumorscope.train.publish import publish
 from tumorscope.train.transfer import load_init
 
@@ -113,7 +119,7 @@ def test_cv_pools_folds_and_compare_makes_a_table(data, tmp_path):
     assert main(["compare", str(out), "-o", str(table)]) == 0
     text = table.read_text()
     assert "| Model | Training | Accuracy | Precision | Recall | F1 | AUC |" in text
-    assert "cnn w4 32px | from scratch" in text and "2-fold CV pooled, n=30" in text
+    assert "cnn w4 32px | from scratch; 1 epoch, light augmentation" in text and "2-fold CV pooled, n=30" in text
     zoo = publish("breast-us-lesion", out, {"fold 1 again": out / "fold1" / "test_metrics.json"}, zoo=tmp_path / "zoo")
     bundle = load_bundle(zoo)
     assert bundle.name == "breast-us-lesion" and bundle.config["headline_metrics"]["cv_n"] == 30
@@ -181,6 +187,39 @@ def test_batch_augment_is_seeded_and_keeps_shape_and_range():
         batch_augment(x, "extreme", torch.Generator())
 
 
+def test_strong_augment_widens_geometry_and_jitters_contrast():
+    x = torch.rand(64, 1, 32, 32)
+    a = batch_augment(x, "strong", torch.Generator().manual_seed(2))
+    b = batch_augment(x, "strong", torch.Generator().manual_seed(2))
+    assert a.shape == x.shape and torch.equal(a, b)
+    changed = (a - x).abs().amax(dim=(1, 2, 3)) > 1e-4
+    assert changed.float().mean() > 0.5  # most images move or change contrast
+    # contrast jitter changes the per-image spread beyond what the default level's gamma does
+    spread = a.std(dim=(1, 2, 3)) / x.std(dim=(1, 2, 3))
+    assert float(spread.max() - spread.min()) > 0.2
+
+
+def test_mixup_mixes_images_and_keeps_the_weight():
+    x = torch.stack([torch.full((1, 4, 4), float(i)) for i in range(6)])
+    mixed, perm, lam = mixup_batch(x, 0.4, np.random.default_rng(0))
+    assert 0 <= lam <= 1 and sorted(perm.tolist()) == list(range(6))
+    assert torch.allclose(mixed[:, 0, 0, 0], lam * torch.arange(6.0) + (1 - lam) * perm.float())
+
+
+def test_label_smoothing_mixup_and_crop_train_and_are_recorded(data, tmp_path):
+    run = tmp_path / "reg"
+    assert main(["train", *TINY, "--data", str(data), "--augment", "strong", "--mixup", "0.2",
+                 "--label-smoothing", "0.1", "--crop", "foreground", "--out", str(run)]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["mixup"] == 0.2 and cfg["label_smoothing"] == 0.1 and cfg["augment"] == "strong"
+    assert load_bundle(run / "bundle").preprocessor.crop == "foreground"  # prediction crops the same way
+    assert main(["predict", "--model", str(run / "bundle"), "-i", str(data / "alpha"), "-o", str(tmp_path / "pred")]) == 0
+    assert main(["train", *TINY, "--data", str(data), "--loss", "focal", "--label-smoothing", "0.1",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert main(["train", "--task", "segmentation", "--data", str(data), "--mixup", "0.2",
+                 "--out", str(tmp_path / "bad_seg")]) == 2
+
+
 def test_ensemble_of_two_seeds_scores_the_same_test_fold(data, fold_run, tmp_path):
     """A second seed trained on fold 0's own splits.json, then `tumorscope ensemble`: the held-out part is
     the same images, and the ensemble's probabilities are the mean of its members'."""
@@ -221,9 +260,9 @@ def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path
     paired = [line.split(" | ") for line in text.splitlines() if line.startswith(f"| {cv1} |") or line.startswith(f"| {ens} |")]
     assert len(paired) == 2 and all(row[1] == "30" for row in paired)  # every held-out image paired with cv0's
     assert all(0 <= float(row[5].rstrip(" |")) <= 1 for row in paired)  # the exact McNemar p-value
-    assert "| ensemble of 2 x cnn w4 32px | from scratch |" in text
+    assert "| ensemble of 2 x cnn w4 32px | from scratch; 1 epoch, light augmentation |" in text
     # the seed-1 folder has no cv_summary.json: compare pools its folds itself and names the seed
-    assert "| cnn w4 32px (seed 1) | from scratch |" in text and text.count("2-fold CV pooled, n=30") == 2
+    assert "| cnn w4 32px (seed 1) | from scratch; 1 epoch, light augmentation |" in text and text.count("2-fold CV pooled, n=30") == 2
     assert "| 2 CV folds pooled, n=30 |" in text  # the fold count of a seed loop is not recorded
     bundle = load_bundle(publish("breast-us-lesion", ens, zoo=tmp_path / "zoo"))
     assert bundle.config["model"]["name"] == "ensemble"

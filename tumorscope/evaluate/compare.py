@@ -107,7 +107,13 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
         training = f"transfer from {'/'.join(Path(init).parts[-2:])}"
     if init and cfg.get("freeze"):
         training += f", {cfg['freeze']} stage(s) frozen"
-    extras = [x for x in (cfg.get("loss") == "focal" and "focal loss", cfg.get("class_weights") == "balanced"
+    extras = [x for x in (cfg.get("crop", "none") != "none" and f"{cfg['crop']} crop",
+                          cfg.get("epochs") and f"{cfg['epochs']} epoch" + "s" * (cfg["epochs"] != 1),
+                          cfg.get("augment", "default") != "default" and f"{cfg.get('augment')} augmentation",
+                          cfg.get("mixup") and f"mixup {cfg['mixup']}",
+                          cfg.get("label_smoothing") and f"label smoothing {cfg['label_smoothing']}",
+                          cfg.get("ema") and f"weight EMA {cfg['ema']}",
+                          cfg.get("loss") == "focal" and "focal loss", cfg.get("class_weights") == "balanced"
                           and "class weights", cfg.get("sampler") == "balanced" and "balanced sampler") if x]
     return model, training + ("; " + ", ".join(extras) if extras else "")
 

@@ -17,7 +17,7 @@ import numpy as np
 from tumorscope.atomic import atomic_path
 from tumorscope.errors import TumorscopeError
 from tumorscope.explain.evaluate import explainer_for
-from tumorscope.explain.methods import METHODS, Explainer, normalized, to_grid
+from tumorscope.explain.methods import METHODS, Explainer, normalized
 from tumorscope.predict.inputs import PredictInput, read_input
 from tumorscope.predict.segment import display_channel
 from tumorscope.report.overlay import heat_overlay, save_rgb
@@ -79,7 +79,7 @@ def _explain_one(
     x = bundle.preprocessor.tensor(inp.slices, inp.path)
     targets = explainer.targets(x)
     idx = slices_to_explain(explainer, targets, bundle.task, max_slices)
-    raw = to_grid(explainer.attribute(x[idx], method, targets[idx]), inp.slices.shape[1:3])
+    raw = bundle.preprocessor.to_input_grid(explainer.attribute(x[idx], method, targets[idx]), inp.slices, inp.path)
     rows = []
     for j, i in enumerate(idx):
         name = f"{inp.names[i]}_{method}"

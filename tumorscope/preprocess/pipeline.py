@@ -12,13 +12,14 @@ import torch.nn.functional as F
 
 from tumorscope.errors import TumorscopeError
 from tumorscope.preprocess.channels import select_channels
+from tumorscope.preprocess.crop import CROPS, crop_foreground, foreground_box, uncrop
 from tumorscope.preprocess.enhance import enhance
 from tumorscope.preprocess.intensity import normalize
 
 
 @dataclass
 class Preprocessor:
-    """Channel choice -> intensity normalisation (per volume or per image) -> enhancement -> resize.
+    """Channel choice -> intensity normalisation (per volume or per image) -> enhancement -> (crop) -> resize.
 
     ``size`` is the (H, W) the network sees; predictions are resized back to the input grid.
     """
@@ -29,6 +30,11 @@ class Preprocessor:
     size: tuple[int, int] = (128, 128)
     context: int = 0  # 2.5-D: neighbouring slices on each side added as channels
     expected_channels: int | None = None  # with channels="all": the channel count the model was trained on
+    crop: str = "none"  # "foreground": the square box around the foreground (classification)
+
+    def __post_init__(self) -> None:
+        if self.crop not in CROPS:
+            raise TumorscopeError(f"crop {self.crop!r}: choose from {', '.join(CROPS)}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -70,9 +76,16 @@ class Preprocessor:
 
     def tensor(self, stack: np.ndarray, path: object = None) -> torch.Tensor:
         """Like :meth:`arrays`, then resized to ``size`` as a torch tensor."""
-        x = resize(torch.from_numpy(self.arrays(stack, path)), self.size)
+        x = torch.from_numpy(self.arrays(stack, path))
+        x = resize(crop_foreground(x) if self.crop == "foreground" else x, self.size)
         return with_neighbours(x, self.context) if self.context else x
 
+    def to_input_grid(self, maps: np.ndarray, stack: np.ndarray, path: object = None) -> np.ndarray:
+        """(N, h, w) maps on the network grid (e.g. heatmaps) -> the (Y, X) grid of the raw ``stack``, undoing
+        the resize and, with ``crop``, the foreground crop (zeros outside the box)."""
+        box = foreground_box(torch.from_numpy(self.arrays(stack, path))) if self.crop == "foreground" else None
+        return uncrop(torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)), box,
+                      tuple(stack.shape[1:3])).numpy()
 
 def with_neighbours(x: torch.Tensor, context: int = 1) -> torch.Tensor:
     """(N, C, H, W) ordered slices of one volume -> (N, (2k+1)C, H, W): slices i-k..i+k as channels

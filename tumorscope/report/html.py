@@ -284,7 +284,7 @@ def _dice(m: ModelReport) -> Section:
 def _gallery(m: ModelReport) -> Section:
     from tumorscope.explain.evaluate import explainer_for
     from tumorscope.explain.evidence import gallery
-    from tumorscope.explain.methods import normalized, to_grid
+    from tumorscope.explain.methods import normalized
     from tumorscope.predict.segment import display_channel
     from tumorscope.report.overlay import heat_overlay, overlay
     from tumorscope.report.plots import image_panels
@@ -303,7 +303,7 @@ def _gallery(m: ModelReport) -> Section:
     for name, case in picks:
         img = display_channel(case.image)
         heat = explainer.attribute(case.x[None], m.heatmap_method)
-        heat_rgb = heat_overlay(img, normalized(to_grid(heat, img.shape[:2])[0]))
+        heat_rgb = heat_overlay(img, normalized(m.bundle.preprocessor.to_input_grid(heat, case.image[None])[0]))
         if m.task == "segmentation":
             panels = [(overlay(img, None, case.truth), "ground truth"), (overlay(img, case.pred, case.truth), "prediction"),
                       (heat_rgb, m.heatmap_method)]

@@ -116,19 +116,28 @@ def focal_loss(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | Non
     return (-w * (1 - logp.exp()) ** gamma * logp).sum() / w.sum()
 
 
+CLS_LEVELS = (*LEVELS, "strong")
+# per level: probability of the affine, rotation (rad), relative scale, shift (px), probability of gamma
+_AUG_RANGES = {"light": (0.5, 0.2, 0.1, 10, 0.0), "default": (0.6, 0.2, 0.1, 10, 0.3),
+               "heavy": (0.6, 0.2, 0.1, 10, 0.3), "strong": (0.8, 0.35, 0.2, 16, 0.5)}
+
+
 def batch_augment(x: torch.Tensor, level: str, gen: torch.Generator) -> torch.Tensor:
     """A whole (B, C, S, S) batch augmented at once, with these ranges:
     horizontal flip; affine (rotation +-0.2 rad, scale +-10%, shift +-10 px) with probability 0.6 (light: 0.5);
-    gamma 0.8-1.25 with probability 0.3 (not light); heavy adds vertical flips and 90-degree rotations.
+    gamma 0.8-1.25 with probability 0.3 (not light); heavy adds vertical flips and 90-degree rotations;
+    strong widens the affine (probability 0.8, rotation +-0.35 rad, scale +-20%, shift +-16 px), raises gamma's
+    probability to 0.5 and adds contrast (x0.8-1.25) and brightness (+-10% of the range) with probability 0.5.
 
     One vectorised call per batch instead of MONAI's per-image dictionary transforms, which on a CPU cost as
     much as the ResNet-18 forward and backward pass itself.
     """
-    if level not in LEVELS:
-        raise TumorscopeError(f"--augment {level!r}: choose from {', '.join(LEVELS)}")
+    if level not in CLS_LEVELS:
+        raise TumorscopeError(f"--augment {level!r}: choose from {', '.join(CLS_LEVELS)}")
     if level == "none":
         return x
     b, _, h, w = x.shape
+    p_affine, rotation, scaling, shift_px, p_gamma = _AUG_RANGES[level]
 
     def coin(p: float) -> torch.Tensor:
         return torch.rand(b, generator=gen) < p
@@ -141,18 +150,32 @@ def batch_augment(x: torch.Tensor, level: str, gen: torch.Generator) -> torch.Te
         x = torch.where(coin(0.5)[:, None, None, None], x.flip(-2), x)
         turns = torch.randint(0, 4, (b,), generator=gen) * coin(0.5)
         x = torch.stack([torch.rot90(xi, int(k), (-2, -1)) for xi, k in zip(x, turns)])
-    on = coin(0.5 if level == "light" else 0.6).float()
-    angle, scale = uniform(-0.2, 0.2) * on, 1 + uniform(-0.1, 0.1) * on
-    shift = uniform(-1, 1, 2) * torch.tensor([20 / w, 20 / h]) * on[:, None]  # 10 px in [-1, 1] units
+    on = coin(p_affine).float()
+    angle, scale = uniform(-rotation, rotation) * on, 1 + uniform(-scaling, scaling) * on
+    shift = uniform(-1, 1, 2) * torch.tensor([2 * shift_px / w, 2 * shift_px / h]) * on[:, None]  # [-1, 1] units
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), align_corners=False)
-    if level != "light":
-        gamma = torch.where(coin(0.3), torch.exp(uniform(np.log(0.8), np.log(1.25))), torch.ones(b))
+    if p_gamma:
+        gamma = torch.where(coin(p_gamma), torch.exp(uniform(np.log(0.8), np.log(1.25))), torch.ones(b))
         lo = x.amin(dim=(1, 2, 3), keepdim=True)
         rng = (x.amax(dim=(1, 2, 3), keepdim=True) - lo).clamp(min=1e-6)
         x = ((x - lo) / rng).clamp(min=0) ** gamma[:, None, None, None] * rng + lo
+        if level == "strong":
+            jitter = coin(0.5)
+            contrast = torch.where(jitter, torch.exp(uniform(np.log(0.8), np.log(1.25))), torch.ones(b))
+            brightness = torch.where(jitter, uniform(-0.1, 0.1), torch.zeros(b))
+            mean = x.mean(dim=(1, 2, 3), keepdim=True)
+            x = (x - mean) * contrast[:, None, None, None] + mean + brightness[:, None, None, None] * rng
     return x
+
+
+def mixup_batch(x: torch.Tensor, alpha: float, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mixup (Zhang et al. 2018): ``lam * x + (1 - lam) * x[perm]`` with lam ~ Beta(alpha, alpha); returns the
+    mixed batch, the permutation and lam (the loss is mixed with the same weight)."""
+    lam = float(rng.beta(alpha, alpha))
+    perm = torch.from_numpy(rng.permutation(len(x)))
+    return lam * x + (1 - lam) * x[perm], perm, lam
 
 
 def training_dedup(ds: Dataset) -> Dedup:
@@ -182,7 +205,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     classes = sorted(ds.classes)
     parts = split_for_run(cfg, run, ds)
     pre = Preprocessor(channels=cfg.channels, normalization=cfg.normalization, enhancement=cfg.enhancement,
-                       size=(cfg.size, cfg.size))
+                       size=(cfg.size, cfg.size), crop=cfg.crop)
     train = load_images(parts["train"], pre, classes, "reading train")
     val = load_images(parts["val"], pre, classes, "reading val")
     k = len(classes)
@@ -205,11 +228,19 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     log.info("sampling: %s (--sampler %s)", sampler, cfg.sampler)
     loss = loss_name(cfg)
 
+    if cfg.label_smoothing and loss == "focal":
+        raise TumorscopeError("--label-smoothing applies to --loss ce, not focal")
+    if cfg.mixup < 0 or not 0 <= cfg.label_smoothing < 1:
+        raise TumorscopeError("--mixup must be >= 0 and --label-smoothing in [0, 1)")
+
     def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return focal_loss(logits, y, weight) if loss == "focal" else F.cross_entropy(logits, y, weight=weight)
+        if loss == "focal":
+            return focal_loss(logits, y, weight)
+        return F.cross_entropy(logits, y, weight=weight, label_smoothing=cfg.label_smoothing)
 
     batch_augment(train.x[:2], cfg.augment, torch.Generator())  # an unknown --augment fails before training
     gen = torch.Generator().manual_seed(cfg.seed)
+    mix_rng = np.random.default_rng(cfg.seed)
     draw = 1.0 / torch.bincount(train.y, minlength=k).float()[train.y]  # balanced sampler: equal mass per class
 
     def train_epoch(epoch: int) -> dict[str, float]:
@@ -221,10 +252,14 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         batches = [b for b in order.split(cfg.batch_size) if len(b) > 1]  # BatchNorm needs 2+ images
         total, seen = 0.0, 0
         for idx in progress(batches, desc=f"epoch {epoch}", total=len(batches)):
-            xb = batch_augment(train.x[idx], cfg.augment, gen)
+            xb, yb = batch_augment(train.x[idx], cfg.augment, gen), train.y[idx]
+            if cfg.mixup:
+                xb, perm, lam = mixup_batch(xb, cfg.mixup, mix_rng)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = model(xb)
-            batch_loss = loss_fn(logits.float(), train.y[idx])
+                logits = model(xb).float()
+            batch_loss = loss_fn(logits, yb)
+            if cfg.mixup:
+                batch_loss = lam * batch_loss + (1 - lam) * loss_fn(logits, yb[perm])
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             opt.step()

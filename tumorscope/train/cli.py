@@ -45,7 +45,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    "default: flair for segmentation, rgb for classification")
     p.add_argument("--normalization", default=d.normalization, help="percentile | zscore | none")
     p.add_argument("--enhancement", default=d.enhancement, help="none | clahe | histeq | denoise")
-    p.add_argument("--augment", default=d.augment, help="none | light | default | heavy")
+    p.add_argument("--crop", default=d.crop, help="classification: none (default) | foreground (crop each image to "
+                   "the square box around the body part before resizing)")
+    p.add_argument("--augment", default=d.augment, help="none | light | default | heavy; classification also strong "
+                   "(wider rotation/scale/shift, brightness and contrast)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="patients held out for validation")
     p.add_argument("--folds", type=int, default=d.folds)
@@ -58,6 +61,11 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    "(e.g. 0.99 per step); validation, the best checkpoint and the bundle use the average (default 0: off)")
     p.add_argument("--init", metavar="CKPT", help="start from a local checkpoint (bundle folder or state_dict .pt)")
     p.add_argument("--freeze", type=int, default=0, help="freeze the first N stages (transfer learning)")
+    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing, metavar="EPS",
+                   help="classification: cross-entropy label smoothing, e.g. 0.1 (default 0: off)")
+    p.add_argument("--mixup", type=float, default=d.mixup, metavar="ALPHA",
+                   help="classification: mix each batch with a shuffled copy of itself, weight ~ Beta(ALPHA, ALPHA), "
+                   "e.g. 0.2 (default 0: off)")
     p.add_argument("--class-weights", default=d.class_weights, help="none | balanced (weighted loss)")
     p.add_argument("--sampler", default=d.sampler, help="auto (default: class-balanced when the largest training class has >= 2x the images of the "
                    "smallest) | uniform | balanced")
@@ -164,7 +172,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         kw.setdefault(key, value)
     if not kw.get("data"):
         raise TumorscopeError("--data DIR is required")
-    return TrainConfig(**kw)
+    cfg = TrainConfig(**kw)
+    if cfg.task == "segmentation" and (cfg.mixup or cfg.label_smoothing or cfg.augment == "strong"
+                                       or cfg.crop != "none"):
+        raise TumorscopeError("--mixup, --label-smoothing, --crop and --augment strong are classification options")
+    return cfg
 
 
 def run_training(cfg: TrainConfig, resume: bool = False) -> dict:

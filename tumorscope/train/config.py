@@ -50,6 +50,7 @@ class TrainConfig(SavedConfig):
     channels: str = "flair"
     normalization: str = "percentile"
     enhancement: str = "none"
+    crop: str = "none"  # classification: none | foreground (square box around the body part)
     augment: str = "default"
     seed: int = 0
     val_fraction: float = 0.15
@@ -64,6 +65,8 @@ class TrainConfig(SavedConfig):
     init: str | None = None  # a local checkpoint (state_dict or bundle) to start from
     freeze: int = 0  # freeze the first N stages (classification transfer learning)
     class_weights: str = "none"  # none | balanced
+    label_smoothing: float = 0.0  # classification cross-entropy label smoothing (0 = off)
+    mixup: float = 0.0  # classification mixup: Beta(alpha, alpha) mixing weight per batch (0 = off)
     sampler: str = "auto"  # auto | uniform | balanced (auto: balanced when classes are >= 2:1 imbalanced)
     dedup: bool = True
 

@@ -66,7 +66,8 @@ def _source_lines(dataset: str) -> list[str]:
             if line.strip().startswith(keep) and line.strip() not in keep]  # a label whose text is on later lines: left out
 
 
-_DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "auto", "seed": 0}
+_DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "auto", "seed": 0, "ema": 0.0,
+             "label_smoothing": 0.0, "mixup": 0.0, "crop": "none"}
 
 
 def _flag(key: str, value: Any) -> str:
@@ -77,8 +78,9 @@ def _flag(key: str, value: Any) -> str:
 def _flags(cfg: dict[str, Any], data_arg: str, skip: tuple[str, ...] = ()) -> str:
     """The options that reproduce ``cfg`` (defaults left out)."""
     flags = ["--task classification", f"--data {data_arg}", f"--model {cfg['model']}"]
-    for key in ("width", "size", "channels", "augment", "epochs", "patience", "batch_size", "lr", "val_fraction",
-                "folds", "seed", "loss", "class_weights", "sampler", "init", "freeze", "time_limit", "threads"):
+    for key in ("width", "size", "channels", "crop", "augment", "epochs", "patience", "batch_size", "lr", "val_fraction",
+                "folds", "seed", "loss", "label_smoothing", "mixup", "ema", "class_weights", "sampler", "init", "freeze",
+                "time_limit", "threads"):
         v = cfg.get(key)
         if key not in skip and v is not None and v != "" and v != _DEFAULTS.get(key):
             flags.append(_flag(key, v))
