@@ -20,7 +20,7 @@ from tumorscope.bundle import load_bundle, save_bundle
 from tumorscope.bundle.bundle import ZOO
 from tumorscope.data.locate import shared_dataset
 from tumorscope.errors import TumorscopeError
-from tumorscope.evaluate.compare import COLUMNS
+from tumorscope.evaluate.compare import COLUMNS, describe
 from tumorscope.train.config import PRETRAIN_SUMMARY, is_pretrain_run
 
 # What each bundled classifier is, where its data comes from, and what the seeds reported on that data.
@@ -209,8 +209,9 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
     lines = [
         f"# {name}", "", recipe["title"], "",
         f"Network: `{net['model']}` ({_summary(net['model'])}) with width {net['width']}, input {net['size']}x{net['size']} "
-        f"({net['channels']}), {origin}."
-        f"{ensemble_line} Classes: {', '.join(pooled['classes'])}.",
+        f"({net['channels']}{', each image first cropped to its foreground box' if net.get('crop') == 'foreground' else ''}), "
+        f"{origin}.{ensemble_line} Recipe: {describe({'path': str(cv_dir), 'config': net})[1]}. "
+        f"Classes: {', '.join(pooled['classes'])}.",
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
         *(_pretraining_data_lines(pretrained) if pretrained else []),
         "## How it was trained (exact commands)", "", "```",
