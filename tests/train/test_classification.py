@@ -17,9 +17,11 @@ from tumorscope.models import build_model
 from tumorscope.train.classification import (
     batch_augment,
     class_weights,
+    fit_temperature,
     focal_loss,
     mixup_batch,
     resolve_sampler,
+    scaled,
 )
 from tumorscope.train.publish import publish
 from tumorscope.train.transfer import load_init
@@ -199,6 +201,18 @@ def test_strong_augment_widens_geometry_and_jitters_contrast():
     assert float(spread.max() - spread.min()) > 0.2
 
 
+def test_temperature_scaling_recovers_the_temperature_that_made_probabilities_over_or_under_confident():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4000, 4)) * 2
+    y = np.array([rng.choice(4, p=np.exp(z) / np.exp(z).sum()) for z in logits])  # calibrated at T = 1
+    for true_t in (0.5, 2.0):
+        distorted = torch.softmax(torch.from_numpy(logits / true_t), 1).numpy()  # too sharp / too flat
+        t = fit_temperature([distorted], y)
+        assert abs(np.log(t) - np.log(1 / true_t)) < 0.15
+    same = torch.softmax(torch.from_numpy(logits), 1).numpy()
+    assert np.allclose(scaled([same, same], 1.0), same)
+
+
 def test_mixup_mixes_images_and_keeps_the_weight():
     x = torch.stack([torch.full((1, 4, 4), float(i)) for i in range(6)])
     mixed, perm, lam = mixup_batch(x, 0.4, np.random.default_rng(0))
@@ -227,14 +241,18 @@ def test_ensemble_of_two_seeds_scores_the_same_test_fold(data, fold_run, tmp_pat
     assert main(["train", *TINY, "--data", str(data), "--splits", str(fold_run / "splits.json"), "--seed", "1",
                  "--out", str(other)]) == 0
     out = tmp_path / "ens"
-    assert main(["ensemble", str(fold_run), str(other), "--out", str(out)]) == 0
+    assert main(["ensemble", str(fold_run), str(other), "--calibrate", "--out", str(out)]) == 0
     test = json.loads((out / "test_metrics.json").read_text())
     member = json.loads((fold_run / "test_metrics.json").read_text())
     assert sorted(p["path"] for p in test["predictions"]) == sorted(p["path"] for p in member["predictions"])
     ens, a, b = load_bundle(out), load_bundle(fold_run), load_bundle(other)
     x = torch.rand(3, 1, 32, 32)
     mean = (torch.softmax(a.model(x), 1) + torch.softmax(b.model(x), 1)) / 2
-    assert torch.allclose(torch.softmax(ens.model(x), 1), mean, atol=1e-5)
+    t = ens.config["model"]["options"]["temperature"]  # fitted on the shared validation images
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["calibration"]["temperature"] == t and 0.2 <= t <= 5
+    assert summary["calibration"]["validation"]["loss_after"] <= summary["calibration"]["validation"]["loss_before"] + 1e-9
+    assert torch.allclose(torch.softmax(ens.model(x), 1), torch.softmax(torch.log(mean) / t, 1), atol=1e-5)
     assert len(ens.config["training_fingerprints"]["phash"]) == len(a.config["training_fingerprints"]["phash"])
     # mirror TTA was chosen on the shared validation images, and the test part was scored with that choice
     search = json.loads((out / "train_summary.json").read_text())["tta_search"]

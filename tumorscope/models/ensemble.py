@@ -21,13 +21,15 @@ EPS = 1e-6
 class ProbabilityEnsemble(nn.Module):
     """Mean of the members' probabilities, returned as logits (sigmoid) or log-probabilities (softmax)."""
 
-    def __init__(self, members: list[nn.Module], channels: list[list[int]], out_channels: int) -> None:
+    def __init__(self, members: list[nn.Module], channels: list[list[int]], out_channels: int,
+                 temperature: float = 1.0) -> None:
         super().__init__()
         if not members or len(members) != len(channels):
             raise ValueError("an ensemble needs one channel list per member")
         self.members = nn.ModuleList(members)
         self.channels = [list(c) for c in channels]
         self.out_channels = out_channels
+        self.temperature = temperature  # softmax only: log-probabilities divided by it (fitted on validation)
 
     def voters(self, x: torch.Tensor) -> list[int]:
         """Members that vote on ``x``: all, except that when every input channel is identical (one sequence
@@ -41,7 +43,7 @@ class ProbabilityEnsemble(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = [self._probability(self.members[i](x[:, self.channels[i]])) for i in self.voters(x)]
         mean = torch.stack(probs).mean(0).clamp(EPS, 1 - EPS)
-        return torch.logit(mean) if self.out_channels == 1 else torch.log(mean)
+        return torch.logit(mean) if self.out_channels == 1 else torch.log(mean) / self.temperature
 
     def _probability(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
@@ -49,7 +51,7 @@ class ProbabilityEnsemble(nn.Module):
 
 
 def build_ensemble(in_channels: int, out_channels: int, members: list[dict[str, Any]] | None = None,
-                   **_: object) -> nn.Module:
+                   temperature: float = 1.0, **_: object) -> nn.Module:
     """Registry builder: ``members`` = [{name, in_channels, options, channels}] (as a bundle config stores it)."""
     from tumorscope.models.registry import build_model
 
@@ -60,4 +62,4 @@ def build_ensemble(in_channels: int, out_channels: int, members: list[dict[str, 
     for m in members:
         if max(m["channels"]) >= in_channels:
             raise ValueError(f"member channels {m['channels']} exceed the ensemble's {in_channels} input channels")
-    return ProbabilityEnsemble(nets, [m["channels"] for m in members], out_channels)
+    return ProbabilityEnsemble(nets, [m["channels"] for m in members], out_channels, temperature)

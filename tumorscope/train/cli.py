@@ -110,6 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders (or CV folders with --cv)")
     p.add_argument("--out", required=True, type=Path, metavar="DIR")
     p.add_argument("--cv", action="store_true", help="RUNs are CV folders: ensemble fold by fold")
+    p.add_argument("--calibrate", action="store_true", help="classification: fit a softmax temperature on the "
+                   "validation images (temperature scaling; lowers ECE, may cost a little macro AUC)")
     p.add_argument("--data", help="dataset folder (default: the one the first run was trained on)")
     p.set_defaults(func=_cmd_ensemble)
 
@@ -202,9 +204,9 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     from tumorscope.train.ensemble import ensemble_cv, ensemble_runs
 
     if args.cv:
-        summary = ensemble_cv(args.runs, args.out, args.data)
+        summary = ensemble_cv(args.runs, args.out, args.data, args.calibrate)
     else:
-        summary = ensemble_runs(args.runs, args.out, args.data)
+        summary = ensemble_runs(args.runs, args.out, args.data, args.calibrate)
     print(json.dumps({k: v for k, v in summary.items() if k != "per_patient"}, indent=2))
     print(f"ensemble written to {args.out}")
     return 0

@@ -54,9 +54,10 @@ def ensemble_preprocessor(bundles: list[Bundle]) -> Preprocessor:
     return Preprocessor.from_dict(base)
 
 
-def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -> dict[str, Any]:
+def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, calibrate_t: bool = False) -> dict[str, Any]:
     """Write ``out/bundle`` (one network: the members' mean probability); for segmentation the post-processing
-    is chosen on the shared validation patients. Score the shared test part when there is one."""
+    is chosen on the shared validation patients, for classification mirror TTA (and with ``calibrate_t`` a
+    softmax temperature). Score the shared test part when there is one."""
     if len(runs) < 2:
         raise TumorscopeError("an ensemble needs at least two runs")
     bundles = [load_bundle(r) for r in runs]
@@ -114,7 +115,7 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -
             summary["test_dice_mean"] = test["dice_mean"]
     else:
         from tumorscope.evaluate.classification import evaluate_classification_bundle
-        from tumorscope.train.classification import choose_tta
+        from tumorscope.train.classification import calibrate, choose_tta
 
         phashes = [h for b in bundles for h in (b.config.get("training_fingerprints") or {}).get("phash", [])]
         seen = bundles[0].config.get("training_fingerprints") or {}
@@ -124,6 +125,10 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -
             search = choose_tta(model, pre, bundles[0].classes, val_samples)
             config["inference"] = {"tta": search["tta"]}
             summary["tta_search"] = search
+            if calibrate_t:
+                summary["calibration"] = calibrate(model, pre, bundles[0].classes, val_samples, search["tta"])
+                model.temperature = summary["calibration"]["temperature"]  # after the TTA choice: it cannot change it
+                config["model"]["options"]["temperature"] = model.temperature
         save_bundle(out / "bundle", model, config)
         if test_samples:
             test = evaluate_classification_bundle(load_bundle(out / "bundle"), test_samples, out / "test_eval",
@@ -136,7 +141,8 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None) -
     return summary
 
 
-def ensemble_cv(cv_dirs: list[Path], out: Path, data: str | Path | None = None) -> dict[str, Any]:
+def ensemble_cv(cv_dirs: list[Path], out: Path, data: str | Path | None = None,
+                calibrate_t: bool = False) -> dict[str, Any]:
     """One ensemble per fold that every CV folder has finished, then the pooled CV summary."""
     from tumorscope.train.cv import summarize_folds
 
@@ -154,7 +160,7 @@ def ensemble_cv(cv_dirs: list[Path], out: Path, data: str | Path | None = None) 
     write_json(out / "cv_config.json", {"task": task, "folds": k, "ensemble_of": [str(d) for d in cv_dirs]})
     for i in done:
         if not (out / f"fold{i}" / "test_metrics.json").exists():
-            ensemble_runs([d / f"fold{i}" for d in cv_dirs], out / f"fold{i}", data)
+            ensemble_runs([d / f"fold{i}" for d in cv_dirs], out / f"fold{i}", data, calibrate_t)
     summary = summarize_folds(out, k)
     write_json(out / "cv_summary.json", summary)
     return summary
