@@ -71,10 +71,15 @@ def selection_score(y: torch.Tensor, probs: np.ndarray) -> dict[str, float]:
             "balanced_accuracy": m["balanced_accuracy"], "auc_macro": auc}
 
 
-def choose_tta(model: torch.nn.Module, pre: Preprocessor, classes: list[str], val: list[Sample]) -> dict[str, Any]:
-    """Mirror test-time augmentation on or off, whichever scores higher on the validation images (off on a tie)."""
-    images = load_images(val, pre, classes, desc="reading val")
-    scores = {tta: selection_score(images.y, predict_tensors(model, images.x, tta=tta)) for tta in (False, True)}
+def validation_views(model: torch.nn.Module, images: Images) -> list[np.ndarray]:
+    """The model's probabilities for the images and for their left-right mirrors (the two TTA views)."""
+    return [predict_tensors(model, images.x), predict_tensors(model, images.x.flip(-1))]
+
+
+def choose_tta(views: list[np.ndarray], y: torch.Tensor) -> dict[str, Any]:
+    """Mirror test-time augmentation on or off (``views`` from validation_views), whichever scores higher on the
+    validation images (off on a tie)."""
+    scores = {tta: selection_score(y, np.mean(views if tta else views[:1], axis=0)) for tta in (False, True)}
     chosen = scores[True]["score"] > scores[False]["score"]
     log.info("mirror TTA on validation: off %.4f, on %.4f -> %s", scores[False]["score"], scores[True]["score"],
              "on" if chosen else "off")
@@ -93,18 +98,16 @@ def fit_temperature(views: list[np.ndarray], y: np.ndarray) -> float:
     return float(min(grid, key=lambda t: -np.log(np.clip(scaled(views, t)[np.arange(len(y)), y], 1e-8, 1)).mean()))
 
 
-def calibrate(model: torch.nn.Module, pre: Preprocessor, classes: list[str], val: list[Sample],
-              tta: bool) -> dict[str, Any]:
-    """Temperature scaling (Guo et al. 2017) on the validation images: the fitted T and the validation
-    log-loss / ECE before and after. Accuracy is unchanged (T keeps each image's class ranking)."""
-    images = load_images(val, pre, classes, desc="reading val")
-    views = [predict_tensors(model, v) for v in ((images.x, images.x.flip(-1)) if tta else (images.x,))]
-    y = images.y.numpy()
-    t = fit_temperature(views, y)
+def calibrate(views: list[np.ndarray], y: torch.Tensor) -> dict[str, Any]:
+    """Temperature scaling (Guo et al. 2017) on the validation images' TTA ``views`` (the ones inference uses): the
+    fitted T and the validation log-loss / ECE before and after. Accuracy is unchanged (T keeps each image's
+    class ranking)."""
+    t = fit_temperature(views, y.numpy())
     probs, calibrated = scaled(views, 1.0), scaled(views, t)
-    before, after = selection_score(images.y, probs), selection_score(images.y, calibrated)
+    before, after = selection_score(y, probs), selection_score(y, calibrated)
     validation = {"loss_before": before["loss"], "loss_after": after["loss"],
-                  "ece_before": calibration_bins(y, probs)[0], "ece_after": calibration_bins(y, calibrated)[0]}
+                  "ece_before": calibration_bins(y.numpy(), probs)[0],
+                  "ece_after": calibration_bins(y.numpy(), calibrated)[0]}
     log.info("temperature scaling on validation: T = %.3f, log-loss %.4f -> %.4f, ECE %.3f -> %.3f", t,
              validation["loss_before"], validation["loss_after"], validation["ece_before"], validation["ece_after"])
     return {"temperature": t, "validation": validation}
@@ -229,6 +232,10 @@ def _dataset(cfg: TrainConfig, run: Path) -> tuple[Dataset, dict[str, Any]]:
 def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train, keep the best epoch by validation score, write ``bundle/``; with a test part (``cfg.fold``)
     score it into ``test_metrics.json`` and ``test_eval/`` (ROC, confusion, calibration plots)."""
+    if cfg.label_smoothing and loss_name(cfg) == "focal":
+        raise TumorscopeError("--label-smoothing applies to --loss ce, not focal")
+    if cfg.mixup < 0 or not 0 <= cfg.label_smoothing < 1:
+        raise TumorscopeError("--mixup must be >= 0 and --label-smoothing in [0, 1)")
     run = start_run(cfg)
     ds, dedup = _dataset(cfg, run)
     classes = sorted(ds.classes)
@@ -256,11 +263,6 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     sampler = resolve_sampler(cfg.sampler, train.y, k)
     log.info("sampling: %s (--sampler %s)", sampler, cfg.sampler)
     loss = loss_name(cfg)
-
-    if cfg.label_smoothing and loss == "focal":
-        raise TumorscopeError("--label-smoothing applies to --loss ce, not focal")
-    if cfg.mixup < 0 or not 0 <= cfg.label_smoothing < 1:
-        raise TumorscopeError("--mixup must be >= 0 and --label-smoothing in [0, 1)")
 
     def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if loss == "focal":

@@ -174,11 +174,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         kw.setdefault(key, value)
     if not kw.get("data"):
         raise TumorscopeError("--data DIR is required")
-    cfg = TrainConfig(**kw)
-    if cfg.task == "segmentation" and (cfg.mixup or cfg.label_smoothing or cfg.augment == "strong"
-                                       or cfg.crop != "none"):
-        raise TumorscopeError("--mixup, --label-smoothing, --crop and --augment strong are classification options")
-    return cfg
+    return TrainConfig(**kw)
 
 
 def run_training(cfg: TrainConfig, resume: bool = False) -> dict:

@@ -115,18 +115,20 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
             summary["test_dice_mean"] = test["dice_mean"]
     else:
         from tumorscope.evaluate.classification import evaluate_classification_bundle
-        from tumorscope.train.classification import calibrate, choose_tta
+        from tumorscope.train.classification import calibrate, choose_tta, load_images, validation_views
 
         phashes = [h for b in bundles for h in (b.config.get("training_fingerprints") or {}).get("phash", [])]
         seen = bundles[0].config.get("training_fingerprints") or {}
         config["training_fingerprints"] = {**seen, "phash": sorted(set(phashes))}
         val_samples = select(ds, split, "val")
         if val_samples:  # mirror TTA on or off, chosen on the shared validation images as segmentation's post-processing
-            search = choose_tta(model, pre, bundles[0].classes, val_samples)
+            images = load_images(val_samples, pre, bundles[0].classes, desc="reading val")
+            views = validation_views(model, images)  # read and predicted once for both choices
+            search = choose_tta(views, images.y)
             config["inference"] = {"tta": search["tta"]}
             summary["tta_search"] = search
             if calibrate_t:
-                summary["calibration"] = calibrate(model, pre, bundles[0].classes, val_samples, search["tta"])
+                summary["calibration"] = calibrate(views if search["tta"] else views[:1], images.y)
                 model.temperature = summary["calibration"]["temperature"]  # after the TTA choice: it cannot change it
                 config["model"]["options"]["temperature"] = model.temperature
         save_bundle(out / "bundle", model, config)

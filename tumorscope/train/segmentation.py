@@ -13,6 +13,7 @@ from monai.losses import DiceCELoss, DiceFocalLoss, DiceLoss, FocalLoss
 from tumorscope.atomic import write_json
 from tumorscope.bundle import save_bundle
 from tumorscope.data.volumes import SliceStack, load_stacks
+from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models import build_model
 from tumorscope.models.registry import MODELS
@@ -55,6 +56,8 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
     """Train, keep the best epoch by validation Dice, write the bundle; with ``cfg.fold`` also score the
     held-out test patients (never seen during training or model selection). 3-D models train on patches
     of whole volumes (tumorscope.train.volumetric)."""
+    if cfg.mixup or cfg.label_smoothing or cfg.augment == "strong" or cfg.crop != "none":
+        raise TumorscopeError("--mixup, --label-smoothing, --crop and --augment strong are classification options")
     spec = MODELS.get(cfg.model)
     if spec is not None and spec.spatial_dims == 3:
         from tumorscope.train.volumetric import train_volumetric
