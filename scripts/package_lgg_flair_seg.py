@@ -238,7 +238,7 @@ tumor-free slices got any predicted tumor pixel (slice specificity
 (never trained on).
 """
     out = package(final, "lgg-flair-seg", ZOO / "lgg-flair-seg", card, headline,
-                  {"example_patient": example_patient, "example_volume": example_volume, "modality": "MR"}, half=True)
+                  {"example_patient": example_patient, "example_volume": example_volume, "modality": "MR"}, weights_dtype="float16")
     print(f"packaged {out}")
 
 

@@ -14,6 +14,7 @@ from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
 from tumorscope.errors import TumorscopeError
 from tumorscope.models import build_model
+from tumorscope.predict.classify import predict_files
 from tumorscope.train.classification import (
     batch_augment,
     class_weights,
@@ -320,3 +321,26 @@ def test_datasets_split_dedup_matches_what_classification_training_splits(data, 
     out = tmp_path / "cv.json"
     assert main(["datasets", "split", str(data), "--folds", "3", "--dedup", "--out", str(out)]) == 0
     assert load_splits(out)[0] == load_splits(fold_run / "splits.json")[0]
+
+
+def test_int8_ensemble_is_scored_with_the_weights_it_stores(data, fold_run, tmp_path):
+    """`tumorscope ensemble --weights int8`: the bundle stores int8 kernels, and its test scores are those of
+    the stored (rounded) model, which stays close to the float members' mean."""
+    other = tmp_path / "seed2"
+    assert main(["train", *TINY, "--data", str(data), "--splits", str(fold_run / "splits.json"), "--seed", "2",
+                 "--out", str(other)]) == 0
+    out = tmp_path / "ens8"
+    assert main(["ensemble", str(fold_run), str(other), "--weights", "int8", "--out", str(out)]) == 0
+    ens = load_bundle(out)
+    assert ens.config["weights_dtype"] == "int8"
+    stored = torch.load(ens.path / "weights.pt")
+    assert any(v.dtype == torch.int8 for v in stored.values())
+    x = torch.rand(3, 1, 32, 32)
+    a, b = load_bundle(fold_run), load_bundle(other)
+    with torch.no_grad():
+        mean = (torch.softmax(a.model(x), 1) + torch.softmax(b.model(x), 1)) / 2
+        assert (torch.softmax(ens.model(x), 1) - mean).abs().max() < 0.05
+    test = json.loads((out / "test_metrics.json").read_text())
+    scored = np.array([list(p["probabilities"].values()) for p in test["predictions"]])
+    again = predict_files(load_bundle(out), [Path(p["path"]) for p in test["predictions"]]).probs
+    assert np.allclose(scored, again, atol=1e-5)

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from tumorscope.atomic import atomic_path
+from tumorscope.bundle import WEIGHT_DTYPES
 from tumorscope.errors import TumorscopeError
 from tumorscope.preprocess.pipeline import Preprocessor
 
@@ -72,10 +73,63 @@ class Bundle:
             net = build_model(spec["name"], spec["in_channels"], spec["out_channels"], **spec.get("options", {}))
             weights = self.path / "weights.pt"
             state = torch.load(weights, map_location="cpu")
-            net.load_state_dict({k: v.float() for k, v in state.items()})
+            net.load_state_dict(decode_weights(state))
             net.eval()
             self._model = net
         return self._model
+
+
+_SCALE = ".__int8_scale__"
+
+
+def encode_weights(model: torch.nn.Module, dtype: str = "float32") -> dict[str, torch.Tensor]:
+    """``model``'s state dict for storage. ``float16`` halves the size; ``int8`` quarters it: every weight
+    matrix / conv kernel becomes int8 with one float32 scale per output channel (symmetric, max-abs), the small
+    1-D tensors (biases, norms) stay float16. Loading (:func:`decode_weights`) turns both back into float32."""
+    if dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"weights dtype must be one of {WEIGHT_DTYPES}, not {dtype!r}")
+    out: dict[str, torch.Tensor] = {}
+    for key, v in model.state_dict().items():
+        if not v.is_floating_point() or dtype == "float32":
+            out[key] = v
+        elif dtype == "int8" and v.ndim >= 2:
+            scale = v.detach().abs().flatten(1).amax(1).clamp_min(1e-12) / 127.0
+            out[key] = torch.round(v / scale.view(-1, *[1] * (v.ndim - 1))).to(torch.int8)
+            out[key + _SCALE] = scale.float()
+        else:
+            out[key] = v.half()
+    return out
+
+
+def decode_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The float32 state dict of stored weights (any of :data:`WEIGHT_DTYPES`)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, v in state.items():
+        if key.endswith(_SCALE):
+            continue
+        scale = state.get(key + _SCALE)
+        if scale is not None:
+            out[key] = v.float() * scale.view(-1, *[1] * (v.ndim - 1))
+        else:
+            out[key] = v.float() if v.is_floating_point() else v
+    return out
+
+
+def as_stored(model: torch.nn.Module, dtype: str) -> torch.nn.Module:
+    """``model`` with its weights rounded as a bundle would store them in ``dtype`` (in place), so that
+    whatever is chosen or scored on it afterwards is what the saved bundle will compute."""
+    if dtype != "float32":
+        model.load_state_dict(decode_weights(encode_weights(model, dtype)))
+    return model
+
+
+def smallest_dtype_that_fits(model: torch.nn.Module, limit_bytes: int) -> str:
+    """The most precise of :data:`WEIGHT_DTYPES` whose stored weights stay under ``limit_bytes``."""
+    for dtype in WEIGHT_DTYPES:
+        size = sum(v.numel() * v.element_size() for v in encode_weights(model, dtype).values())
+        if size <= limit_bytes:
+            return dtype
+    raise ValueError(f"the weights do not fit in {limit_bytes / 2**20:.1f} MiB even as int8")
 
 
 def save_bundle(
@@ -83,21 +137,22 @@ def save_bundle(
     model: torch.nn.Module,
     config: dict[str, Any],
     card: str | None = None,
-    half: bool = False,
+    weights_dtype: str = "float32",
 ) -> Bundle:
     """Write a bundle folder atomically. ``config`` needs ``task``, ``model`` ({name, in_channels,
-    out_channels, options}) and ``preprocessing``; ``half`` stores weights as float16 (halves the size)."""
+    out_channels, options}) and ``preprocessing``; ``weights_dtype`` (:func:`encode_weights`) shrinks the file."""
     for key in ("task", "model", "preprocessing"):
         if key not in config:
             raise ValueError(f"bundle config needs {key!r}")
     out = Path(out)
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    state = encode_weights(model, weights_dtype)
     with atomic_path(out) as tmp:
         tmp.mkdir()
         torch.save(state, tmp / "weights.pt")
-        cfg = {**config, "format_version": FORMAT_VERSION, "weights_sha256": sha256(tmp / "weights.pt")}
-        if half:
-            cfg["weights_dtype"] = "float16"
+        cfg = {k: v for k, v in config.items() if k != "weights_dtype"}
+        cfg.update(format_version=FORMAT_VERSION, weights_sha256=sha256(tmp / "weights.pt"))
+        if weights_dtype != "float32":
+            cfg["weights_dtype"] = weights_dtype
         (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         if card:
             (tmp / "card.md").write_text(card)

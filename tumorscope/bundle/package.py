@@ -42,10 +42,10 @@ def across_folds_table(cv: dict[str, Any], keys: list[str]) -> str:
 
 def package(
     run_dir: Path, name: str, out: Path, card: str, headline: dict[str, Any], extra_config: dict[str, Any] | None = None,
-    half: bool = False,
+    weights_dtype: str = "float32",
 ) -> Path:
     """Write ``run_dir``'s bundle to ``out`` (atomically) under ``name`` with ``card`` and headline metrics;
-    ``half`` stores the weights as float16 (half the size; loading turns them back into float32)."""
+    ``weights_dtype`` float16 / int8 shrinks the weights file (loading turns them back into float32)."""
     src = load_bundle(run_dir)
     config = {**src.config, "name": name, "headline_metrics": headline, **(extra_config or {})}
-    return save_bundle(out, src.model, config, card=card, half=half).path
+    return save_bundle(out, src.model, config, card=card, weights_dtype=weights_dtype).path

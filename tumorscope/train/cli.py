@@ -8,6 +8,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from tumorscope.bundle import WEIGHT_DTYPES
 from tumorscope.errors import TumorscopeError
 from tumorscope.train.config import PretrainConfig, SavedConfig, TrainConfig, parse_duration
 
@@ -112,6 +113,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cv", action="store_true", help="RUNs are CV folders: ensemble fold by fold")
     p.add_argument("--calibrate", action="store_true", help="classification: fit a softmax temperature on the "
                    "validation images (temperature scaling; lowers ECE, may cost a little macro AUC)")
+    p.add_argument("--weights", default="float32", choices=WEIGHT_DTYPES, dest="weights_dtype",
+                   help="how the bundle stores its weights: float16 halves the file, int8 (one scale per output "
+                   "channel) quarters it, so more members fit a size limit; the weights are rounded before the "
+                   "TTA choice and the test scores, so those are the stored model's (default: %(default)s)")
     p.add_argument("--data", help="dataset folder (default: the one the first run was trained on)")
     p.set_defaults(func=_cmd_ensemble)
 
@@ -200,9 +205,9 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     from tumorscope.train.ensemble import ensemble_cv, ensemble_runs
 
     if args.cv:
-        summary = ensemble_cv(args.runs, args.out, args.data, args.calibrate)
+        summary = ensemble_cv(args.runs, args.out, args.data, args.calibrate, args.weights_dtype)
     else:
-        summary = ensemble_runs(args.runs, args.out, args.data, args.calibrate)
+        summary = ensemble_runs(args.runs, args.out, args.data, args.calibrate, args.weights_dtype)
     print(json.dumps({k: v for k, v in summary.items() if k != "per_patient"}, indent=2))
     print(f"ensemble written to {args.out}")
     return 0

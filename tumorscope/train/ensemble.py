@@ -16,6 +16,7 @@ from typing import Any
 
 from tumorscope.atomic import write_json
 from tumorscope.bundle import Bundle, load_bundle, save_bundle
+from tumorscope.bundle.bundle import as_stored
 from tumorscope.data.dataset import load_dataset
 from tumorscope.data.splits import load_splits, save_splits, select
 from tumorscope.data.volumes import load_stacks
@@ -54,10 +55,12 @@ def ensemble_preprocessor(bundles: list[Bundle]) -> Preprocessor:
     return Preprocessor.from_dict(base)
 
 
-def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, calibrate_t: bool = False) -> dict[str, Any]:
+def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, calibrate_t: bool = False,
+                  weights_dtype: str = "float32") -> dict[str, Any]:
     """Write ``out/bundle`` (one network: the members' mean probability); for segmentation the post-processing
     is chosen on the shared validation patients, for classification mirror TTA (and with ``calibrate_t`` a
-    softmax temperature). Score the shared test part when there is one."""
+    softmax temperature). Score the shared test part when there is one. ``weights_dtype`` stores the weights
+    as float16 / int8: they are rounded so before any choice or score, so the scores are the stored model's."""
     if len(runs) < 2:
         raise TumorscopeError("an ensemble needs at least two runs")
     bundles = [load_bundle(r) for r in runs]
@@ -82,7 +85,7 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
     n_in = next(b.config["model"]["in_channels"] for b in bundles if b.preprocessor.channels == pre.channels)
     k = bundles[0].config["model"]["out_channels"]
     model = ProbabilityEnsemble([b.model for b in bundles], [s["channels"] for s in specs], out_channels=k)
-    model.eval()
+    as_stored(model, weights_dtype).eval()
     members_training = [b.config.get("training", {}) for b in bundles]
     ds = load_dataset(data or members_training[0]["config"]["data"])
     if task == "classification" and members_training[0]["config"].get("dedup", True):
@@ -107,7 +110,7 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
         val = load_stacks(select(ds, split, "val"), desc="reading val")
         post = tune_postprocess(model, pre, val, bf16=True, run=out)
         config["postprocessing"] = summary["postprocessing"] = post.to_dict()
-        save_bundle(out / "bundle", model, config)
+        save_bundle(out / "bundle", model, config, weights_dtype=weights_dtype)
         write_json(out / "val_metrics.json", summarize(evaluate_stacks(model, pre, post, val, show_progress=False)))
         if test_samples:
             test = summarize(evaluate_stacks(model, pre, post, load_stacks(test_samples, desc="reading test")))
@@ -131,7 +134,7 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
                 summary["calibration"] = calibrate(views if search["tta"] else views[:1], images.y)
                 model.temperature = summary["calibration"]["temperature"]  # after the TTA choice: it cannot change it
                 config["model"]["options"]["temperature"] = model.temperature
-        save_bundle(out / "bundle", model, config)
+        save_bundle(out / "bundle", model, config, weights_dtype=weights_dtype)
         if test_samples:
             test = evaluate_classification_bundle(load_bundle(out / "bundle"), test_samples, out / "test_eval",
                                                   n_boot=1000)
@@ -144,7 +147,7 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
 
 
 def ensemble_cv(cv_dirs: list[Path], out: Path, data: str | Path | None = None,
-                calibrate_t: bool = False) -> dict[str, Any]:
+                calibrate_t: bool = False, weights_dtype: str = "float32") -> dict[str, Any]:
     """One ensemble per fold that every CV folder has finished, then the pooled CV summary."""
     from tumorscope.train.cv import summarize_folds
 
@@ -162,7 +165,7 @@ def ensemble_cv(cv_dirs: list[Path], out: Path, data: str | Path | None = None,
     write_json(out / "cv_config.json", {"task": task, "folds": k, "ensemble_of": [str(d) for d in cv_dirs]})
     for i in done:
         if not (out / f"fold{i}" / "test_metrics.json").exists():
-            ensemble_runs([d / f"fold{i}" for d in cv_dirs], out / f"fold{i}", data, calibrate_t)
+            ensemble_runs([d / f"fold{i}" for d in cv_dirs], out / f"fold{i}", data, calibrate_t, weights_dtype)
     summary = summarize_folds(out, k)
     write_json(out / "cv_summary.json", summary)
     return summary

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tumorscope.bundle import load_bundle, save_bundle
-from tumorscope.bundle.bundle import ZOO
+from tumorscope.bundle.bundle import ZOO, smallest_dtype_that_fits
 from tumorscope.data.locate import shared_dataset
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.compare import COLUMNS, describe
@@ -183,8 +183,20 @@ def _ci_cell(m: dict[str, Any], key: str) -> str:
     return f"{m[key]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
 
 
-def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) -> tuple[str, dict[str, Any]]:
-    """(card.md text, headline metrics) for a zoo model from its CV folder and extra evaluations."""
+def _storage_line(stored: str, measured: str) -> str:
+    how = {"float32": "float32", "float16": "float16 (computed in float32/bf16)",
+           "int8": "int8 with one float32 scale per output channel (the 1-D norm and bias tensors as float16), "
+                   "turned back into float32 on loading"}[stored]
+    if stored == measured:
+        return f"Weights stored as {how}; every held-out number below was measured with these same stored weights."
+    return (f"Weights stored as {how}; the held-out numbers below were measured with the {measured} weights "
+            "of the CV run, not re-measured after this rounding.")
+
+
+def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
+               weights_dtype: str | None = None) -> tuple[str, dict[str, Any]]:
+    """(card.md text, headline metrics) for a zoo model from its CV folder and extra evaluations;
+    ``weights_dtype``: how the zoo bundle stores its weights (default: as the fold's bundle does)."""
     recipe = RECIPES[name]
     cv = json.loads((cv_dir / "cv_summary.json").read_text())
     cfg = json.loads((cv_dir / "cv_config.json").read_text())
@@ -194,6 +206,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
     first_member = (json.loads((Path(members[0]) / f"fold{fold}" / "train_summary.json").read_text()) if members
                     else bundled)
     pooled, folds = cv["pooled"], cv["across_folds"]
+    measured = json.loads((cv_dir / f"fold{fold}" / "bundle" / "config.json").read_text()).get("weights_dtype", "float32")
     times = [json.loads(p.read_text())["train_seconds"] for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
     dedup = first_member.get("dedup", {})
     seeds = [json.loads((Path(m) / f"fold{fold}" / "config.json").read_text())["seed"] for m in members]
@@ -218,7 +231,8 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0) 
         *_commands(cv_dir, cfg, net, recipe["data_arg"], pretrained), "```", "",
         f"The bundled weights are the model of fold {fold} of that cross-validation (trained on the other folds "
         f"minus a validation part for model selection); `tumorscope train ... --fold {fold}` with the same options "
-        "makes it alone" + (", once per seed, then `tumorscope ensemble`." if members else "."),
+        "makes it alone" + (", once per seed, then `tumorscope ensemble`." if members else ".") + " "
+        + _storage_line(weights_dtype or measured, measured),
         "",
         *_tta_lines(cv_dir, fold),
         "## Deduplication (before splitting)", "",
@@ -287,11 +301,13 @@ def publish(name: str, cv_dir: str | Path, extras: dict[str, Path] | None = None
         raise TumorscopeError(f"unknown zoo model {name!r}; known: {', '.join(RECIPES)}")
     cv_dir = Path(cv_dir)
     src = load_bundle(cv_dir / f"fold{fold}")
-    card, headline = model_card(name, cv_dir, extras or {}, fold)
+    # the zoo's limit is 20 MiB a bundle; config, card and torch.save's framing take well under 1 MiB
+    dtype = smallest_dtype_that_fits(src.model, 19 * 2**20)
+    card, headline = model_card(name, cv_dir, extras or {}, fold, dtype)
     config = {k: v for k, v in src.config.items() if k not in ("format_version", "weights_sha256")}
     config.update(name=name, headline_metrics=headline)
     out = zoo / name
-    save_bundle(out, src.model, config, card=card, half=src.config["model"]["name"] == "ensemble")  # <= 20 MB
+    save_bundle(out, src.model, config, card=card, weights_dtype=dtype)
     return out
 
 
