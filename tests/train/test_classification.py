@@ -24,7 +24,7 @@ from tumorscope.train.classification import (
     resolve_sampler,
     scaled,
 )
-from tumorscope.train.publish import publish
+from tumorscope.train.publish import publish, two_core_minutes
 from tumorscope.train.transfer import load_init
 
 CLASSES = ("alpha", "beta", "gamma")
@@ -290,6 +290,14 @@ def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path
     assert "An ensemble of 2 such networks (seeds 0, 1" in bundle.card
     n_on = sum(json.loads((ens / f"fold{f}" / "train_summary.json").read_text())["tta_search"]["tta"] for f in (0, 1))
     assert "## Inference" in bundle.card and f"on in {n_on} of 2 folds" in bundle.card
+    assert "Its 2 networks train independently" in bundle.card and "within 60 minutes on 2 cores" in bundle.card
+    assert "every held-out number below was measured with these same stored weights" in bundle.card
+    assert bundle.config.get("weights_dtype") is None  # two tiny members fit the 20 MB limit in float32
+
+
+def test_two_core_wall_clock_of_one_thread_jobs():
+    assert two_core_minutes([600.0] * 3) == 20  # two in parallel, then the third
+    assert two_core_minutes([3600.0]) == 60 and two_core_minutes([1800.0, 1200.0, 600.0]) == 30
 
 
 def test_cv_over_a_dataset_with_its_own_split_folders_scores_each_source(tmp_path):

@@ -178,6 +178,29 @@ def _slug(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
 
 
+def two_core_minutes(job_seconds: list[float]) -> float:
+    """Wall-clock minutes of one-thread jobs run two at a time, longest first (each job's time as measured)."""
+    cores = [0.0, 0.0]
+    for t in sorted(job_seconds, reverse=True):
+        cores[cores.index(min(cores))] += t
+    return max(cores) / 60
+
+
+def _from_scratch_line(bundled_seconds: float, member_seconds: list[float], pretrained: dict[str, Any] | None) -> str:
+    """The card's sentence on the issue's budget: the bundled model from scratch within 60 minutes on 2 cores."""
+    if pretrained:
+        total = (pretrained["summary"]["train_seconds"] + bundled_seconds) / 60
+        return (f" Plus the one-off self-supervised pretraining: {pretrained['summary']['train_seconds'] / 60:.1f} min "
+                f"({pretrained['summary']['epochs_run']} epochs); from scratch in total {total:.1f} min for the "
+                "bundled model.")
+    if len(member_seconds) > 1:
+        wall = two_core_minutes(member_seconds)
+        return (f" Its {len(member_seconds)} networks train independently, one thread each, two at a time on the 2 "
+                f"cores: {wall:.1f} min wall clock from scratch, "
+                + ("within" if wall <= 60 else "over") + " 60 minutes on 2 cores.")
+    return " " + ("Within" if bundled_seconds <= 3600 else "Over") + " 60 minutes on 2 cores."
+
+
 def _ci_cell(m: dict[str, Any], key: str) -> str:
     ci = m.get("ci95", {}).get(key)
     return f"{m[key]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
@@ -210,6 +233,8 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
     times = [json.loads(p.read_text())["train_seconds"] for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
     dedup = first_member.get("dedup", {})
     seeds = [json.loads((Path(m) / f"fold{fold}" / "config.json").read_text())["seed"] for m in members]
+    member_seconds = [json.loads((Path(m) / f"fold{fold}" / "train_summary.json").read_text())["train_seconds"]
+                      for m in members]
     pretrained = _pretrain_run(net.get("init"))
     if pretrained:
         origin = (f"initialised from the self-supervised (contrastive, no labels) encoder `{pretrained['path']}`, "
@@ -280,11 +305,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         f"{bundled['train_seconds'] / 60:.1f} min" + ("" if members else f", {bundled['epochs_run']} epochs, best at "
                                                      f"epoch {bundled['best_epoch']}")
         + f"), CPU with {net.get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
-        "jobs (bf16 autocast)." + (
-            f" Plus the one-off self-supervised pretraining: {pretrained['summary']['train_seconds'] / 60:.1f} min "
-            f"({pretrained['summary']['epochs_run']} epochs); from scratch in total "
-            f"{(pretrained['summary']['train_seconds'] + bundled['train_seconds']) / 60:.1f} min for the bundled model."
-            if pretrained else " Well inside 60 minutes on 2 cores."),
+        "jobs (bf16 autocast)." + _from_scratch_line(bundled["train_seconds"], member_seconds, pretrained),
         "", "## Limitations", "",
         "- One developer subset of a public dataset; no external validation set. No patient ids, so images of one "
         "patient may sit in both training and test folds (only duplicates found by the audit are kept together).",
