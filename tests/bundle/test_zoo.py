@@ -16,6 +16,7 @@ def test_listed_and_resolvable_by_name(capsys):
     assert main(["models", "list"]) == 0
     assert NAME in capsys.readouterr().out
     assert main(["models", "verify", NAME]) == 0
+    assert "checksum ok" in (said := capsys.readouterr().out) and "weights stored as float16" in said
     b = load_bundle(NAME)
     assert b.task == "segmentation" and b.preprocessor.channels == "mri3"
     members = b.config["model"]["options"]["members"]
