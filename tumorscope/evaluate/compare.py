@@ -94,7 +94,9 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
     members = cfg.get("ensemble_of") or []
     if members and (Path(members[0]) / "cv_config.json").exists():  # an ensembled CV: describe its first member
         first = describe({"path": members[0], "config": _read(Path(members[0]) / "cv_config.json")})
-        return f"ensemble of {len(members)} x {first[0]}", first[1]
+        stored = Path(result["path"]) / "fold0" / "bundle" / "config.json"
+        dtype = _read(stored).get("weights_dtype") if stored.exists() else None
+        return f"ensemble of {len(members)} x {first[0]}" + (f" ({dtype} weights)" if dtype else ""), first[1]
     if not cfg:
         return Path(result["path"]).name, "-"
     model = f"{cfg.get('model')} w{cfg.get('width')} {cfg.get('size')}px" + (f" (seed {cfg['seed']})" if cfg.get("seed") else "")

@@ -132,7 +132,10 @@ def _commands(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], data_arg
         lines += [f"for f in {' '.join(str(i) for i in range(cfg['folds']))}; do",
                   f"  tumorscope train {_flags(mcfg, data_arg, skip=('folds', 'time_limit'))} "
                   f"--splits {members[0]}/fold$f/splits.json --out {m}/fold$f", "done"]
-    return [*lines, f"tumorscope ensemble --cv {' '.join(members)} --out {cv_dir}"]
+    ens = json.loads((cv_dir / "fold0" / "bundle" / "config.json").read_text())
+    opts = ("--calibrate " if "temperature" in ens["model"].get("options", {}) else "") + (
+        f"--weights {ens['weights_dtype']} " if ens.get("weights_dtype") else "")
+    return [*lines, f"tumorscope ensemble --cv {' '.join(members)} {opts}--out {cv_dir}"]
 
 
 def _summary(model: str) -> str:
