@@ -82,6 +82,11 @@ class Bundle:
 _SCALE = ".__int8_scale__"
 
 
+def _per_channel(scale: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-output-channel scale shaped to broadcast over ``like`` (channels first)."""
+    return scale.view(-1, *[1] * (like.ndim - 1))
+
+
 def encode_weights(model: torch.nn.Module, dtype: str = "float32") -> dict[str, torch.Tensor]:
     """``model``'s state dict for storage. ``float16`` halves the size; ``int8`` quarters it: every weight
     matrix / conv kernel becomes int8 with one float32 scale per output channel (symmetric, max-abs), the small
@@ -94,7 +99,7 @@ def encode_weights(model: torch.nn.Module, dtype: str = "float32") -> dict[str, 
             out[key] = v
         elif dtype == "int8" and v.ndim >= 2:
             scale = v.detach().abs().flatten(1).amax(1).clamp_min(1e-12) / 127.0
-            out[key] = torch.round(v / scale.view(-1, *[1] * (v.ndim - 1))).to(torch.int8)
+            out[key] = torch.round(v / _per_channel(scale, v)).to(torch.int8)
             out[key + _SCALE] = scale.float()
         else:
             out[key] = v.half()
@@ -109,7 +114,7 @@ def decode_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             continue
         scale = state.get(key + _SCALE)
         if scale is not None:
-            out[key] = v.float() * scale.view(-1, *[1] * (v.ndim - 1))
+            out[key] = v.float() * _per_channel(scale, v)
         else:
             out[key] = v.float() if v.is_floating_point() else v
     return out

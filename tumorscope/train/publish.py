@@ -118,7 +118,7 @@ def _pretraining_data_lines(run: dict[str, Any]) -> list[str]:
 
 
 def _commands(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], data_arg: str,
-              pretrained: dict[str, Any] | None) -> list[str]:
+              pretrained: dict[str, Any] | None, stored: dict[str, Any]) -> list[str]:
     """The commands behind a CV folder (``first``: the config of its first member, or its own): the
     self-supervised pretraining if it started from one, then one ``tumorscope cv``, or for an ensembled CV the
     first member's CV, the other members trained fold by fold on its splits, and ``tumorscope ensemble --cv``."""
@@ -132,9 +132,8 @@ def _commands(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], data_arg
         lines += [f"for f in {' '.join(str(i) for i in range(cfg['folds']))}; do",
                   f"  tumorscope train {_flags(mcfg, data_arg, skip=('folds', 'time_limit'))} "
                   f"--splits {members[0]}/fold$f/splits.json --out {m}/fold$f", "done"]
-    ens = json.loads((cv_dir / "fold0" / "bundle" / "config.json").read_text())
-    opts = ("--calibrate " if "temperature" in ens["model"].get("options", {}) else "") + (
-        f"--weights {ens['weights_dtype']} " if ens.get("weights_dtype") else "")
+    opts = ("--calibrate " if "temperature" in stored["model"].get("options", {}) else "") + (
+        f"--weights {stored['weights_dtype']} " if stored.get("weights_dtype") else "")
     return [*lines, f"tumorscope ensemble --cv {' '.join(members)} {opts}--out {cv_dir}"]
 
 
@@ -232,7 +231,8 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
     first_member = (json.loads((Path(members[0]) / f"fold{fold}" / "train_summary.json").read_text()) if members
                     else bundled)
     pooled, folds = cv["pooled"], cv["across_folds"]
-    measured = json.loads((cv_dir / f"fold{fold}" / "bundle" / "config.json").read_text()).get("weights_dtype", "float32")
+    stored = json.loads((cv_dir / f"fold{fold}" / "bundle" / "config.json").read_text())  # the bundled fold's bundle
+    measured = stored.get("weights_dtype", "float32")
     times = [json.loads(p.read_text())["train_seconds"] for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
     dedup = first_member.get("dedup", {})
     seeds = [json.loads((Path(m) / f"fold{fold}" / "config.json").read_text())["seed"] for m in members]
@@ -256,7 +256,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
         *(_pretraining_data_lines(pretrained) if pretrained else []),
         "## How it was trained (exact commands)", "", "```",
-        *_commands(cv_dir, cfg, net, recipe["data_arg"], pretrained), "```", "",
+        *_commands(cv_dir, cfg, net, recipe["data_arg"], pretrained, stored), "```", "",
         f"The bundled weights are the model of fold {fold} of that cross-validation (trained on the other folds "
         f"minus a validation part for model selection); `tumorscope train ... --fold {fold}` with the same options "
         "makes it alone" + (", once per seed, then `tumorscope ensemble`." if members else ".") + " "
