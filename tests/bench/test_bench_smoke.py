@@ -26,3 +26,16 @@ def test_subprocess_peak_rss_is_the_child_own():
         [sys.executable, "-c", "import time; x = bytearray(80_000_000); time.sleep(0.3)"], env={}
     )
     assert code == 0 and 80 <= peak < 200  # 76 MiB buffer + interpreter; not this (torch-sized) process
+
+
+def test_precision_bench_times_every_way_and_says_what_runs_here(tmp_path):
+    import json
+
+    from bench import precision
+
+    out = precision.main(["--size", "16", "--width", "4", "--batch", "2", "--repeats", "1", "--warmup", "0",
+                          "--json", str(tmp_path / "p.json")])
+    assert set(out["seconds"]) == {f"{w}_{k}" for w in precision.WAYS for k in ("train", "infer")}
+    assert all(v > 0 for v in out["seconds"].values())
+    assert out["tumorscope_computes_in"] in ("float32", "bfloat16")
+    assert json.loads((tmp_path / "p.json").read_text())["cpu"]["cpu_count"] >= 1

@@ -23,6 +23,7 @@ import torch
 from tumorscope.atomic import atomic_path
 from tumorscope.bundle import Bundle
 from tumorscope.errors import TumorscopeError
+from tumorscope.models.precision import autocast, channels_last, to_channels_last
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
 
@@ -74,14 +75,14 @@ def predict_tensors(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 6
                     tta: bool = False) -> np.ndarray:
     """(N, C, S, S) inputs -> (N, K) softmax probabilities (float64); ``tta`` averages them with those of the
     left-right mirrored inputs."""
-    model.eval()
+    to_channels_last(model).eval()
     out = []
     for i in range(0, len(x), batch_size):
-        xb = x[i : i + batch_size]
+        xb = channels_last(x[i : i + batch_size])
         views = (xb, xb.flip(-1)) if tta else (xb,)
         probs = []
         for v in views:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with autocast(bf16):
                 probs.append(torch.softmax(model(v).float(), dim=1).double())
         out.append(torch.stack(probs).mean(0).numpy())
     return np.concatenate(out) if out else np.zeros((0, 0))

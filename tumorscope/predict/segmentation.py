@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tumorscope.models.precision import autocast
 from tumorscope.preprocess.pipeline import Preprocessor
 
 
@@ -38,5 +39,5 @@ def predict_probabilities(
 
 
 def _forward(model: torch.nn.Module, x: torch.Tensor, bf16: bool) -> torch.Tensor:
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with autocast(bf16):
         return model(x).float()

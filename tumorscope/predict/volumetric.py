@@ -17,6 +17,7 @@ from torch import nn
 
 from tumorscope.data.volumes import SliceStack
 from tumorscope.errors import TumorscopeError
+from tumorscope.models.precision import autocast
 from tumorscope.preprocess.pipeline import Preprocessor
 
 DIVISOR = 16  # every patch edge is a multiple of 2**4: the U-Net downsamples four times by 2
@@ -188,7 +189,7 @@ def sliding_logits(model: nn.Module, x: torch.Tensor, window: SlidingWindow, bf1
     from monai.inferers import sliding_window_inference
 
     def forward(patch: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with autocast(bf16):
             return model(patch).float()
 
     out = sliding_window_inference(

@@ -24,6 +24,7 @@ from tumorscope.data.sample import Sample
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.classification import calibration_bins, scalar_metrics
 from tumorscope.models import build_model
+from tumorscope.models.precision import autocast, channels_last, to_channels_last
 from tumorscope.predict.classify import fingerprint, image_array, image_tensor, predict_tensors
 from tumorscope.preprocess.augment import LEVELS
 from tumorscope.preprocess.pipeline import Preprocessor
@@ -252,7 +253,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     init_report = load_init(model, cfg.init) if cfg.init and not resume else None
     from tumorscope.models.classifiers import freeze_stages
 
-    frozen_norms = freeze_stages(model, cfg.model, cfg.freeze)
+    frozen_norms = freeze_stages(to_channels_last(model), cfg.model, cfg.freeze)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
@@ -283,10 +284,10 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         batches = [b for b in order.split(cfg.batch_size) if len(b) > 1]  # BatchNorm needs 2+ images
         total, seen = 0.0, 0
         for idx in progress(batches, desc=f"epoch {epoch}", total=len(batches)):
-            xb, yb = batch_augment(train.x[idx], cfg.augment, gen), train.y[idx]
+            xb, yb = channels_last(batch_augment(train.x[idx], cfg.augment, gen)), train.y[idx]
             if cfg.mixup:
                 xb, perm, lam = mixup_batch(xb, cfg.mixup, mix_rng)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with autocast(cfg.bf16):
                 logits = model(xb).float()
             batch_loss = loss_fn(logits, yb)
             if cfg.mixup:
@@ -303,7 +304,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         return selection_score(val.y, predict_tensors(average.scored, val.x, bf16=cfg.bf16))
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
-                 average=average)
+                 average=average, bf16=cfg.bf16)
     training = {k2: v for k2, v in result.items() if k2 != "history"}
     bundle_config = {
         "name": run.name,

@@ -23,6 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from tumorscope.atomic import atomic_path
 from tumorscope.errors import TumorscopeError
+from tumorscope.models.precision import compute_dtype, cpu_description
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,13 @@ def fit(
     time_limit: float | None = None,
     resume: bool = False,
     average: WeightAverage | None = None,
+    bf16: bool = True,
 ) -> dict[str, Any]:
     """Train until ``epochs``, early stop (``patience`` epochs without a better score) or the time limit.
 
     With ``average`` (weight EMA), ``validate`` must score ``average.scored``; that network is what is kept
-    as best and loaded into ``model`` at the end."""
+    as best and loaded into ``model`` at the end. The result records what the time was measured on: the
+    dtype the convolutions ran in for the run's ``bf16`` request, and the CPU."""
     average = average or WeightAverage(model)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "checkpoint.pt"
@@ -172,6 +175,8 @@ def fit(
         "epochs_run": len(history),
         "stop_reason": stop_reason,
         "train_seconds": history[-1]["elapsed_s"],
+        "compute_dtype": compute_dtype(bf16),
+        "cpu": cpu_description(),
         "history": history,
     }
 

@@ -25,6 +25,7 @@ from tumorscope.atomic import write_json
 from tumorscope.data.dataset import load_dataset
 from tumorscope.errors import TumorscopeError
 from tumorscope.models import build_model
+from tumorscope.models.precision import autocast
 from tumorscope.predict.classify import image_array, image_tensor
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
@@ -109,7 +110,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(cfg.seed)
 
     def step_loss(batch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with autocast(cfg.bf16):
             z1, z2 = net(contrastive_view(batch, g)), net(contrastive_view(batch, g))
         return nt_xent(z1, z2, cfg.temperature)
 
@@ -129,7 +130,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False) -> dict[str, Any]:
         loss = float(np.mean([float(step_loss(b, g)) for b in val_x.split(cfg.batch_size) if len(b) > 1]))
         return {"score": -loss, "loss": loss}
 
-    result = fit(net, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume)
+    result = fit(net, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
+                 bf16=cfg.bf16)
     save_torch(net.encoder.state_dict(), run / "encoder.pt")
     summary = {k: v for k, v in result.items() if k != "history"} | {
         "n_images": len(x), "n_train": len(train_x), "n_val": n_val, "data": cfg.data, "model": cfg.model,

@@ -203,6 +203,17 @@ def _from_scratch_line(bundled_seconds: float, member_seconds: list[float], pret
     return " " + ("Within" if bundled_seconds <= 3600 else "Over") + " 60 minutes on 2 cores."
 
 
+def _compute_phrase(summary: dict[str, Any]) -> str:
+    """How the bundled run computed, from its train summary (runs before this was recorded: bf16 autocast)."""
+    cpu = summary.get("cpu")
+    if not cpu:
+        return "bf16 autocast"
+    dtype = "bf16 autocast" if summary.get("compute_dtype") == "bfloat16" else "float32"
+    native = "with" if cpu.get("native_bf16") else "without"
+    return (f"{dtype}; {cpu.get('processor')}, {native} native bfloat16 - times scale with the CPU: "
+            "`python bench/precision.py` measures yours")
+
+
 def _ci_cell(m: dict[str, Any], key: str) -> str:
     ci = m.get("ci95", {}).get(key)
     return f"{m[key]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
@@ -308,7 +319,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         f"{bundled['train_seconds'] / 60:.1f} min" + ("" if members else f", {bundled['epochs_run']} epochs, best at "
                                                      f"epoch {bundled['best_epoch']}")
         + f"), CPU with {net.get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
-        "jobs (bf16 autocast)." + _from_scratch_line(bundled["train_seconds"], member_seconds, pretrained),
+        f"jobs ({_compute_phrase(bundled)})." + _from_scratch_line(bundled["train_seconds"], member_seconds, pretrained),
         "", "## Limitations", "",
         "- One developer subset of a public dataset; no external validation set. No patient ids, so images of one "
         "patient may sit in both training and test folds (only duplicates found by the audit are kept together).",

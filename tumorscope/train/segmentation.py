@@ -16,6 +16,7 @@ from tumorscope.data.volumes import SliceStack, load_stacks
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models import build_model
+from tumorscope.models.precision import autocast
 from tumorscope.models.registry import MODELS
 from tumorscope.predict.postprocess import PostProcess
 from tumorscope.preprocess.augment import BatchAugment
@@ -91,7 +92,7 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
         total = 0.0
         for idx in progress(batches, desc=f"epoch {epoch}", total=len(batches)):
             xb, yb = augment(x_train[idx], y_train[idx])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with autocast(cfg.bf16):
                 logits = model(xb)
             loss = loss_fn(logits.float(), yb)
             opt.zero_grad(set_to_none=True)
@@ -105,7 +106,7 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
         return validation_row(average.scored, pre, stacks["val"], cfg.bf16)
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
-                 average=average)
+                 average=average, bf16=cfg.bf16)
     post = tune_postprocess(model, pre, stacks["val"], cfg.bf16, run)
     save_bundle(run / "bundle", model, bundle_config(cfg, run, pre, post, in_channels, result))
     summary = {k: v for k, v in result.items() if k != "history"} | {"postprocessing": post.to_dict()}

@@ -25,6 +25,7 @@ from tumorscope.bundle import save_bundle
 from tumorscope.data.volumes import load_stacks
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models import build_model
+from tumorscope.models.precision import autocast
 from tumorscope.predict.volumetric import (
     SlidingWindow,
     as_volume,
@@ -139,7 +140,7 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         total, seen = 0.0, 0
         for xb, yb in progress(batches, desc=f"epoch {epoch}", total=len(batches)):
             xb, yb = augment_patches(xb, yb, cfg.augment, gen)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with autocast(cfg.bf16):
                 logits = model(xb)
             loss = loss_fn(logits.float(), yb)
             opt.zero_grad(set_to_none=True)
@@ -154,7 +155,7 @@ def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         return validation_row(average.scored, pre, vols["val"], cfg.bf16, window=window)
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
-                 average=average)
+                 average=average, bf16=cfg.bf16)
     val_probs = {tta: [predict_stack(model, pre, v, window, tta=tta, bf16=cfg.bf16)[1] for v in vols["val"]]
                  for tta in (False, True)}
     post = choose_postprocess(vols["val"], val_probs)
