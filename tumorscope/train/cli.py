@@ -57,7 +57,9 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=d.patience, help="early stopping: epochs without improvement")
     p.add_argument("--time-limit", metavar="DURATION", help="wall-clock budget, e.g. 30m or 1h; stops after that epoch")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
-    p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in float32 instead of bfloat16 autocast")
+    p.add_argument("--no-bf16", dest="bf16", action="store_false",
+                   help="train in float32 even where the CPU computes bfloat16 natively (AVX512-BF16 / AMX); "
+                   "elsewhere float32 is used anyway, emulated bf16 being ~14x slower (TUMORSCOPE_BF16=1 forces it)")
     p.add_argument("--ema", type=float, metavar="DECAY", help="keep an exponential moving average of the weights "
                    "(e.g. 0.99 per step); validation, the best checkpoint and the bundle use the average (default 0: off)")
     p.add_argument("--init", metavar="CKPT", help="start from a local checkpoint (bundle folder or state_dict .pt)")
