@@ -37,6 +37,7 @@ test: install browser lint typecheck
 
 bench: install
 	$(BIN)/python bench/seg_inference.py
+	$(BIN)/python bench/precision.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache .ruff_cache
