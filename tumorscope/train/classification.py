@@ -253,7 +253,8 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     init_report = load_init(model, cfg.init) if cfg.init and not resume else None
     from tumorscope.models.classifiers import freeze_stages
 
-    frozen_norms = freeze_stages(to_channels_last(model), cfg.model, cfg.freeze)
+    to_channels_last(model)  # the batches below are channels-last too
+    frozen_norms = freeze_stages(model, cfg.model, cfg.freeze)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
