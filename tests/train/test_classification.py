@@ -295,6 +295,55 @@ def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path
     assert bundle.config.get("weights_dtype") is None  # two tiny members fit the 20 MB limit in float32
 
 
+def test_members_of_different_sizes_ensemble_at_the_largest_size(data, fold_run, tmp_path):
+    """A 48-px member beside the 32-px fold run: the ensemble preprocesses at 48 px and the 32-px member resizes
+    the batch itself; members that crop differently are refused (their inputs would silently differ)."""
+    big = tmp_path / "big"
+    assert main(["train", *TINY, "--size", "48", "--data", str(data), "--splits", str(fold_run / "splits.json"),
+                 "--seed", "1", "--out", str(big)]) == 0
+    out = tmp_path / "ens"
+    assert main(["ensemble", str(fold_run), str(big), "--out", str(out)]) == 0
+    ens, small, large = load_bundle(out), load_bundle(fold_run), load_bundle(big)
+    assert ens.preprocessor.size == (48, 48)
+    specs = ens.config["model"]["options"]["members"]
+    assert specs[0]["size"] == [32, 32] and "size" not in specs[1]
+    x = torch.rand(3, 1, 48, 48)
+    small_x = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False, antialias=True)
+    mean = (torch.softmax(small.model(small_x), 1) + torch.softmax(large.model(x), 1)) / 2
+    assert torch.allclose(torch.softmax(ens.model(x), 1), mean, atol=1e-5)
+    assert json.loads((out / "test_metrics.json").read_text())["n"] > 0
+    assert main(["predict", "--model", str(out), "-i", str(data / "alpha"), "-o", str(tmp_path / "pred")]) == 0
+    cropped = tmp_path / "cropped"
+    assert main(["train", *TINY, "--crop", "foreground", "--data", str(data), "--splits", str(fold_run / "splits.json"),
+                 "--out", str(cropped)]) == 0
+    with pytest.raises(TumorscopeError, match="differs .* in crop"):
+        from tumorscope.train.ensemble import ensemble_runs
+
+        ensemble_runs([fold_run, cropped], tmp_path / "bad")
+
+
+def test_mixed_ensembles_are_described_by_their_members(tmp_path):
+    """compare's label and the card's network sentence group an ensemble's members by network and size."""
+    from tumorscope.evaluate.compare import describe
+    from tumorscope.train.publish import _network_sentence
+
+    base = {"model": "resnet18", "width": 32, "channels": "gray", "crop": "foreground", "epochs": 80}
+    members = []
+    for name, size, seed in (("a", 192, 0), ("b", 128, 0), ("c", 192, 1)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "cv_config.json").write_text(json.dumps({**base, "size": size, "seed": seed}))
+        members.append(str(tmp_path / name))
+    model, training = describe({"path": str(tmp_path / "ens"), "config": {"ensemble_of": members}})
+    assert model == "ensemble of 2 x resnet18 w32 192px + 1 x resnet18 w32 128px"
+    assert training == "from scratch; foreground crop, 80 epochs"
+    nets = [json.loads((Path(m) / "cv_config.json").read_text()) for m in members]
+    text = _network_sentence(nets, [0, 0, 1], "trained from scratch")
+    assert "2 x `resnet18`" in text and "input 192x192 (seeds 0, 1)" in text and "input 128x128 (seeds 0)" in text
+    assert "reads each image at 192x192" in text
+    one_kind = _network_sentence([nets[0], nets[2]], [0, 1], "trained from scratch")
+    assert one_kind.startswith("Network: `resnet18`") and "An ensemble of 2 such networks (seeds 0, 1" in one_kind
+
+
 def test_two_core_wall_clock_of_one_thread_jobs():
     assert two_core_minutes([600.0] * 3) == 20  # two in parallel, then the third
     assert two_core_minutes([3600.0]) == 60 and two_core_minutes([1800.0, 1200.0, 600.0]) == 30

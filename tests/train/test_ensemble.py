@@ -105,3 +105,31 @@ def test_single_sequence_input_is_left_to_one_channel_members():
     assert ens.voters(torch.rand(1, 3, 4, 4)) == [0, 1]
     only_multi = ProbabilityEnsemble([Constant([0.0]), Constant([2.0])], [[0, 1, 2], [0, 1, 2]], out_channels=1)
     assert only_multi.voters(same) == [0, 1]
+
+
+class SizeRecorder(nn.Module):
+    """A classifier stand-in: fixed logits per image, recording the input size it was given."""
+
+    def __init__(self, logits: list[float]) -> None:
+        super().__init__()
+        self.logits = torch.tensor(logits)
+        self.seen_size: tuple[int, ...] = ()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen_size = tuple(x.shape[-2:])
+        return self.logits.expand(x.shape[0], -1)
+
+
+def test_classifier_members_read_the_input_at_their_own_size():
+    small, large = SizeRecorder([1.0, 0.0]), SizeRecorder([0.0, 1.0])
+    ens = ProbabilityEnsemble([small, large], [[0], [0]], out_channels=2, sizes=[(32, 32), None])
+    x = torch.rand(2, 1, 48, 48)
+    p = torch.softmax(ens(x), dim=1)
+    assert small.seen_size == (32, 32) and large.seen_size == (48, 48)
+    assert torch.allclose(p, torch.full_like(p, 0.5), atol=1e-6)  # the mean of two mirrored probabilities
+    # the resize is the preprocessing's (antialiased bilinear), so a member sees what its own pipeline makes
+    from tumorscope.preprocess.pipeline import resize
+
+    assert torch.equal(ens.member_input(0, x), resize(x, (32, 32)))
+    with pytest.raises(ValueError, match="one input size"):
+        ProbabilityEnsemble([small, large], [[0], [0]], out_channels=2, sizes=[(32, 32)])

@@ -63,10 +63,7 @@ def load_result(path: str | Path) -> dict[str, Any]:
         done, k = cv["folds_done"], cv.get("k", cv["folds_done"])
         where = (f"{k}-fold CV pooled" if done == k else f"{done} of {k} CV folds pooled" if k
                  else f"{done} CV folds pooled") + f", n={metrics['n']}"
-        for file in (p / "cv_config.json", p / "fold0" / "config.json"):
-            if file.exists():
-                config = _read(file)
-                break
+        config = run_config(p)
         times = [_read(f / "train_summary.json").get("train_seconds") for f in sorted(p.glob("fold*"))
                  if (f / "train_summary.json").exists()]
         seconds = sum(t for t in times if t) / max(len(times), 1) if times else None
@@ -88,18 +85,36 @@ def load_result(path: str | Path) -> dict[str, Any]:
             "train_seconds": seconds, "by_source": by_source}
 
 
+def run_config(run: Path) -> dict[str, Any]:
+    """The options of a CV folder (its cv_config.json, or fold 0's config.json for a seed loop of trainings)."""
+    for file in (run / "cv_config.json", run / "fold0" / "config.json"):
+        if file.exists():
+            return _read(file)
+    return {}
+
+
+def network_label(cfg: dict[str, Any]) -> str:
+    """A network as a run's config describes it: "resnet18 w32 128px"."""
+    return f"{cfg.get('model')} w{cfg.get('width')} {cfg.get('size')}px"
+
+
 def describe(result: dict[str, Any]) -> tuple[str, str]:
-    """(model, training) labels: e.g. ("resnet18 w32 128px", "transfer: brain-mri-tumor-type, freeze 2")."""
+    """(model, training) labels: e.g. ("resnet18 w32 128px", "transfer: brain-mri-tumor-type, freeze 2"); an
+    ensembled CV is described by its members, grouped: "ensemble of 2 x resnet18 w32 192px + 2 x ... 128px"."""
     cfg = result["config"]
     members = cfg.get("ensemble_of") or []
-    if members and (Path(members[0]) / "cv_config.json").exists():  # an ensembled CV: describe its first member
-        first = describe({"path": members[0], "config": _read(Path(members[0]) / "cv_config.json")})
+    configs = [run_config(Path(m)) for m in members]
+    if configs and all(configs):  # seeds left out: the members' seeds are what an ensemble averages over
+        labels = [describe({"path": m, "config": {**c, "seed": 0}}) for m, c in zip(members, configs)]
         stored = Path(result["path"]) / "fold0" / "bundle" / "config.json"
         dtype = _read(stored).get("weights_dtype") if stored.exists() else None
-        return f"ensemble of {len(members)} x {first[0]}" + (f" ({dtype} weights)" if dtype else ""), first[1]
+        nets = list(dict.fromkeys(net for net, _ in labels))  # in order of first appearance
+        trainings = list(dict.fromkeys(training for _, training in labels))
+        model = "ensemble of " + " + ".join(f"{sum(n == net for n, _ in labels)} x {net}" for net in nets)
+        return model + (f" ({dtype} weights)" if dtype else ""), " / ".join(trainings)
     if not cfg:
         return Path(result["path"]).name, "-"
-    model = f"{cfg.get('model')} w{cfg.get('width')} {cfg.get('size')}px" + (f" (seed {cfg['seed']})" if cfg.get("seed") else "")
+    model = network_label(cfg) + (f" (seed {cfg['seed']})" if cfg.get("seed") else "")
     init = cfg.get("init")
     if not init:
         training = "from scratch"

@@ -29,7 +29,7 @@ from tumorscope.train.segmentation import tune_postprocess
 
 log = logging.getLogger(__name__)
 
-SHARED_PREPROCESSING = ("normalization", "enhancement", "size", "context")
+SHARED_PREPROCESSING = ("normalization", "enhancement", "size", "context", "crop")
 
 
 def member_channels(ensemble_mode: str, member_mode: str, n: int) -> list[int]:
@@ -43,16 +43,19 @@ def member_channels(ensemble_mode: str, member_mode: str, n: int) -> list[int]:
 
 
 def ensemble_preprocessor(bundles: list[Bundle]) -> Preprocessor:
-    """The members' common preprocessing, with the widest channel mode (mri3 when any member reads it)."""
+    """The members' common preprocessing, with the widest channel mode (mri3 when any member reads it) and, for
+    classifiers, the largest member's input size (each smaller member resizes the batch to its own)."""
     pres = [b.preprocessor.to_dict() for b in bundles]
+    resizable = bundles[0].task == "classification"
     for b, p in zip(bundles[1:], pres[1:]):
-        diff = [k for k in SHARED_PREPROCESSING if p.get(k) != pres[0].get(k)]
+        diff = [k for k in SHARED_PREPROCESSING if p.get(k) != pres[0].get(k) and not (k == "size" and resizable)]
         if diff:
             raise TumorscopeError(f"preprocessing differs from {bundles[0].path} in {', '.join(diff)}", b.path)
     modes = {p["channels"] for p in pres}
     mode = "mri3" if "mri3" in modes else pres[0]["channels"]
     base = next(p for p in pres if p["channels"] == mode)
-    return Preprocessor.from_dict(base)
+    largest = max((p["size"] for p in pres), key=lambda hw: hw[0] * hw[1])
+    return Preprocessor.from_dict({**base, "size": largest})
 
 
 def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, calibrate_t: bool = False,
@@ -80,11 +83,14 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
     for b in bundles:
         m = b.config["model"]
         chans = member_channels(pre.channels, b.preprocessor.channels, m["in_channels"])
-        specs.append({"name": m["name"], "in_channels": m["in_channels"], "options": m.get("options", {}),
-                      "channels": chans})
+        spec = {"name": m["name"], "in_channels": m["in_channels"], "options": m.get("options", {}), "channels": chans}
+        if tuple(b.preprocessor.size) != tuple(pre.size):
+            spec["size"] = list(b.preprocessor.size)
+        specs.append(spec)
     n_in = next(b.config["model"]["in_channels"] for b in bundles if b.preprocessor.channels == pre.channels)
     k = bundles[0].config["model"]["out_channels"]
-    model = ProbabilityEnsemble([b.model for b in bundles], [s["channels"] for s in specs], out_channels=k)
+    model = ProbabilityEnsemble([b.model for b in bundles], [s["channels"] for s in specs], out_channels=k,
+                                sizes=[s.get("size") for s in specs])
     as_stored(model, weights_dtype).eval()
     members_training = [b.config.get("training", {}) for b in bundles]
     ds = load_dataset(data or members_training[0]["config"]["data"])

@@ -20,7 +20,7 @@ from tumorscope.bundle import load_bundle, save_bundle
 from tumorscope.bundle.bundle import ZOO, smallest_dtype_that_fits
 from tumorscope.data.locate import shared_dataset
 from tumorscope.errors import TumorscopeError
-from tumorscope.evaluate.compare import COLUMNS, describe
+from tumorscope.evaluate.compare import COLUMNS, describe, network_label, run_config
 from tumorscope.train.config import PRETRAIN_SUMMARY, is_pretrain_run
 
 # What each bundled classifier is, where its data comes from, and what the seeds reported on that data.
@@ -176,6 +176,32 @@ def _tta_lines(cv_dir: Path, fold: int) -> list[str]:
             "`--tta` / `--no-tta` override it. The held-out numbers below use each fold's own choice.", ""]
 
 
+def _network_sentence(nets: list[dict[str, Any]], seeds: list[int], origin: str) -> str:
+    """The card's first sentence on the network(s): one network, an ensemble of one kind of network (seeds
+    listed), or an ensemble of several kinds, each with its seeds and input size."""
+    first = nets[0]
+    look = f"{first['channels']}{', each image first cropped to its foreground box' if first.get('crop') == 'foreground' else ''}"
+    kinds = list(dict.fromkeys(network_label(n) for n in nets))
+    if len(kinds) == 1:
+        line = (f"Network: `{first['model']}` ({_summary(first['model'])}) with width {first['width']}, input "
+                f"{first['size']}x{first['size']} ({look}), {origin}.")
+        if len(nets) > 1:
+            line += (f" An ensemble of {len(nets)} such networks (seeds {', '.join(map(str, seeds))}, the same "
+                     "splits) whose class probabilities are averaged.")
+        return line
+    groups = []
+    for kind in kinds:
+        idx = [i for i, n in enumerate(nets) if network_label(n) == kind]
+        n = nets[idx[0]]
+        groups.append(f"{len(idx)} x `{n['model']}` ({_summary(n['model'])}) with width {n['width']}, input "
+                      f"{n['size']}x{n['size']} (seeds {', '.join(str(seeds[i]) for i in idx)})")
+    largest = max(n["size"] for n in nets)
+    return (f"Networks: an ensemble of {len(nets)} networks on the same splits whose class probabilities are "
+            f"averaged: {'; '.join(groups)}; all {look}, {origin}. The ensemble reads each image at "
+            f"{largest}x{largest} and a smaller member resizes it to its own input (antialiased, as the "
+            "preprocessing resizes).")
+
+
 def _slug(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
 
@@ -256,14 +282,10 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
                   f"({pretrained['summary']['n_images']} images, none of this dataset's), then fine-tuned")
     else:
         origin = "trained " + ("from " + Path(net["init"]).name if net.get("init") else "from scratch")
-    ensemble_line = (f" An ensemble of {len(members)} such networks (seeds {', '.join(map(str, seeds))}, the same "
-                     "splits) whose class probabilities are averaged." if members else "")
     lines = [
         f"# {name}", "", recipe["title"], "",
-        f"Network: `{net['model']}` ({_summary(net['model'])}) with width {net['width']}, input {net['size']}x{net['size']} "
-        f"({net['channels']}{', each image first cropped to its foreground box' if net.get('crop') == 'foreground' else ''}), "
-        f"{origin}.{ensemble_line} Recipe: {describe({'path': str(cv_dir), 'config': net})[1]}. "
-        f"Classes: {', '.join(pooled['classes'])}.",
+        f"{_network_sentence([run_config(Path(m)) for m in members] or [net], seeds, origin)} "
+        f"Recipe: {describe({'path': str(cv_dir), 'config': net})[1]}. Classes: {', '.join(pooled['classes'])}.",
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
         *(_pretraining_data_lines(pretrained) if pretrained else []),
         "## How it was trained (exact commands)", "", "```",
