@@ -104,10 +104,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Average the probabilities of runs that share one split (e.g. a FLAIR-only and a 3-sequence "
         "U-Net of the same CV fold). Post-processing is chosen on their validation patients; their test "
         "patients, if any, are scored into test_metrics.json. With --cv, RUN arguments are CV folders and every "
-        "fold finished in all of them is ensembled, then pooled into cv_summary.json.",
+        "fold finished in all of them is ensembled, then pooled into cv_summary.json. Classifiers of different "
+        "input sizes may be mixed: the ensemble reads images at the largest size and each smaller member "
+        "resizes them to its own; every other preprocessing option (normalisation, crop, ...) must agree.",
         epilog="examples:\n"
         "  tumorscope ensemble runs/lgg_final runs/lgg_final_mri3 --out runs/lgg_final_ens\n"
-        "  tumorscope ensemble --cv runs/lgg_cv_flair runs/lgg_cv_mri3 --out runs/lgg_cv_ens",
+        "  tumorscope ensemble --cv runs/lgg_cv_flair runs/lgg_cv_mri3 --out runs/lgg_cv_ens\n"
+        "  tumorscope ensemble --cv runs/brain_192_s0 runs/brain_128_s0 --weights int8 --out runs/brain_mix",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders (or CV folders with --cv)")
