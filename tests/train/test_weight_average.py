@@ -1,5 +1,6 @@
 """Weight EMA in the generic training loop: what is validated, kept as best and resumed is the average."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -73,3 +74,26 @@ def test_off_by_default_and_bad_decay_is_refused():
     assert WeightAverage(model).scored is model and WeightAverage(model).state_dict() is None
     with pytest.raises(TumorscopeError, match="--ema"):
         WeightAverage(model, 1.0)
+
+
+def test_resume_continues_the_runs_own_random_streams(tmp_path):
+    """A run's own generators (batch order, augmentation, mixup) are checkpointed: 2 epochs + resume to 4 draws
+    exactly what 4 uninterrupted epochs draw, for torch and numpy generators alike."""
+
+    def run(epochs: int, resume: bool, folder: str) -> list[float]:
+        model = torch.nn.Linear(1, 1, bias=False)
+        opt = torch.optim.SGD(model.parameters(), lr=0.0)
+        gen, rng = torch.Generator().manual_seed(3), np.random.default_rng(3)
+        drawn: list[float] = []
+
+        def train_epoch(epoch: int) -> dict[str, float]:
+            drawn.extend([float(torch.rand(1, generator=gen)), float(rng.random())])
+            return {"loss": 0.0}
+
+        fit(model, opt, None, train_epoch, lambda: {"score": 0.0}, tmp_path / folder, epochs=epochs, patience=9,
+            resume=resume, generators=(gen, rng))
+        return drawn
+
+    straight = run(4, False, "straight")
+    first = run(2, False, "split")
+    assert first + run(4, True, "split") == straight

@@ -305,7 +305,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         return selection_score(val.y, predict_tensors(average.scored, val.x, bf16=cfg.bf16))
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
-                 average=average, bf16=cfg.bf16)
+                 average=average, bf16=cfg.bf16, generators=(gen, mix_rng))
     training = {k2: v for k2, v in result.items() if k2 != "history"}
     bundle_config = {
         "name": run.name,

@@ -13,7 +13,7 @@ import io
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +97,14 @@ def fit(
     resume: bool = False,
     average: WeightAverage | None = None,
     bf16: bool = True,
+    generators: Sequence[torch.Generator | np.random.Generator] = (),
 ) -> dict[str, Any]:
     """Train until ``epochs``, early stop (``patience`` epochs without a better score) or the time limit.
 
     With ``average`` (weight EMA), ``validate`` must score ``average.scored``; that network is what is kept
-    as best and loaded into ``model`` at the end. The result records what the time was measured on: the
+    as best and loaded into ``model`` at the end. ``generators``: the run's own random streams (batch order,
+    augmentation, mixup), saved in the checkpoint with the global ones, so a resumed run draws what an
+    uninterrupted one would. The result records what the time was measured on: the
     dtype the convolutions ran in for the run's ``bf16`` request, and the CPU."""
     average = average or WeightAverage(model)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +126,8 @@ def fit(
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
+        for g, saved in zip(generators, state["rng"].get("generators", [])):
+            _set_generator_state(g, saved)
         log.info("resumed from epoch %d (best score %.4f at epoch %d)", start_epoch, best, best_epoch)
     t0 = time.monotonic() - elapsed_before
     stop_reason = "epochs"
@@ -159,7 +164,8 @@ def fit(
             "best_epoch": best_epoch,
             "history": history,
             "elapsed": row["elapsed_s"],
-            "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+                    "generators": [_generator_state(g) for g in generators]},
         }
         save_torch(state, ckpt_path)
         write_history(history, run_dir)
@@ -179,6 +185,17 @@ def fit(
         "cpu": cpu_description(),
         "history": history,
     }
+
+
+def _generator_state(g: torch.Generator | np.random.Generator) -> Any:
+    return g.get_state() if isinstance(g, torch.Generator) else g.bit_generator.state
+
+
+def _set_generator_state(g: torch.Generator | np.random.Generator, state: Any) -> None:
+    if isinstance(g, torch.Generator):
+        g.set_state(state)
+    else:
+        g.bit_generator.state = state
 
 
 def write_history(history: list[dict[str, float]], run_dir: Path) -> None:

@@ -131,7 +131,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False) -> dict[str, Any]:
         return {"score": -loss, "loss": loss}
 
     result = fit(net, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
-                 bf16=cfg.bf16)
+                 bf16=cfg.bf16, generators=(gen,))
     save_torch(net.encoder.state_dict(), run / "encoder.pt")
     summary = {k: v for k, v in result.items() if k != "history"} | {
         "n_images": len(x), "n_train": len(train_x), "n_val": n_val, "data": cfg.data, "model": cfg.model,

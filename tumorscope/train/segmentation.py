@@ -106,7 +106,7 @@ def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]
         return validation_row(average.scored, pre, stacks["val"], cfg.bf16)
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
-                 average=average, bf16=cfg.bf16)
+                 average=average, bf16=cfg.bf16, generators=(gen, augment.generator))
     post = tune_postprocess(model, pre, stacks["val"], cfg.bf16, run)
     save_bundle(run / "bundle", model, bundle_config(cfg, run, pre, post, in_channels, result))
     summary = {k: v for k, v in result.items() if k != "history"} | {"postprocessing": post.to_dict()}
