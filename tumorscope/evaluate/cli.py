@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "compare", help="one Markdown table of classification results across runs",
         description="Compare classification runs: CV folders (pooled held-out metrics + mean +- sd over folds), "
         "training runs with a test fold, or evaluation folders. Columns: Model | Training | Accuracy | "
-        "Precision | Recall | F1 | AUC with 95%% bootstrap CIs.",
+        "Precision | Recall | F1 | AUC with 95% bootstrap CIs.",
         epilog="example:\n  tumorscope compare runs/busi_cnn_cv runs/busi_resnet18_cv runs/busi_transfer_cv -o table.md",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
