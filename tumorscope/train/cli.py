@@ -54,7 +54,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="patients held out for validation")
     p.add_argument("--folds", type=int, default=d.folds)
     p.add_argument("--splits", metavar="JSON", help="use this splits.json instead of making a split")
-    p.add_argument("--patience", type=int, default=d.patience, help="early stopping: epochs without improvement")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help="early stopping: epochs without a better validation score (default %(default)s); the learning "
+                   "rate follows a cosine schedule over --epochs, so a patience much shorter than --epochs can stop "
+                   "on a lucky early score before the rate anneals (set it to --epochs to switch early stopping off)")
     p.add_argument("--time-limit", metavar="DURATION", help="wall-clock budget, e.g. 30m or 1h; stops after that epoch")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
     p.add_argument("--no-bf16", dest="bf16", action="store_false",
