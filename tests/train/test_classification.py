@@ -338,7 +338,7 @@ def test_mixed_ensembles_are_described_by_their_members(tmp_path):
     assert training == "from scratch; foreground crop, 80 epochs"
     nets = [json.loads((Path(m) / "cv_config.json").read_text()) for m in members]
     text = _network_sentence(nets, [0, 0, 1], "trained from scratch")
-    assert "2 x `resnet18`" in text and "input 192x192 (seeds 0, 1)" in text and "input 128x128 (seeds 0)" in text
+    assert "2 x `resnet18`" in text and "input 192x192 (seeds 0, 1)" in text and "input 128x128 (seed 0)" in text
     assert "reads each image at 192x192" in text
     one_kind = _network_sentence([nets[0], nets[2]], [0, 1], "trained from scratch")
     assert one_kind.startswith("Network: `resnet18`") and "An ensemble of 2 such networks (seeds 0, 1" in one_kind

@@ -194,7 +194,7 @@ def _network_sentence(nets: list[dict[str, Any]], seeds: list[int], origin: str)
         idx = [i for i, n in enumerate(nets) if network_label(n) == kind]
         n = nets[idx[0]]
         groups.append(f"{len(idx)} x `{n['model']}` ({_summary(n['model'])}) with width {n['width']}, input "
-                      f"{n['size']}x{n['size']} (seeds {', '.join(str(seeds[i]) for i in idx)})")
+                      f"{n['size']}x{n['size']} (seed{'s' * (len(idx) > 1)} {', '.join(str(seeds[i]) for i in idx)})")
     largest = max(n["size"] for n in nets)
     return (f"Networks: an ensemble of {len(nets)} networks on the same splits whose class probabilities are "
             f"averaged: {'; '.join(groups)}; all {look}, {origin}. The ensemble reads each image at "
@@ -341,7 +341,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         f"{bundled['train_seconds'] / 60:.1f} min" + ("" if members else f", {bundled['epochs_run']} epochs, best at "
                                                      f"epoch {bundled['best_epoch']}")
         + f"), CPU with {net.get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
-        f"jobs ({_compute_phrase(bundled)})." + _from_scratch_line(bundled["train_seconds"], member_seconds, pretrained),
+        f"jobs ({_compute_phrase(bundled if bundled.get('cpu') else first_member)})." + _from_scratch_line(bundled["train_seconds"], member_seconds, pretrained),
         "", "## Limitations", "",
         "- One developer subset of a public dataset; no external validation set. No patient ids, so images of one "
         "patient may sit in both training and test folds (only duplicates found by the audit are kept together).",
