@@ -104,8 +104,8 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
     cfg = result["config"]
     members = cfg.get("ensemble_of") or []
     configs = [run_config(Path(m)) for m in members]
-    if configs and all(configs):  # seeds left out: the members' seeds are what an ensemble averages over
-        labels = [describe({"path": m, "config": {**c, "seed": 0}}) for m, c in zip(members, configs)]
+    if configs and all(configs):  # networks without seeds: the members' seeds are what an ensemble averages over
+        labels = [(network_label(c), describe({"path": m, "config": c})[1]) for m, c in zip(members, configs)]
         stored = Path(result["path"]) / "fold0" / "bundle" / "config.json"
         dtype = _read(stored).get("weights_dtype") if stored.exists() else None
         nets = list(dict.fromkeys(net for net, _ in labels))  # in order of first appearance

@@ -179,12 +179,14 @@ def _tta_lines(cv_dir: Path, fold: int) -> list[str]:
 def _network_sentence(nets: list[dict[str, Any]], seeds: list[int], origin: str) -> str:
     """The card's first sentence on the network(s): one network, an ensemble of one kind of network (seeds
     listed), or an ensemble of several kinds, each with its seeds and input size."""
+    def network(n: dict[str, Any]) -> str:
+        return f"`{n['model']}` ({_summary(n['model'])}) with width {n['width']}, input {n['size']}x{n['size']}"
+
     first = nets[0]
     look = f"{first['channels']}{', each image first cropped to its foreground box' if first.get('crop') == 'foreground' else ''}"
     kinds = list(dict.fromkeys(network_label(n) for n in nets))
     if len(kinds) == 1:
-        line = (f"Network: `{first['model']}` ({_summary(first['model'])}) with width {first['width']}, input "
-                f"{first['size']}x{first['size']} ({look}), {origin}.")
+        line = f"Network: {network(first)} ({look}), {origin}."
         if len(nets) > 1:
             line += (f" An ensemble of {len(nets)} such networks (seeds {', '.join(map(str, seeds))}, the same "
                      "splits) whose class probabilities are averaged.")
@@ -192,9 +194,8 @@ def _network_sentence(nets: list[dict[str, Any]], seeds: list[int], origin: str)
     groups = []
     for kind in kinds:
         idx = [i for i, n in enumerate(nets) if network_label(n) == kind]
-        n = nets[idx[0]]
-        groups.append(f"{len(idx)} x `{n['model']}` ({_summary(n['model'])}) with width {n['width']}, input "
-                      f"{n['size']}x{n['size']} (seed{'s' * (len(idx) > 1)} {', '.join(str(seeds[i]) for i in idx)})")
+        groups.append(f"{len(idx)} x {network(nets[idx[0]])} "
+                      f"(seed{'s' * (len(idx) > 1)} {', '.join(str(seeds[i]) for i in idx)})")
     largest = max(n["size"] for n in nets)
     return (f"Networks: an ensemble of {len(nets)} networks on the same splits whose class probabilities are "
             f"averaged: {'; '.join(groups)}; all {look}, {origin}. The ensemble reads each image at "
@@ -264,6 +265,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
     cfg = json.loads((cv_dir / "cv_config.json").read_text())
     members = cfg.get("ensemble_of") or []
     net = json.loads((Path(members[0]) / "cv_config.json").read_text()) if members else cfg
+    nets = [net, *(run_config(Path(m)) for m in members[1:])]  # one per member (the run itself when not an ensemble)
     bundled = json.loads((cv_dir / f"fold{fold}" / "train_summary.json").read_text())
     first_member = (json.loads((Path(members[0]) / f"fold{fold}" / "train_summary.json").read_text()) if members
                     else bundled)
@@ -284,7 +286,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         origin = "trained " + ("from " + Path(net["init"]).name if net.get("init") else "from scratch")
     lines = [
         f"# {name}", "", recipe["title"], "",
-        f"{_network_sentence([run_config(Path(m)) for m in members] or [net], seeds, origin)} "
+        f"{_network_sentence(nets, seeds, origin)} "
         f"Recipe: {describe({'path': str(cv_dir), 'config': net})[1]}. Classes: {', '.join(pooled['classes'])}.",
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
         *(_pretraining_data_lines(pretrained) if pretrained else []),
@@ -341,7 +343,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         f"{bundled['train_seconds'] / 60:.1f} min" + ("" if members else f", {bundled['epochs_run']} epochs, best at "
                                                      f"epoch {bundled['best_epoch']}")
         + f"), CPU with {net.get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
-        f"jobs ({_compute_phrase(bundled if bundled.get('cpu') else first_member)})." + _from_scratch_line(bundled["train_seconds"], member_seconds, pretrained),
+        f"jobs ({_compute_phrase(first_member)})." + _from_scratch_line(bundled["train_seconds"], member_seconds, pretrained),
         "", "## Limitations", "",
         "- One developer subset of a public dataset; no external validation set. No patient ids, so images of one "
         "patient may sit in both training and test folds (only duplicates found by the audit are kept together).",
