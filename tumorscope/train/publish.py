@@ -264,19 +264,18 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
     cv = json.loads((cv_dir / "cv_summary.json").read_text())
     cfg = json.loads((cv_dir / "cv_config.json").read_text())
     members = cfg.get("ensemble_of") or []
-    net = json.loads((Path(members[0]) / "cv_config.json").read_text()) if members else cfg
-    nets = [net, *(run_config(Path(m)) for m in members[1:])]  # one per member (the run itself when not an ensemble)
+    nets = [run_config(Path(m)) for m in members] or [cfg]  # one per member (the run itself when not an ensemble)
+    net = nets[0]
     bundled = json.loads((cv_dir / f"fold{fold}" / "train_summary.json").read_text())
-    first_member = (json.loads((Path(members[0]) / f"fold{fold}" / "train_summary.json").read_text()) if members
-                    else bundled)
+    member_summaries = [json.loads((Path(m) / f"fold{fold}" / "train_summary.json").read_text()) for m in members]
+    first_member = member_summaries[0] if members else bundled
     pooled, folds = cv["pooled"], cv["across_folds"]
     stored = json.loads((cv_dir / f"fold{fold}" / "bundle" / "config.json").read_text())  # the bundled fold's bundle
     measured = stored.get("weights_dtype", "float32")
     times = [json.loads(p.read_text())["train_seconds"] for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
     dedup = first_member.get("dedup", {})
     seeds = [json.loads((Path(m) / f"fold{fold}" / "config.json").read_text())["seed"] for m in members]
-    member_seconds = [json.loads((Path(m) / f"fold{fold}" / "train_summary.json").read_text())["train_seconds"]
-                      for m in members]
+    member_seconds = [s["train_seconds"] for s in member_summaries]
     pretrained = _pretrain_run(net.get("init"))
     if pretrained:
         origin = (f"initialised from the self-supervised (contrastive, no labels) encoder `{pretrained['path']}`, "
