@@ -131,6 +131,15 @@ def test_cv_pools_folds_and_compare_makes_a_table(data, tmp_path):
     assert "tumorscope cv --task classification" in bundle.card and "0.884" in bundle.card
 
 
+def test_card_command_names_the_split_file_a_cv_used():
+    from tumorscope.train.publish import _command
+
+    cfg = {"model": "cnn", "width": 4, "splits": "runs/brain_splits.json", "threads": 2}
+    assert _command(cfg, "DATA", "runs/cv") == (
+        "tumorscope cv --task classification --data DATA --model cnn --width 4 --threads 2 "
+        "--splits runs/brain_splits.json --out runs/cv")
+
+
 def test_transfer_init_skips_new_head_and_freezes(fold_run, data, tmp_path):
     run = tmp_path / "ft"
     assert main(["train", *TINY, "--epochs", "1", "--data", str(data), "--init", str(fold_run), "--freeze", "2",
@@ -287,6 +296,9 @@ def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path
     assert bundle.config["model"]["name"] == "ensemble"
     assert f"tumorscope ensemble --cv {cv0} {cv1} --out {ens}" in bundle.card
     assert "--seed 1 " in bundle.card and f"--splits {cv0}/fold$f/splits.json --out {cv1}/fold$f" in bundle.card
+    member_line = next(line for line in bundle.card.splitlines() if f"--out {cv1}/fold$f" in line)
+    assert member_line.count("--splits") == 1  # the member's own per-fold split file is not repeated
+    assert "CPU with 1 torch thread(s)" in bundle.card  # the bundled fold's setting
     assert "An ensemble of 2 such networks (seeds 0, 1" in bundle.card
     n_on = sum(json.loads((ens / f"fold{f}" / "train_summary.json").read_text())["tta_search"]["tta"] for f in (0, 1))
     assert "## Inference" in bundle.card and f"on in {n_on} of 2 folds" in bundle.card

@@ -80,7 +80,7 @@ def _flags(cfg: dict[str, Any], data_arg: str, skip: tuple[str, ...] = ()) -> st
     flags = ["--task classification", f"--data {data_arg}", f"--model {cfg['model']}"]
     for key in ("width", "size", "channels", "crop", "augment", "epochs", "patience", "batch_size", "lr", "val_fraction",
                 "folds", "seed", "loss", "label_smoothing", "mixup", "ema", "class_weights", "sampler", "init", "freeze",
-                "time_limit", "threads"):
+                "time_limit", "threads", "splits"):
         v = cfg.get(key)
         if key not in skip and v is not None and v != "" and v != _DEFAULTS.get(key):
             flags.append(_flag(key, v))
@@ -130,7 +130,7 @@ def _commands(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], data_arg
     for m in members[1:]:
         mcfg = json.loads((Path(m) / "fold0" / "config.json").read_text())
         lines += [f"for f in {' '.join(str(i) for i in range(cfg['folds']))}; do",
-                  f"  tumorscope train {_flags(mcfg, data_arg, skip=('folds', 'time_limit'))} "
+                  f"  tumorscope train {_flags(mcfg, data_arg, skip=('folds', 'time_limit', 'splits'))} "
                   f"--splits {members[0]}/fold$f/splits.json --out {m}/fold$f", "done"]
     opts = ("--calibrate " if "temperature" in stored["model"].get("options", {}) else "") + (
         f"--weights {stored['weights_dtype']} " if stored.get("weights_dtype") else "")
@@ -269,6 +269,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
     bundled = json.loads((cv_dir / f"fold{fold}" / "train_summary.json").read_text())
     member_summaries = [json.loads((Path(m) / f"fold{fold}" / "train_summary.json").read_text()) for m in members]
     first_member = member_summaries[0] if members else bundled
+    bundled_cfg = json.loads((Path(members[0] if members else cv_dir) / f"fold{fold}" / "config.json").read_text())
     pooled, folds = cv["pooled"], cv["across_folds"]
     stored = json.loads((cv_dir / f"fold{fold}" / "bundle" / "config.json").read_text())  # the bundled fold's bundle
     measured = stored.get("weights_dtype", "float32")
@@ -341,7 +342,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         + (f", all {len(members)} members together" if members else "") + f"; fold {fold}, the bundled model: "
         f"{bundled['train_seconds'] / 60:.1f} min" + ("" if members else f", {bundled['epochs_run']} epochs, best at "
                                                      f"epoch {bundled['best_epoch']}")
-        + f"), CPU with {net.get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
+        + f"), CPU with {bundled_cfg.get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
         f"jobs ({_compute_phrase(first_member)})." + _from_scratch_line(bundled["train_seconds"], member_seconds, pretrained),
         "", "## Limitations", "",
         "- One developer subset of a public dataset; no external validation set. No patient ids, so images of one "
