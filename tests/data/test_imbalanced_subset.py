@@ -1,22 +1,17 @@
 """scripts/make_imbalanced_subset.py: a seeded, linked (not copied) imbalanced view of a class-folder dataset."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 
+from tests.scripts import load_script
 from tumorscope.data.dataset import load_dataset
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_imbalanced_subset.py"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("make_imbalanced_subset", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_imbalanced_subset")
 
 
 def _classes(root: Path, per_class: int = 10) -> Path:

@@ -1,17 +1,13 @@
 """scripts/ensemble_error_overlap.py: how many of an ensemble's held-out errors its members share."""
 
-import importlib.util
 import json
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ensemble_error_overlap.py"
+from tests.scripts import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("ensemble_error_overlap", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ensemble_error_overlap")
 
 
 def _cv(run: Path, predicted: list[str], truth: list[str]) -> Path:
