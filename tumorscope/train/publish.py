@@ -269,13 +269,13 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
     bundled = json.loads((cv_dir / f"fold{fold}" / "train_summary.json").read_text())
     member_summaries = [json.loads((Path(m) / f"fold{fold}" / "train_summary.json").read_text()) for m in members]
     first_member = member_summaries[0] if members else bundled
-    bundled_cfg = json.loads((Path(members[0] if members else cv_dir) / f"fold{fold}" / "config.json").read_text())
+    fold_cfgs = [json.loads((Path(m) / f"fold{fold}" / "config.json").read_text()) for m in members or [cv_dir]]
     pooled, folds = cv["pooled"], cv["across_folds"]
     stored = json.loads((cv_dir / f"fold{fold}" / "bundle" / "config.json").read_text())  # the bundled fold's bundle
     measured = stored.get("weights_dtype", "float32")
     times = [json.loads(p.read_text())["train_seconds"] for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
     dedup = first_member.get("dedup", {})
-    seeds = [json.loads((Path(m) / f"fold{fold}" / "config.json").read_text())["seed"] for m in members]
+    seeds = [c["seed"] for c in fold_cfgs] if members else []
     member_seconds = [s["train_seconds"] for s in member_summaries]
     pretrained = _pretrain_run(net.get("init"))
     if pretrained:
@@ -342,7 +342,7 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         + (f", all {len(members)} members together" if members else "") + f"; fold {fold}, the bundled model: "
         f"{bundled['train_seconds'] / 60:.1f} min" + ("" if members else f", {bundled['epochs_run']} epochs, best at "
                                                      f"epoch {bundled['best_epoch']}")
-        + f"), CPU with {bundled_cfg.get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
+        + f"), CPU with {fold_cfgs[0].get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
         f"jobs ({_compute_phrase(first_member)})." + _from_scratch_line(bundled["train_seconds"], member_seconds, pretrained),
         "", "## Limitations", "",
         "- One developer subset of a public dataset; no external validation set. No patient ids, so images of one "
