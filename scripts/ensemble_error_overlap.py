@@ -28,10 +28,11 @@ def main(argv: list[str]) -> int:
         return 2
     ens = Path(argv[0])
     config = ens / "cv_config.json"
-    if not config.is_file() or "ensemble_of" not in json.loads(config.read_text()):
+    member_dirs = json.loads(config.read_text()).get("ensemble_of") if config.is_file() else None
+    if not member_dirs:
         print(f"error: {config}: not an ensembled CV folder (no cv_config.json with 'ensemble_of')", file=sys.stderr)
         return 2
-    members = [errors(Path(m)) for m in json.loads(config.read_text())["ensemble_of"]]
+    members = [errors(Path(m)) for m in member_dirs]
     ensemble = errors(ens)
     shared = Counter(sum(m[p] for m in members) for p, wrong in ensemble.items() if wrong)
     k = len(members)
