@@ -354,6 +354,8 @@ def test_mixed_ensembles_are_described_by_their_members(tmp_path):
     assert "reads each image at 192x192" in text
     one_kind = _network_sentence([nets[0], nets[2]], [0, 1], "trained from scratch")
     assert one_kind.startswith("Network: `resnet18`") and "An ensemble of 2 such networks (seeds 0, 1" in one_kind
+    _, clahe = describe({"path": "run", "config": {**base, "enhancement": "clahe"}})
+    assert clahe == "from scratch; foreground crop, clahe enhancement, 80 epochs"
 
 
 def test_two_core_wall_clock_of_one_thread_jobs():

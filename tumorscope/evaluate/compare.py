@@ -125,6 +125,7 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
     if init and cfg.get("freeze"):
         training += f", {cfg['freeze']} stage(s) frozen"
     extras = [x for x in (cfg.get("crop", "none") != "none" and f"{cfg['crop']} crop",
+                          cfg.get("enhancement", "none") != "none" and f"{cfg['enhancement']} enhancement",
                           cfg.get("epochs") and f"{cfg['epochs']} epoch" + "s" * (cfg["epochs"] != 1),
                           cfg.get("augment", "default") != "default" and f"{cfg.get('augment')} augmentation",
                           cfg.get("mixup") and f"mixup {cfg['mixup']}",
