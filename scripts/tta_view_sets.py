@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from tumorscope.atomic import atomic_path
 
 # name -> (zoom, rotation in degrees, shift x, shift y as a fraction of half the image)
 VIEWS: dict[str, tuple[float, float, float, float]] = {
@@ -53,8 +56,7 @@ def predict_views(ens: Path, fold: int) -> dict[str, np.ndarray]:
     from tumorscope.bundle import load_bundle
     from tumorscope.data.dataset import load_dataset
     from tumorscope.data.splits import load_splits, select
-    from tumorscope.predict.classify import predict_tensors
-    from tumorscope.train.classification import load_images, training_dedup
+    from tumorscope.train.classification import load_images, training_dedup, validation_views
 
     bundle = load_bundle(ens / f"fold{fold}" / "bundle")
     split = load_splits(ens / f"fold{fold}" / "splits.json")[0]
@@ -64,14 +66,14 @@ def predict_views(ens: Path, fold: int) -> dict[str, np.ndarray]:
         samples = select(ds, split, part)
         images = load_images(samples, bundle.preprocessor, bundle.classes, desc=part)
         out[f"{part}_y"], out[f"{part}_paths"] = images.y.numpy(), np.array([str(s.image) for s in samples])
-        for name, params in VIEWS.items():
-            x = warp(images.x, *params)
-            out[f"{part}_{name}"] = predict_tensors(bundle.model, x)
-            out[f"{part}_{name}_f"] = predict_tensors(bundle.model, x.flip(-1))
+        for name, params in VIEWS.items():  # each view and its mirror, as the mirror choice predicts them
+            out[f"{part}_{name}"], out[f"{part}_{name}_f"] = validation_views(
+                bundle.model, replace(images, x=warp(images.x, *params)))
     return out
 
 
 def mean_views(fold: Any, part: str, views: list[str]) -> np.ndarray:
+    """The mean probabilities of ``views`` on one part (val / test) of a fold's stored predictions."""
     return np.mean([fold[f"{part}_{v}"] for v in views], axis=0)
 
 
@@ -80,7 +82,7 @@ def choose(folds: list[Any]) -> dict[str, Any]:
     fold's stored mirror choice and of every set."""
     from tumorscope.train.classification import selection_score
 
-    chosen, y = [], np.concatenate([f["test_y"] for f in folds])
+    chosen = []
     correct: dict[str, int] = dict.fromkeys([*SETS, "chosen", "stored"], 0)
     fixed = broken = 0
     for f in folds:
@@ -94,7 +96,7 @@ def choose(folds: list[Any]) -> dict[str, Any]:
             correct[s] += int(h.sum())
         fixed += int((hits["chosen"] & ~hits["stored"]).sum())
         broken += int((~hits["chosen"] & hits["stored"]).sum())
-    return {"n": len(y), "chosen": chosen, "correct": correct, "fixed": fixed, "broken": broken}
+    return {"n": sum(len(f["test_y"]) for f in folds), "chosen": chosen, "correct": correct, "fixed": fixed, "broken": broken}
 
 
 def main(argv: list[str]) -> int:
@@ -102,8 +104,10 @@ def main(argv: list[str]) -> int:
         ens, out = Path(argv[1]), Path(argv[2])
         out.mkdir(parents=True, exist_ok=True)
         for fold in [int(a) for a in argv[3:]] or range(len(list(ens.glob("fold*/bundle")))):
-            np.savez(out / f"fold{fold}.npz", **predict_views(ens, fold))
-            print(f"fold {fold}: {out / f'fold{fold}.npz'}", flush=True)
+            target = out / f"fold{fold}.npz"
+            with atomic_path(target) as tmp, tmp.open("wb") as fh:
+                np.savez(fh, **predict_views(ens, fold))
+            print(f"fold {fold}: {target}", flush=True)
         return 0
     if len(argv) == 2 and argv[0] == "choose":
         files = sorted(Path(argv[1]).glob("fold*.npz"))
