@@ -29,6 +29,7 @@ from tumorscope.predict.classify import fingerprint, image_array, image_tensor, 
 from tumorscope.preprocess.augment import LEVELS
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
+from tumorscope.train.batchnorm import recompute_batchnorm
 from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
 from tumorscope.train.dedup import Dedup, deduplicate, summary_counts
@@ -112,6 +113,19 @@ def calibrate(views: list[np.ndarray], y: torch.Tensor) -> dict[str, Any]:
     log.info("temperature scaling on validation: T = %.3f, log-loss %.4f -> %.4f, ECE %.3f -> %.3f", t,
              validation["loss_before"], validation["loss_after"], validation["ece_before"], validation["ece_after"])
     return {"temperature": t, "validation": validation}
+
+
+def precise_batchnorm(model: torch.nn.Module, train: Images, val: Images, cfg: TrainConfig) -> dict[str, Any]:
+    """Recompute the kept network's BatchNorm statistics on the un-augmented training images
+    (:func:`~tumorscope.train.batchnorm.recompute_batchnorm`); returns the validation score before and after (the
+    after one is reported, never used to undo the step: the best epoch was chosen on the same images)."""
+    before = selection_score(val.y, predict_tensors(model, val.x, bf16=cfg.bf16))
+    layers = recompute_batchnorm(model, train.x, cfg.batch_size, cfg.bf16)
+    after = selection_score(val.y, predict_tensors(model, val.x, bf16=cfg.bf16))
+    log.info("precise BatchNorm: %d layers recomputed on %d training images; validation score %.4f -> %.4f "
+             "(accuracy %.4f -> %.4f)", layers, len(train.y), before["score"], after["score"], before["accuracy"],
+             after["accuracy"])
+    return {"layers": layers, "images": len(train.y), "validation_before": before, "validation_after": after}
 
 
 def resolve_sampler(choice: str, y: torch.Tensor, k: int) -> str:
@@ -307,6 +321,8 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
                  average=average, bf16=cfg.bf16, generators=(gen, mix_rng))
     training = {k2: v for k2, v in result.items() if k2 != "history"}
+    if cfg.precise_bn:
+        training["precise_bn"] = precise_batchnorm(model, train, val, cfg)
     bundle_config = {
         "name": run.name,
         "task": "classification",

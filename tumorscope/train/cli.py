@@ -65,6 +65,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    "elsewhere float32 is used anyway, emulated bf16 being ~14x slower (TUMORSCOPE_BF16=1 forces it)")
     p.add_argument("--ema", type=float, metavar="DECAY", help="keep an exponential moving average of the weights "
                    "(e.g. 0.99 per step); validation, the best checkpoint and the bundle use the average (default 0: off)")
+    p.add_argument("--precise-bn", action="store_true",
+                   help="classification: after training, recompute the kept network's BatchNorm statistics over the "
+                   "un-augmented training images (training leaves averages of augmented, mixed batches); --resume of "
+                   "a finished run with --precise-bn does only this step")
     p.add_argument("--init", metavar="CKPT", help="start from a local checkpoint (bundle folder or state_dict .pt)")
     p.add_argument("--freeze", type=int, default=0, help="freeze the first N stages (transfer learning)")
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing, metavar="EPS",
@@ -203,6 +207,8 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> dict:
 def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     cfg = _resumed(out, TrainConfig) if args.resume else config_from_args(args)
+    if args.resume and args.precise_bn:  # a finished run resumed with --precise-bn: only that step runs
+        cfg = replace(cfg, precise_bn=True)
     summary = run_training(cfg, resume=args.resume)
     print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list)}, indent=2))
     print(f"run folder: {out}  (bundle: {out / 'bundle'})")

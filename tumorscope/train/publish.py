@@ -67,11 +67,13 @@ def _source_lines(dataset: str) -> list[str]:
 
 
 _DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "auto", "seed": 0, "ema": 0.0,
-             "label_smoothing": 0.0, "mixup": 0.0, "crop": "none"}
+             "precise_bn": False, "label_smoothing": 0.0, "mixup": 0.0, "crop": "none"}
 
 
 def _flag(key: str, value: Any) -> str:
-    """One command-line option for a config value (a time limit in minutes)."""
+    """One command-line option for a config value (a time limit in minutes, a switch bare)."""
+    if value is True:
+        return f"--{key.replace('_', '-')}"
     return f"--{key.replace('_', '-')} " + (f"{int(value / 60)}m" if key == "time_limit" else f"{value}")
 
 
@@ -79,7 +81,7 @@ def _flags(cfg: dict[str, Any], data_arg: str, skip: tuple[str, ...] = ()) -> st
     """The options that reproduce ``cfg`` (defaults left out)."""
     flags = ["--task classification", f"--data {data_arg}", f"--model {cfg['model']}"]
     for key in ("width", "size", "channels", "crop", "augment", "epochs", "patience", "batch_size", "lr", "val_fraction",
-                "folds", "seed", "loss", "label_smoothing", "mixup", "ema", "class_weights", "sampler", "init", "freeze",
+                "folds", "seed", "loss", "label_smoothing", "mixup", "ema", "precise_bn", "class_weights", "sampler", "init", "freeze",
                 "time_limit", "threads", "splits"):
         v = cfg.get(key)
         if key not in skip and v is not None and v != "" and v != _DEFAULTS.get(key):
