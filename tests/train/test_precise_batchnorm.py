@@ -6,11 +6,11 @@ import shutil
 
 import torch
 
+from tests.train.test_classification import TINY, write_classes
 from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
 from tumorscope.train.batchnorm import recompute_batchnorm
 from tumorscope.train.publish import _flags
-from tests.train.test_classification import TINY, write_classes
 
 
 def test_statistics_become_the_average_over_the_images_and_momentum_is_kept():

@@ -115,16 +115,20 @@ def calibrate(views: list[np.ndarray], y: torch.Tensor) -> dict[str, Any]:
     return {"temperature": t, "validation": validation}
 
 
-def precise_batchnorm(model: torch.nn.Module, train: Images, val: Images, cfg: TrainConfig) -> dict[str, Any]:
+def precise_batchnorm(model: torch.nn.Module, train: Images, val: Images | None, cfg: TrainConfig) -> dict[str, Any]:
     """Recompute the kept network's BatchNorm statistics on the un-augmented training images
     (:func:`~tumorscope.train.batchnorm.recompute_batchnorm`); returns the validation score before and after (the
     after one is reported, never used to undo the step: the best epoch was chosen on the same images)."""
-    before = selection_score(val.y, predict_tensors(model, val.x, bf16=cfg.bf16))
+    def score() -> dict[str, float] | None:
+        return selection_score(val.y, predict_tensors(model, val.x, bf16=cfg.bf16)) if val is not None else None
+
+    before = score()
     layers = recompute_batchnorm(model, train.x, cfg.batch_size, cfg.bf16)
-    after = selection_score(val.y, predict_tensors(model, val.x, bf16=cfg.bf16))
-    log.info("precise BatchNorm: %d layers recomputed on %d training images; validation score %.4f -> %.4f "
-             "(accuracy %.4f -> %.4f)", layers, len(train.y), before["score"], after["score"], before["accuracy"],
-             after["accuracy"])
+    after = score()
+    log.info("precise BatchNorm: %d layers recomputed on %d training images", layers, len(train.y))
+    if before and after:
+        log.info("validation score %.4f -> %.4f (accuracy %.4f -> %.4f)", before["score"], after["score"],
+                 before["accuracy"], after["accuracy"])
     return {"layers": layers, "images": len(train.y), "validation_before": before, "validation_after": after}
 
 
@@ -254,14 +258,15 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     run = start_run(cfg)
     ds, dedup = _dataset(cfg, run)
     classes = sorted(ds.classes)
-    parts = split_for_run(cfg, run, ds)
+    parts = split_for_run(cfg, run, ds, allow_no_val=True)
     pre = Preprocessor(channels=cfg.channels, normalization=cfg.normalization, enhancement=cfg.enhancement,
                        size=(cfg.size, cfg.size), crop=cfg.crop)
     train = load_images(parts["train"], pre, classes, "reading train")
-    val = load_images(parts["val"], pre, classes, "reading val")
+    val = load_images(parts["val"], pre, classes, "reading val") if parts["val"] else None
     k = len(classes)
-    log.info("classes %s; training on %d images %s, validating on %d", classes, len(train.y),
-             torch.bincount(train.y, minlength=k).tolist(), len(val.y))
+    log.info("classes %s; training on %d images %s, validating on %s", classes, len(train.y),
+             torch.bincount(train.y, minlength=k).tolist(),
+             len(val.y) if val is not None else "none (--val-fraction 0): the last epoch is kept")
     options = {"width": cfg.width, "size": cfg.size}
     model = build_model(cfg.model, pre.in_channels, k, **options)
     init_report = load_init(model, cfg.init) if cfg.init and not resume else None
@@ -316,11 +321,15 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         return {"loss": total / max(seen, 1)}
 
     def validate() -> dict[str, float]:
+        if val is None:
+            return {"score": float("nan")}
         return selection_score(val.y, predict_tensors(average.scored, val.x, bf16=cfg.bf16))
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
-                 average=average, bf16=cfg.bf16, generators=(gen, mix_rng))
+                 average=average, bf16=cfg.bf16, generators=(gen, mix_rng), keep_last=val is None)
     training = {k2: v for k2, v in result.items() if k2 != "history"}
+    if val is None:
+        training["best_score"] = None  # no validation: the last epoch is kept, not scored
     if cfg.precise_bn:
         training["precise_bn"] = precise_batchnorm(model, train, val, cfg)
     bundle_config = {
@@ -330,16 +339,16 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         "model": {"name": cfg.model, "in_channels": pre.in_channels, "out_channels": k, "options": options},
         "preprocessing": pre.to_dict(),
         "training": training | {"config": cfg.to_dict(), "dedup": dedup, "init": init_report, "sampler": sampler,
-                                "n_train": len(train.y), "n_val": len(val.y)},
+                                "n_train": len(train.y), "n_val": len(val.y) if val is not None else 0},
         "training_fingerprints": {
             "about": "phash of every training and validation image: evaluation leaves out their (near-)copies",
             "near_threshold": NEAR_THRESHOLD,
-            "phash": [f"{h:016x}" for h in train.hashes + val.hashes],
+            "phash": [f"{h:016x}" for h in train.hashes + (val.hashes if val is not None else [])],
         },
     }
     save_bundle(run / "bundle", model, bundle_config)
     summary: dict[str, Any] = training | {"classes": classes, "dedup": dedup, "init": init_report, "sampler": sampler,
-                                          "n_train": len(train.y), "n_val": len(val.y)}
+                                          "n_train": len(train.y), "n_val": len(val.y) if val is not None else 0}
     if parts.get("test"):
         from tumorscope.evaluate.classification import evaluate_classification_bundle
 

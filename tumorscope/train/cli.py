@@ -51,7 +51,9 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", default=d.augment, help="none | light | default | heavy; classification also strong "
                    "(wider rotation/scale/shift, brightness and contrast)")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="patients held out for validation")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="patients held out for validation (model selection); classification: 0 trains on every image of the "
+                   "split's training part (all of them without --fold) and keeps the last epoch - the final model "
+                   "after a cross-validation has measured the recipe")
     p.add_argument("--folds", type=int, default=d.folds)
     p.add_argument("--splits", metavar="JSON", help="use this splits.json instead of making a split")
     p.add_argument("--patience", type=int, default=d.patience,
@@ -129,6 +131,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how the bundle stores its weights: float16 halves the file, int8 (one scale per output "
                    "channel) quarters it, so more members fit a size limit; the weights are rounded before the "
                    "TTA choice and the test scores, so those are the stored model's (default: %(default)s)")
+    p.add_argument("--tta", choices=("on", "off"), help="classification: switch mirror test-time augmentation on "
+                   "or off instead of choosing it on the validation images (needed when the runs have none, e.g. "
+                   "final models trained with --val-fraction 0)")
     p.add_argument("--data", help="dataset folder (default: the one the first run was trained on)")
     p.set_defaults(func=_cmd_ensemble)
 
@@ -218,10 +223,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_ensemble(args: argparse.Namespace) -> int:
     from tumorscope.train.ensemble import ensemble_cv, ensemble_runs
 
+    tta = None if args.tta is None else args.tta == "on"
     if args.cv:
-        summary = ensemble_cv(args.runs, args.out, args.data, args.calibrate, args.weights_dtype)
+        summary = ensemble_cv(args.runs, args.out, args.data, args.calibrate, args.weights_dtype, tta)
     else:
-        summary = ensemble_runs(args.runs, args.out, args.data, args.calibrate, args.weights_dtype)
+        summary = ensemble_runs(args.runs, args.out, args.data, args.calibrate, args.weights_dtype, tta)
     print(json.dumps({k: v for k, v in summary.items() if k != "per_patient"}, indent=2))
     print(f"ensemble written to {args.out}")
     return 0

@@ -11,9 +11,11 @@ from tumorscope.errors import TumorscopeError
 from tumorscope.train.config import TrainConfig
 
 
-def split_for_run(cfg: TrainConfig, run: Path, dataset: Dataset | None = None) -> dict[str, list[Sample]]:
+def split_for_run(cfg: TrainConfig, run: Path, dataset: Dataset | None = None,
+                  allow_no_val: bool = False) -> dict[str, list[Sample]]:
     """Train/val(/test) samples for ``cfg``: from ``cfg.splits``, else CV fold ``cfg.fold`` of a patient-grouped
-    k-fold (its test part never touches training or model selection), else a train/val split of everything."""
+    k-fold (its test part never touches training or model selection), else a train/val split of everything.
+    ``allow_no_val``: a trainer that can keep its last epoch accepts ``--val-fraction 0`` (no validation part)."""
     ds = dataset or load_dataset(cfg.data)
     split = _choose(cfg, ds)
     parts = {p: select(ds, split, p) for p in PARTS}
@@ -26,7 +28,9 @@ def split_for_run(cfg: TrainConfig, run: Path, dataset: Dataset | None = None) -
             fold=split.fold,
         )
         parts = {p: select(ds, split, p) for p in PARTS}
-    if not parts["train"] or not parts["val"]:
+    if not parts["val"] and cfg.val_fraction == 0 and not allow_no_val:
+        raise TumorscopeError(f"--val-fraction 0 (no validation part) is for classification only, not {cfg.task}")
+    if not parts["train"] or not (parts["val"] or allow_no_val and cfg.val_fraction == 0):
         raise TumorscopeError("too few patients/images to make a training and a validation part", ds.root)
     save_splits(run / "splits.json", split)
     return parts

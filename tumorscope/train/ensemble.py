@@ -59,10 +59,10 @@ def ensemble_preprocessor(bundles: list[Bundle]) -> Preprocessor:
 
 
 def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, calibrate_t: bool = False,
-                  weights_dtype: str = "float32") -> dict[str, Any]:
+                  weights_dtype: str = "float32", tta: bool | None = None) -> dict[str, Any]:
     """Write ``out/bundle`` (one network: the members' mean probability); for segmentation the post-processing
-    is chosen on the shared validation patients, for classification mirror TTA (and with ``calibrate_t`` a
-    softmax temperature). Score the shared test part when there is one. ``weights_dtype`` stores the weights
+    is chosen on the shared validation patients, for classification mirror TTA (unless ``tta`` sets it; and with
+    ``calibrate_t`` a softmax temperature). Score the shared test part when there is one. ``weights_dtype`` stores the weights
     as float16 / int8: they are rounded so before any choice or score, so the scores are the stored model's."""
     if len(runs) < 2:
         raise TumorscopeError("an ensemble needs at least two runs")
@@ -130,14 +130,18 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
         seen = bundles[0].config.get("training_fingerprints") or {}
         config["training_fingerprints"] = {**seen, "phash": sorted(set(phashes))}
         val_samples = select(ds, split, "val")
-        if val_samples:  # mirror TTA on or off, chosen on the shared validation images as segmentation's post-processing
+        if tta is not None:  # set by the caller (e.g. members trained without a validation part)
+            config["inference"] = {"tta": tta}
+            summary["tta_set"] = tta
+        if val_samples and (tta is None or calibrate_t):
             images = load_images(val_samples, pre, bundles[0].classes, desc="reading val")
             views = validation_views(model, images)  # read and predicted once for both choices
-            search = choose_tta(views, images.y)
-            config["inference"] = {"tta": search["tta"]}
-            summary["tta_search"] = search
+            if tta is None:  # mirror TTA on or off, chosen on the shared validation images as segmentation's post-processing
+                search = choose_tta(views, images.y)
+                config["inference"] = {"tta": search["tta"]}
+                summary["tta_search"] = search
             if calibrate_t:
-                summary["calibration"] = calibrate(views if search["tta"] else views[:1], images.y)
+                summary["calibration"] = calibrate(views if config["inference"]["tta"] else views[:1], images.y)
                 model.temperature = summary["calibration"]["temperature"]  # after the TTA choice: it cannot change it
                 config["model"]["options"]["temperature"] = model.temperature
         save_bundle(out / "bundle", model, config, weights_dtype=weights_dtype)
@@ -153,7 +157,7 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
 
 
 def ensemble_cv(cv_dirs: list[Path], out: Path, data: str | Path | None = None,
-                calibrate_t: bool = False, weights_dtype: str = "float32") -> dict[str, Any]:
+                calibrate_t: bool = False, weights_dtype: str = "float32", tta: bool | None = None) -> dict[str, Any]:
     """One ensemble per fold that every CV folder has finished, then the pooled CV summary."""
     from tumorscope.train.cv import summarize_folds
 
@@ -171,7 +175,7 @@ def ensemble_cv(cv_dirs: list[Path], out: Path, data: str | Path | None = None,
     write_json(out / "cv_config.json", {"task": task, "folds": k, "ensemble_of": [str(d) for d in cv_dirs]})
     for i in done:
         if not (out / f"fold{i}" / "test_metrics.json").exists():
-            ensemble_runs([d / f"fold{i}" for d in cv_dirs], out / f"fold{i}", data, calibrate_t, weights_dtype)
+            ensemble_runs([d / f"fold{i}" for d in cv_dirs], out / f"fold{i}", data, calibrate_t, weights_dtype, tta)
     summary = summarize_folds(out, k)
     write_json(out / "cv_summary.json", summary)
     return summary

@@ -98,13 +98,15 @@ def fit(
     average: WeightAverage | None = None,
     bf16: bool = True,
     generators: Sequence[torch.Generator | np.random.Generator] = (),
+    keep_last: bool = False,
 ) -> dict[str, Any]:
     """Train until ``epochs``, early stop (``patience`` epochs without a better score) or the time limit.
 
     With ``average`` (weight EMA), ``validate`` must score ``average.scored``; that network is what is kept
     as best and loaded into ``model`` at the end. ``generators``: the run's own random streams (batch order,
     augmentation, mixup), saved in the checkpoint with the global ones, so a resumed run draws what an
-    uninterrupted one would. The result records what the time was measured on: the
+    uninterrupted one would. ``keep_last`` (training without a validation part): every epoch replaces the kept
+    weights, so the last one is bundled and early stopping never triggers. The result records what the time was measured on: the
     dtype the convolutions ran in for the run's ``bf16`` request, and the CPU."""
     average = average or WeightAverage(model)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -132,7 +134,7 @@ def fit(
     t0 = time.monotonic() - elapsed_before
     stop_reason = "epochs"
     for epoch in range(start_epoch, epochs):
-        if best_epoch >= 0 and epoch - best_epoch > patience:
+        if not keep_last and best_epoch >= 0 and epoch - best_epoch > patience:
             stop_reason = "early_stopping"
             break
         model.train()
@@ -147,7 +149,7 @@ def fit(
         row["lr"] = optimizer.param_groups[0]["lr"]
         row["elapsed_s"] = time.monotonic() - t0
         history.append(row)
-        improved = row["val_score"] > best
+        improved = keep_last or row["val_score"] > best
         if improved:
             best, best_epoch = row["val_score"], epoch
             save_torch(average.scored.state_dict(), run_dir / "best.pt")

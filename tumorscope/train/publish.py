@@ -6,6 +6,10 @@ all folds of the same recipe.
 
     python -m tumorscope.train.publish brain-mri-tumor-type runs/cls/brain_resnet18_cv \\
         --extra "Testing/ folder"=runs/cls/brain_testing_eval
+
+With ``--final RUN`` the bundled network is instead the recipe retrained on every image (``tumorscope train
+--val-fraction 0``, an ensemble of such runs with ``tumorscope ensemble --tta``): the card keeps the CV's numbers
+as the recipe's measured (conservative) estimate and says that no held-out image is left for those weights.
 """
 
 from __future__ import annotations
@@ -139,6 +143,54 @@ def _commands(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], data_arg
     return [*lines, f"tumorscope ensemble --cv {' '.join(members)} {opts}--out {cv_dir}"]
 
 
+def _final_commands(final: Path, data_arg: str, stored: dict[str, Any]) -> list[str]:
+    """The commands that train ``final`` (a run, or an ensemble of runs) on every image."""
+    summary = json.loads((final / "train_summary.json").read_text())
+    members = [Path(m) for m in summary.get("members", [])] or [final]
+    lines = ["# the bundled model: the same recipe on every image, no validation part, last epoch kept"]
+    for m in members:
+        mcfg = json.loads((m / "config.json").read_text())
+        lines.append(f"tumorscope train {_flags(mcfg, data_arg, skip=('folds', 'time_limit', 'splits'))} --out {m}")
+    if summary.get("members"):
+        tta = stored.get("inference", {}).get("tta")
+        opts = (f"--tta {'on' if tta else 'off'} " if "tta_set" in summary else "") + (
+            f"--weights {stored['weights_dtype']} " if stored.get("weights_dtype") else "")
+        lines.append(f"tumorscope ensemble {' '.join(map(str, members))} {opts}--out {final}")
+    return lines
+
+
+def _final_lines(final: Path, cv_dir: Path, stored: dict[str, Any]) -> list[str]:
+    """The card's paragraph on a final model: what it was trained on and what its numbers are."""
+    cfg = json.loads((cv_dir / "cv_config.json").read_text())
+    summary = json.loads((final / "train_summary.json").read_text())
+    members = summary.get("members") or [str(final)]
+    first = json.loads((Path(members[0]) / "train_summary.json").read_text())
+    first_cfg = json.loads((Path(members[0]) / "config.json").read_text())
+    cv_run = Path((cfg.get("ensemble_of") or [cv_dir])[0]) / "fold0"
+    cv_cfg = json.loads((cv_run / "config.json").read_text())
+    cv_n = json.loads((cv_run / "train_summary.json").read_text())["n_train"]
+
+    def steps(epochs: int, n: int, batch: int) -> int:  # training drops a last batch of one image (BatchNorm)
+        return epochs * (n // batch + (n % batch > 1))
+
+    searches = [json.loads(p.read_text()).get("tta_search") for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
+    n_on = sum(bool(t and t["tta"]) for t in searches)
+    tta = stored.get("inference", {}).get("tta")
+    return [
+        f"The bundled weights are **not** a CV fold's: the recipe measured above, retrained on all {first['n_train']} "
+        f"deduplicated images (no validation or test part, the last epoch kept; {first_cfg['epochs']} epochs, "
+        f"{steps(first_cfg['epochs'], first['n_train'], first_cfg['batch_size'])} optimiser steps, against "
+        f"{cv_cfg['epochs']} epochs of {cv_n} images, {steps(cv_cfg['epochs'], cv_n, cv_cfg['batch_size'])} steps, in "
+        f"CV fold 0). No held-out image is left for these exact weights: the "
+        f"{cfg['folds']}-fold numbers below are the recipe's, each fold trained on the other folds minus a validation "
+        "part, i.e. on fewer images than this model - a conservative estimate for it.", "",
+        "## Inference", "",
+        f"Mirror test-time augmentation (the image and its left-right mirror, probabilities averaged) was chosen on "
+        f"each CV fold's validation images: on in {n_on} of {len(searches)} folds. The bundled model, which has no "
+        f"validation images, has it **{'on' if tta else 'off'}**; `--tta` / `--no-tta` override it.", "",
+    ]
+
+
 def _summary(model: str) -> str:
     from tumorscope.models import describe_models
 
@@ -259,21 +311,24 @@ def _storage_line(stored: str, measured: str) -> str:
 
 
 def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
-               weights_dtype: str | None = None) -> tuple[str, dict[str, Any]]:
+               weights_dtype: str | None = None, final: Path | None = None) -> tuple[str, dict[str, Any]]:
     """(card.md text, headline metrics) for a zoo model from its CV folder and extra evaluations;
-    ``weights_dtype``: how the zoo bundle stores its weights (default: as the fold's bundle does)."""
+    ``weights_dtype``: how the zoo bundle stores its weights (default: as the fold's bundle does); ``final``: the
+    bundled model is that run trained on every image, not fold ``fold``'s."""
     recipe = RECIPES[name]
     cv = json.loads((cv_dir / "cv_summary.json").read_text())
     cfg = json.loads((cv_dir / "cv_config.json").read_text())
     members = cfg.get("ensemble_of") or []
     nets = [run_config(Path(m)) for m in members] or [cfg]  # one per member (the run itself when not an ensemble)
     net = nets[0]
-    bundled = json.loads((cv_dir / f"fold{fold}" / "train_summary.json").read_text())
-    member_summaries = [json.loads((Path(m) / f"fold{fold}" / "train_summary.json").read_text()) for m in members]
-    first_member = member_summaries[0] if members else bundled
-    fold_cfgs = [json.loads((Path(m) / f"fold{fold}" / "config.json").read_text()) for m in members or [cv_dir]]
+    bundled_dir = final or cv_dir / f"fold{fold}"
+    bundled = json.loads((bundled_dir / "train_summary.json").read_text())
+    bundled_members = [Path(m) for m in bundled.get("members", [])] if final else [Path(m) / f"fold{fold}" for m in members]
+    member_summaries = [json.loads((m / "train_summary.json").read_text()) for m in bundled_members]
+    first_member = member_summaries[0] if member_summaries else bundled
+    fold_cfgs = [json.loads((m / "config.json").read_text()) for m in bundled_members or [bundled_dir]]
     pooled, folds = cv["pooled"], cv["across_folds"]
-    stored = json.loads((cv_dir / f"fold{fold}" / "bundle" / "config.json").read_text())  # the bundled fold's bundle
+    stored = json.loads((bundled_dir / "bundle" / "config.json").read_text())  # the bundled model's bundle
     measured = stored.get("weights_dtype", "float32")
     times = [json.loads(p.read_text())["train_seconds"] for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
     dedup = first_member.get("dedup", {})
@@ -293,13 +348,13 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
         *(_pretraining_data_lines(pretrained) if pretrained else []),
         "## How it was trained (exact commands)", "", "```",
-        *_commands(cv_dir, cfg, net, recipe["data_arg"], pretrained, stored), "```", "",
-        f"The bundled weights are the model of fold {fold} of that cross-validation (trained on the other folds "
-        f"minus a validation part for model selection); `tumorscope train ... --fold {fold}` with the same options "
-        "makes it alone" + (", once per seed, then `tumorscope ensemble`." if members else ".") + " "
-        + _storage_line(weights_dtype or measured, measured),
-        "",
-        *_tta_lines(cv_dir, fold),
+        *_commands(cv_dir, cfg, net, recipe["data_arg"], pretrained, stored),
+        *(_final_commands(final, recipe["data_arg"], stored) if final else []), "```", "",
+        *(_final_lines(final, cv_dir, stored) if final else [
+            f"The bundled weights are the model of fold {fold} of that cross-validation (trained on the other folds "
+            f"minus a validation part for model selection); `tumorscope train ... --fold {fold}` with the same options "
+            "makes it alone" + (", once per seed, then `tumorscope ensemble`." if members else ".") + " "
+            + _storage_line(weights_dtype or measured, measured), "", *_tta_lines(cv_dir, fold)]),
         "## Deduplication (before splitting)", "",
         f"The leakage audit found {dedup.get('exact_duplicate_groups', 0)} exact-duplicate groups and "
         f"{dedup.get('near_duplicate_groups', 0)} near-duplicate groups (phash incl. flips/rotations, "
@@ -341,8 +396,9 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         "## What the seeds reported on this data", "", *(f"- {r}" for r in recipe["references"]), "",
         "## Training time", "",
         f"{sum(times) / len(times) / 60:.1f} min per fold on average ({min(times) / 60:.1f}-{max(times) / 60:.1f}"
-        + (f", all {len(members)} members together" if members else "") + f"; fold {fold}, the bundled model: "
-        f"{bundled['train_seconds'] / 60:.1f} min" + ("" if members else f", {bundled['epochs_run']} epochs, best at "
+        + (f", all {len(members)} members together" if members else "")
+        + f"; {'the bundled model on every image' if final else f'fold {fold}, the bundled model'}: "
+        f"{bundled['train_seconds'] / 60:.1f} min" + ("" if bundled_members else f", {bundled['epochs_run']} epochs, best at "
                                                      f"epoch {bundled['best_epoch']}")
         + f"), CPU with {fold_cfgs[0].get('threads') or 'all'} torch thread(s) on a 2-core machine shared with other training "
         f"jobs ({_compute_phrase(first_member)})." + _from_scratch_line(bundled["train_seconds"], member_seconds, pretrained),
@@ -356,15 +412,17 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
 
 
 def publish(name: str, cv_dir: str | Path, extras: dict[str, Path] | None = None, zoo: Path = ZOO,
-            fold: int = 0) -> Path:
-    """Write ``zoo/<name>/`` (weights of one CV fold's model, config with ``headline_metrics``, card.md)."""
+            fold: int = 0, final: str | Path | None = None) -> Path:
+    """Write ``zoo/<name>/`` (weights of one CV fold's model, or of ``final``: the recipe trained on every image;
+    config with ``headline_metrics``, card.md)."""
     if name not in RECIPES:
         raise TumorscopeError(f"unknown zoo model {name!r}; known: {', '.join(RECIPES)}")
     cv_dir = Path(cv_dir)
-    src = load_bundle(cv_dir / f"fold{fold}")
+    final = Path(final) if final else None
+    src = load_bundle(final or cv_dir / f"fold{fold}")
     # the zoo's limit is 20 MiB a bundle; config, card and torch.save's framing take well under 1 MiB
     dtype = smallest_dtype_that_fits(src.model, 19 * 2**20)
-    card, headline = model_card(name, cv_dir, extras or {}, fold, dtype)
+    card, headline = model_card(name, cv_dir, extras or {}, fold, dtype, final)
     config = {k: v for k, v in src.config.items() if k not in ("format_version", "weights_sha256")}
     config.update(name=name, headline_metrics=headline)
     out = zoo / name
@@ -378,9 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("cv_dir", type=Path)
     p.add_argument("--fold", type=int, default=0, help="which fold's model to bundle")
     p.add_argument("--extra", nargs="*", default=[], metavar="LABEL=EVAL_DIR", help="extra evaluations for the card")
+    p.add_argument("--final", type=Path, metavar="RUN", help="bundle this run (or ensemble) of the recipe trained on "
+                   "every image (--val-fraction 0) instead of a CV fold's model")
     args = p.parse_args(argv)
     extras = dict((label, Path(path)) for label, path in (e.split("=", 1) for e in args.extra))
-    out = publish(args.name, args.cv_dir, extras, fold=args.fold)
+    out = publish(args.name, args.cv_dir, extras, fold=args.fold, final=args.final)
     print(f"written: {out}")
     return 0
 
