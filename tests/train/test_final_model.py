@@ -1,5 +1,5 @@
-"""Final models after a CV: --val-fraction 0 trains on every image and keeps the last epoch; `ensemble --tta`
-sets mirror TTA where no validation images can choose it."""
+"""Final models after a CV: --keep last bundles the last epoch, --val-fraction 0 trains on every image and keeps
+the last epoch; `ensemble --tta` sets mirror TTA where no validation images can choose it."""
 
 import json
 
@@ -34,6 +34,29 @@ def test_training_without_validation_keeps_the_last_epoch_of_all_images(final_ru
     kept = load_bundle(run / "bundle").model.state_dict()
     assert all(torch.allclose(last[k].float(), kept[k].float()) for k in kept)
     assert not (run / "test_metrics.json").exists()
+
+
+def test_keep_last_bundles_the_last_epoch_and_still_scores_validation(tmp_path):
+    from tumorscope.evaluate.compare import describe
+
+    data = write_classes(tmp_path / "data")
+    run = tmp_path / "r"
+    assert main(["train", *TINY, "--epochs", "3", "--patience", "0", "--keep", "last", "--data", str(data),
+                 "--out", str(run)]) == 0
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["epochs_run"] == 3 and summary["best_epoch"] == 2 and summary["n_val"] > 0
+    assert isinstance(summary["best_score"], float)  # the last epoch's validation score, reported
+    last = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["model"]
+    kept = load_bundle(run / "bundle").model.state_dict()
+    assert all(torch.allclose(last[k].float(), kept[k].float()) for k in kept)
+    cfg = json.loads((run / "config.json").read_text())
+    assert "last epoch kept" in describe({"path": str(run), "config": cfg})[1]
+
+
+def test_keep_is_refused_outside_classification(tmp_path, capsys):
+    args = ["train", "--task", "segmentation", "--data", str(tmp_path), "--keep", "last", "--out", str(tmp_path / "r")]
+    assert main(args) != 0
+    assert "--keep and --precise-bn are classification options" in capsys.readouterr().err
 
 
 def test_ensemble_of_final_runs_takes_tta_from_the_option(final_runs, tmp_path):

@@ -131,6 +131,8 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
                           cfg.get("mixup") and f"mixup {cfg['mixup']}",
                           cfg.get("label_smoothing") and f"label smoothing {cfg['label_smoothing']}",
                           cfg.get("ema") and f"weight EMA {cfg['ema']}",
+                          cfg.get("keep") == "last" and "last epoch kept",
+                          cfg.get("precise_bn") and "precise BatchNorm",
                           cfg.get("loss") == "focal" and "focal loss", cfg.get("class_weights") == "balanced"
                           and "class weights", cfg.get("sampler") == "balanced" and "balanced sampler") if x]
     return model, training + ("; " + ", ".join(extras) if extras else "")

@@ -1,7 +1,8 @@
 """Training an image classifier: dedup -> grouped split -> (init / freeze) -> fit -> bundle -> held-out test.
 
 Model selection uses the validation part only: score = (balanced accuracy + macro AUC) / 2, ties broken by the
-validation log-loss.
+validation log-loss; ``--keep last`` bundles the last epoch instead, and ``--val-fraction 0`` (no validation part)
+always does.
 With ``cfg.fold`` the fold's test part (never trained on, never used for selection) is scored into
 ``test_metrics.json``; ``tumorscope cv`` pools those over folds.
 """
@@ -253,6 +254,8 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     score it into ``test_metrics.json`` and ``test_eval/`` (ROC, confusion, calibration plots)."""
     if cfg.label_smoothing and loss_name(cfg) == "focal":
         raise TumorscopeError("--label-smoothing applies to --loss ce, not focal")
+    if cfg.keep not in ("best", "last"):
+        raise TumorscopeError(f"--keep {cfg.keep!r}: choose best or last")
     if cfg.mixup < 0 or not 0 <= cfg.label_smoothing < 1:
         raise TumorscopeError("--mixup must be >= 0 and --label-smoothing in [0, 1)")
     run = start_run(cfg)
@@ -326,7 +329,8 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         return selection_score(val.y, predict_tensors(average.scored, val.x, bf16=cfg.bf16))
 
     result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
-                 average=average, bf16=cfg.bf16, generators=(gen, mix_rng), keep_last=val is None)
+                 average=average, bf16=cfg.bf16, generators=(gen, mix_rng),
+                 keep_last=cfg.keep == "last" or val is None)
     training = {k2: v for k2, v in result.items() if k2 != "history"}
     if val is None:
         training["best_score"] = None  # no validation: the last epoch is kept, not scored

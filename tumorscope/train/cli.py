@@ -67,6 +67,11 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    "elsewhere float32 is used anyway, emulated bf16 being ~14x slower (TUMORSCOPE_BF16=1 forces it)")
     p.add_argument("--ema", type=float, metavar="DECAY", help="keep an exponential moving average of the weights "
                    "(e.g. 0.99 per step); validation, the best checkpoint and the bundle use the average (default 0: off)")
+    p.add_argument("--keep", choices=("best", "last"), default=d.keep,
+                   help="classification: bundle the epoch with the best validation score (default) or the last "
+                   "epoch (no early stopping; validation is still scored and logged). On brain MRI every member's last "
+                   "epoch beat its best-validation epoch (docs/classification.md, round 14b). --val-fraction 0 always "
+                   "keeps the last")
     p.add_argument("--precise-bn", action="store_true",
                    help="classification: after training, recompute the kept network's BatchNorm statistics over the "
                    "un-augmented training images (training leaves averages of augmented, mixed batches); --resume of "
@@ -200,6 +205,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_training(cfg: TrainConfig, resume: bool = False) -> dict:
+    if cfg.task != "classification" and (cfg.keep != "best" or cfg.precise_bn):
+        raise TumorscopeError("--keep and --precise-bn are classification options")
     if cfg.task == "segmentation":
         from tumorscope.train.segmentation import train_segmentation
 

@@ -62,6 +62,7 @@ class TrainConfig(SavedConfig):
     threads: int | None = None
     bf16: bool = True
     ema: float = 0.0  # exponential moving average of the weights per step (0 = off), e.g. 0.99
+    keep: str = "best"  # classification: the epoch kept and bundled, best (validation score) | last
     precise_bn: bool = False  # classification: recompute BatchNorm statistics on the clean training images at the end
     init: str | None = None  # a local checkpoint (state_dict or bundle) to start from
     freeze: int = 0  # freeze the first N stages (classification transfer learning)

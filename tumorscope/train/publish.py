@@ -70,7 +70,7 @@ def _source_lines(dataset: str) -> list[str]:
             if line.strip().startswith(keep) and line.strip() not in keep]  # a label whose text is on later lines: left out
 
 
-_DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "auto", "seed": 0, "ema": 0.0,
+_DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "auto", "seed": 0, "ema": 0.0, "keep": "best",
              "precise_bn": False, "label_smoothing": 0.0, "mixup": 0.0, "crop": "none"}
 
 
@@ -85,7 +85,7 @@ def _flags(cfg: dict[str, Any], data_arg: str, skip: tuple[str, ...] = ()) -> st
     """The options that reproduce ``cfg`` (defaults left out)."""
     flags = ["--task classification", f"--data {data_arg}", f"--model {cfg['model']}"]
     for key in ("width", "size", "channels", "crop", "augment", "epochs", "patience", "batch_size", "lr", "val_fraction",
-                "folds", "seed", "loss", "label_smoothing", "mixup", "ema", "precise_bn", "class_weights", "sampler", "init", "freeze",
+                "folds", "seed", "loss", "label_smoothing", "mixup", "ema", "keep", "precise_bn", "class_weights", "sampler", "init", "freeze",
                 "time_limit", "threads", "splits"):
         v = cfg.get(key)
         if key not in skip and v is not None and v != "" and v != _DEFAULTS.get(key):
