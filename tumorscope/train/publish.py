@@ -138,7 +138,9 @@ def _commands(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], data_arg
         lines += [f"for f in {' '.join(str(i) for i in range(cfg['folds']))}; do",
                   f"  tumorscope train {_flags(mcfg, data_arg, skip=('folds', 'time_limit', 'splits'))} "
                   f"--splits {members[0]}/fold$f/splits.json --out {m}/fold$f", "done"]
+    fold0 = json.loads((cv_dir / "fold0" / "train_summary.json").read_text())
     opts = ("--calibrate " if "temperature" in stored["model"].get("options", {}) else "") + (
+        f"--tta {'on' if fold0['tta_set'] else 'off'} " if "tta_set" in fold0 else "") + (
         f"--weights {stored['weights_dtype']} " if stored.get("weights_dtype") else "")
     return [*lines, f"tumorscope ensemble --cv {' '.join(members)} {opts}--out {cv_dir}"]
 
@@ -173,8 +175,10 @@ def _final_lines(final: Path, cv_dir: Path, stored: dict[str, Any]) -> list[str]
     def steps(epochs: int, n: int, batch: int) -> int:  # training drops a last batch of one image (BatchNorm)
         return epochs * (n // batch + (n % batch > 1))
 
-    searches = [json.loads(p.read_text()).get("tta_search") for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
-    n_on = sum(bool(t and t["tta"]) for t in searches)
+    folds = [json.loads(p.read_text()) for p in sorted(cv_dir.glob("fold*/train_summary.json"))]
+    n_on = sum(bool(f.get("tta_search", {}).get("tta", f.get("tta_set"))) for f in folds)
+    how = ("set with `tumorscope ensemble --tta`" if all("tta_set" in f for f in folds)
+           else "chosen on each fold's validation images")
     tta = stored.get("inference", {}).get("tta")
     return [
         f"The bundled weights are **not** a CV fold's: the recipe measured above, retrained on all {first['n_train']} "
@@ -185,9 +189,9 @@ def _final_lines(final: Path, cv_dir: Path, stored: dict[str, Any]) -> list[str]
         f"{cfg['folds']}-fold numbers below are the recipe's, each fold trained on the other folds minus a validation "
         "part, i.e. on fewer images than this model - a conservative estimate for it.", "",
         "## Inference", "",
-        f"Mirror test-time augmentation (the image and its left-right mirror, probabilities averaged) was chosen on "
-        f"each CV fold's validation images: on in {n_on} of {len(searches)} folds. The bundled model, which has no "
-        f"validation images, has it **{'on' if tta else 'off'}**; `--tta` / `--no-tta` override it.", "",
+        "Mirror test-time augmentation (the image and its left-right mirror, probabilities averaged): the bundled "
+        f"model, which has no validation images, has it **{'on' if tta else 'off'}**; in the CV below it was {how}, "
+        f"on in {n_on} of {len(folds)} folds. `--tta` / `--no-tta` override it.", "",
     ]
 
 
