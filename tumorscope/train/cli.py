@@ -51,9 +51,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", default=d.augment, help="none | light | default | heavy; classification also strong "
                    "(wider rotation/scale/shift, brightness and contrast)")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="patients held out for validation (model selection); classification: 0 trains on every image of the "
-                   "split's training part (all of them without --fold) and keeps the last epoch - the final model "
-                   "after a cross-validation has measured the recipe")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="patients held out for validation (model selection); classification: 0 trains on every image "
+                   "of the split's training part (all of them without --fold) and keeps the last epoch - the final "
+                   "model after a cross-validation has measured the recipe")
     p.add_argument("--folds", type=int, default=d.folds)
     p.add_argument("--splits", metavar="JSON", help="use this splits.json instead of making a split")
     p.add_argument("--patience", type=int, default=d.patience,

@@ -30,7 +30,7 @@ def split_for_run(cfg: TrainConfig, run: Path, dataset: Dataset | None = None,
         parts = {p: select(ds, split, p) for p in PARTS}
     if not parts["val"] and cfg.val_fraction == 0 and not allow_no_val:
         raise TumorscopeError(f"--val-fraction 0 (no validation part) is for classification only, not {cfg.task}")
-    if not parts["train"] or not (parts["val"] or allow_no_val and cfg.val_fraction == 0):
+    if not parts["train"] or not (parts["val"] or (allow_no_val and cfg.val_fraction == 0)):
         raise TumorscopeError("too few patients/images to make a training and a validation part", ds.root)
     save_splits(run / "splits.json", split)
     return parts

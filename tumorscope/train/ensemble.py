@@ -68,6 +68,8 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
         raise TumorscopeError("an ensemble needs at least two runs")
     bundles = [load_bundle(r) for r in runs]
     task = bundles[0].task
+    if tta is not None and task != "classification":
+        raise TumorscopeError("--tta (mirror test-time augmentation) is a classification option", runs[0])
     for b in bundles:
         if b.config["model"]["name"] == "ensemble":
             raise TumorscopeError("is already an ensemble: list its member runs instead", b.path)

@@ -105,8 +105,8 @@ def fit(
     With ``average`` (weight EMA), ``validate`` must score ``average.scored``; that network is what is kept
     as best and loaded into ``model`` at the end. ``generators``: the run's own random streams (batch order,
     augmentation, mixup), saved in the checkpoint with the global ones, so a resumed run draws what an
-    uninterrupted one would. ``keep_last`` (training without a validation part): every epoch replaces the kept
-    weights, so the last one is bundled and early stopping never triggers. The result records what the time was measured on: the
+    uninterrupted one would. ``keep_last`` (``--keep last``, or no validation part): every epoch replaces the
+    kept weights, so the last one is bundled and early stopping never triggers. The result records what the time was measured on: the
     dtype the convolutions ran in for the run's ``bf16`` request, and the CPU."""
     average = average or WeightAverage(model)
     run_dir.mkdir(parents=True, exist_ok=True)
