@@ -88,3 +88,11 @@ def test_metrics_by_source_scores_each_source_folder_alone():
     assert set(by) == {"Testing", "Training"} and by["Testing"]["n"] == len(test)
     assert by["Testing"]["accuracy"] == pytest.approx((p[test].argmax(1) == y[test]).mean())
     assert metrics_by_source([{**q, "source": "Training"} for q in preds], CLASSES) == {}  # one source: nothing
+
+
+def test_roc_of_images_of_one_class_says_it_is_undefined_without_a_warning(tmp_path, recwarn):
+    y, p = noisy_predictions()
+    one = y == 0
+    roc_plot(y[one], p[one], CLASSES, tmp_path / "roc.png")
+    assert (tmp_path / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [w for w in recwarn if "legend" in str(w.message)]

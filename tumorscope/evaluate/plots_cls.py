@@ -24,7 +24,10 @@ def roc_plot(y: np.ndarray, probs: np.ndarray, classes: Sequence[str], path: Pat
             break
     ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="ROC (one vs rest)", xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower right", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
+    else:  # every image of one class: no class-vs-rest curve exists
+        ax.text(0.5, 0.5, "ROC undefined: the images hold one class only", ha="center", va="center", fontsize=8)
     save_figure(fig, path)
 
 
