@@ -53,6 +53,14 @@ def test_keep_last_bundles_the_last_epoch_and_still_scores_validation(tmp_path):
     assert "last epoch kept" in describe({"path": str(run), "config": cfg})[1]
 
 
+def test_keep_cannot_change_on_resume(tmp_path, capsys):
+    data = write_classes(tmp_path / "data")
+    run = tmp_path / "r"
+    assert main(["train", *TINY, "--epochs", "1", "--data", str(data), "--out", str(run)]) == 0
+    assert main(["train", "--resume", "--keep", "last", "--out", str(run)]) != 0
+    assert "--keep cannot change when resuming" in capsys.readouterr().err
+
+
 def test_keep_is_refused_outside_classification(tmp_path, capsys):
     args = ["train", "--task", "segmentation", "--data", str(tmp_path), "--keep", "last", "--out", str(tmp_path / "r")]
     assert main(args) != 0

@@ -68,7 +68,7 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    "elsewhere float32 is used anyway, emulated bf16 being ~14x slower (TUMORSCOPE_BF16=1 forces it)")
     p.add_argument("--ema", type=float, metavar="DECAY", help="keep an exponential moving average of the weights "
                    "(e.g. 0.99 per step); validation, the best checkpoint and the bundle use the average (default 0: off)")
-    p.add_argument("--keep", choices=("best", "last"), default=d.keep,
+    p.add_argument("--keep", choices=("best", "last"),
                    help="classification: bundle the epoch with the best validation score (default) or the last "
                    "epoch (no early stopping; validation is still scored and logged). On brain MRI every member's last "
                    "epoch beat its best-validation epoch (docs/classification.md, round 14b). --val-fraction 0 always "
@@ -220,6 +220,9 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> dict:
 def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     cfg = _resumed(out, TrainConfig) if args.resume else config_from_args(args)
+    if args.resume and args.keep:
+        raise TumorscopeError("--keep cannot change when resuming: the run keeps what it started with "
+                              f"(--keep {cfg.keep})", out)
     if args.resume and args.precise_bn:  # a finished run resumed with --precise-bn: only that step runs
         cfg = replace(cfg, precise_bn=True)
     summary = run_training(cfg, resume=args.resume)
