@@ -70,9 +70,9 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    "(e.g. 0.99 per step); validation, the best checkpoint and the bundle use the average (default 0: off)")
     p.add_argument("--keep", choices=("best", "last"),
                    help="classification: bundle the epoch with the best validation score (default) or the last "
-                   "epoch (no early stopping; validation is still scored and logged). On brain MRI every member's last "
-                   "epoch beat its best-validation epoch (docs/classification.md, round 14b). --val-fraction 0 always "
-                   "keeps the last")
+                   "epoch (no early stopping; validation is still scored and logged). Measured: the last epoch beat the "
+                   "best-validation one for all 9 brain MRI and 3 BUSI networks tried (docs/classification.md, rounds "
+                   "14b-c). --val-fraction 0 always keeps the last")
     p.add_argument("--precise-bn", action="store_true",
                    help="classification: after training, recompute the kept network's BatchNorm statistics over the "
                    "un-augmented training images (training leaves averages of augmented, mixed batches); --resume of "
