@@ -332,6 +332,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
                  average=average, bf16=cfg.bf16, generators=(gen, mix_rng),
                  keep_last=cfg.keep == "last" or val is None)
     training = {k2: v for k2, v in result.items() if k2 != "history"}
+    n_val = len(val.y) if val is not None else 0
     if val is None:
         training["best_score"] = None  # no validation: the last epoch is kept, not scored
     if cfg.precise_bn:
@@ -343,7 +344,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
         "model": {"name": cfg.model, "in_channels": pre.in_channels, "out_channels": k, "options": options},
         "preprocessing": pre.to_dict(),
         "training": training | {"config": cfg.to_dict(), "dedup": dedup, "init": init_report, "sampler": sampler,
-                                "n_train": len(train.y), "n_val": len(val.y) if val is not None else 0},
+                                "n_train": len(train.y), "n_val": n_val},
         "training_fingerprints": {
             "about": "phash of every training and validation image: evaluation leaves out their (near-)copies",
             "near_threshold": NEAR_THRESHOLD,
@@ -352,7 +353,7 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
     }
     save_bundle(run / "bundle", model, bundle_config)
     summary: dict[str, Any] = training | {"classes": classes, "dedup": dedup, "init": init_report, "sampler": sampler,
-                                          "n_train": len(train.y), "n_val": len(val.y) if val is not None else 0}
+                                          "n_train": len(train.y), "n_val": n_val}
     if parts.get("test"):
         from tumorscope.evaluate.classification import evaluate_classification_bundle
 

@@ -124,7 +124,7 @@ def _pretraining_data_lines(run: dict[str, Any]) -> list[str]:
 
 
 def _commands(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], data_arg: str,
-              pretrained: dict[str, Any] | None, stored: dict[str, Any]) -> list[str]:
+              pretrained: dict[str, Any] | None) -> list[str]:
     """The commands behind a CV folder (``first``: the config of its first member, or its own): the
     self-supervised pretraining if it started from one, then one ``tumorscope cv``, or for an ensembled CV the
     first member's CV, the other members trained fold by fold on its splits, and ``tumorscope ensemble --cv``."""
@@ -138,36 +138,32 @@ def _commands(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], data_arg
         lines += [f"for f in {' '.join(str(i) for i in range(cfg['folds']))}; do",
                   f"  tumorscope train {_flags(mcfg, data_arg, skip=('folds', 'time_limit', 'splits'))} "
                   f"--splits {members[0]}/fold$f/splits.json --out {m}/fold$f", "done"]
-    fold0 = json.loads((cv_dir / "fold0" / "train_summary.json").read_text())
-    opts = ("--calibrate " if "temperature" in stored["model"].get("options", {}) else "") + (
-        f"--tta {'on' if fold0['tta_set'] else 'off'} " if "tta_set" in fold0 else "") + (
+    return [*lines, f"tumorscope ensemble --cv {' '.join(members)} {_ensemble_options(cv_dir / 'fold0')}--out {cv_dir}"]
+
+
+def _ensemble_options(run: Path) -> str:
+    """The `tumorscope ensemble` options that made the ensemble in ``run`` (from its summary and stored bundle)."""
+    summary = json.loads((run / "train_summary.json").read_text())
+    stored = json.loads((run / "bundle" / "config.json").read_text())
+    return ("--calibrate " if "temperature" in stored["model"].get("options", {}) else "") + (
+        f"--tta {'on' if summary['tta_set'] else 'off'} " if "tta_set" in summary else "") + (
         f"--weights {stored['weights_dtype']} " if stored.get("weights_dtype") else "")
-    return [*lines, f"tumorscope ensemble --cv {' '.join(members)} {opts}--out {cv_dir}"]
 
 
-def _final_commands(final: Path, data_arg: str, stored: dict[str, Any]) -> list[str]:
-    """The commands that train ``final`` (a run, or an ensemble of runs) on every image."""
-    summary = json.loads((final / "train_summary.json").read_text())
-    members = [Path(m) for m in summary.get("members", [])] or [final]
+def _final_commands(final: Path, runs: list[Path], cfgs: list[dict[str, Any]], data_arg: str) -> list[str]:
+    """The commands that train ``final`` (one run, or the ensemble of ``runs`` with configs ``cfgs``) on every image."""
     lines = ["# the bundled model: the same recipe on every image, no validation part, last epoch kept"]
-    for m in members:
-        mcfg = json.loads((m / "config.json").read_text())
-        lines.append(f"tumorscope train {_flags(mcfg, data_arg, skip=('folds', 'time_limit', 'splits'))} --out {m}")
-    if summary.get("members"):
-        tta = stored.get("inference", {}).get("tta")
-        opts = (f"--tta {'on' if tta else 'off'} " if "tta_set" in summary else "") + (
-            f"--weights {stored['weights_dtype']} " if stored.get("weights_dtype") else "")
-        lines.append(f"tumorscope ensemble {' '.join(map(str, members))} {opts}--out {final}")
+    lines += [f"tumorscope train {_flags(c, data_arg, skip=('folds', 'time_limit', 'splits'))} --out {r}"
+              for r, c in zip(runs, cfgs)]
+    if runs != [final]:
+        lines.append(f"tumorscope ensemble {' '.join(map(str, runs))} {_ensemble_options(final)}--out {final}")
     return lines
 
 
-def _final_lines(final: Path, cv_dir: Path, stored: dict[str, Any]) -> list[str]:
-    """The card's paragraph on a final model: what it was trained on and what its numbers are."""
-    cfg = json.loads((cv_dir / "cv_config.json").read_text())
-    summary = json.loads((final / "train_summary.json").read_text())
-    members = summary.get("members") or [str(final)]
-    first = json.loads((Path(members[0]) / "train_summary.json").read_text())
-    first_cfg = json.loads((Path(members[0]) / "config.json").read_text())
+def _final_lines(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], first_cfg: dict[str, Any],
+                 stored: dict[str, Any]) -> list[str]:
+    """The card's paragraph on a final model (``first`` / ``first_cfg``: its first run's summary and config): what it
+    was trained on and what its numbers are."""
     cv_run = Path((cfg.get("ensemble_of") or [cv_dir])[0]) / "fold0"
     cv_cfg = json.loads((cv_run / "config.json").read_text())
     cv_n = json.loads((cv_run / "train_summary.json").read_text())["n_train"]
@@ -352,9 +348,9 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         "", "## Data", "", *(f"- {s}" for s in _source_lines(recipe["dataset"])), "",
         *(_pretraining_data_lines(pretrained) if pretrained else []),
         "## How it was trained (exact commands)", "", "```",
-        *_commands(cv_dir, cfg, net, recipe["data_arg"], pretrained, stored),
-        *(_final_commands(final, recipe["data_arg"], stored) if final else []), "```", "",
-        *(_final_lines(final, cv_dir, stored) if final else [
+        *_commands(cv_dir, cfg, net, recipe["data_arg"], pretrained),
+        *(_final_commands(final, bundled_members or [final], fold_cfgs, recipe["data_arg"]) if final else []), "```", "",
+        *(_final_lines(cv_dir, cfg, first_member, fold_cfgs[0], stored) if final else [
             f"The bundled weights are the model of fold {fold} of that cross-validation (trained on the other folds "
             f"minus a validation part for model selection); `tumorscope train ... --fold {fold}` with the same options "
             "makes it alone" + (", once per seed, then `tumorscope ensemble`." if members else ".") + " "
