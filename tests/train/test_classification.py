@@ -134,9 +134,9 @@ def test_cv_pools_folds_and_compare_makes_a_table(data, tmp_path):
 def test_card_command_names_the_split_file_a_cv_used():
     from tumorscope.train.publish import _command
 
-    cfg = {"model": "cnn", "width": 4, "splits": "runs/brain_splits.json", "threads": 2}
+    cfg = {"model": "cnn", "width": 4, "splits": "runs/brain_splits.json", "threads": 2, "keep": "last"}
     assert _command(cfg, "DATA", "runs/cv") == (
-        "tumorscope cv --task classification --data DATA --model cnn --width 4 --threads 2 "
+        "tumorscope cv --task classification --data DATA --model cnn --width 4 --keep last --threads 2 "
         "--splits runs/brain_splits.json --out runs/cv")
 
 
@@ -288,9 +288,9 @@ def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path
     paired = [line.split(" | ") for line in text.splitlines() if line.startswith(f"| {cv1} |") or line.startswith(f"| {ens} |")]
     assert len(paired) == 2 and all(row[1] == "30" for row in paired)  # every held-out image paired with cv0's
     assert all(0 <= float(row[5].rstrip(" |")) <= 1 for row in paired)  # the exact McNemar p-value
-    assert "| ensemble of 2 x cnn w4 32px | from scratch; 1 epoch, light augmentation |" in text
+    assert "| ensemble of 2 x cnn w4 32px | from scratch; 1 epoch, light augmentation, last epoch kept |" in text
     # the seed-1 folder has no cv_summary.json: compare pools its folds itself and names the seed
-    assert "| cnn w4 32px (seed 1) | from scratch; 1 epoch, light augmentation |" in text and text.count("2-fold CV pooled, n=30") == 2
+    assert "| cnn w4 32px (seed 1) | from scratch; 1 epoch, light augmentation, last epoch kept |" in text and text.count("2-fold CV pooled, n=30") == 2
     assert "| 2 CV folds pooled, n=30 |" in text  # the fold count of a seed loop is not recorded
     bundle = load_bundle(publish("breast-us-lesion", ens, zoo=tmp_path / "zoo"))
     assert bundle.config["model"]["name"] == "ensemble"

@@ -36,13 +36,12 @@ def test_training_without_validation_keeps_the_last_epoch_of_all_images(final_ru
     assert not (run / "test_metrics.json").exists()
 
 
-def test_keep_last_bundles_the_last_epoch_and_still_scores_validation(tmp_path):
+def test_classification_keeps_the_last_epoch_by_default_and_still_scores_validation(tmp_path):
     from tumorscope.evaluate.compare import describe
 
     data = write_classes(tmp_path / "data")
     run = tmp_path / "r"
-    assert main(["train", *TINY, "--epochs", "3", "--patience", "0", "--keep", "last", "--data", str(data),
-                 "--out", str(run)]) == 0
+    assert main(["train", *TINY, "--epochs", "3", "--patience", "0", "--data", str(data), "--out", str(run)]) == 0
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["epochs_run"] == 3 and summary["best_epoch"] == 2 and summary["n_val"] > 0
     assert isinstance(summary["best_score"], float)  # the last epoch's validation score, reported
@@ -50,14 +49,23 @@ def test_keep_last_bundles_the_last_epoch_and_still_scores_validation(tmp_path):
     kept = load_bundle(run / "bundle").model.state_dict()
     assert all(torch.allclose(last[k].float(), kept[k].float()) for k in kept)
     cfg = json.loads((run / "config.json").read_text())
-    assert "last epoch kept" in describe({"path": str(run), "config": cfg})[1]
+    assert cfg["keep"] == "last" and "last epoch kept" in describe({"path": str(run), "config": cfg})[1]
+
+
+def test_card_commands_name_keep_and_read_a_config_from_before_it_as_best():
+    from tumorscope.train.publish import _flags
+
+    base = {"model": "resnet18", "epochs": 30}
+    assert "--keep best" in _flags(base, "DATA")  # saved before --keep existed: it kept the best epoch
+    assert "--keep last" in _flags({**base, "keep": "last"}, "DATA")  # the default now, printed all the same
+    assert "--keep" not in _flags({**base, "keep": "best"}, "DATA", skip=("keep",))
 
 
 def test_keep_cannot_change_on_resume(tmp_path, capsys):
     data = write_classes(tmp_path / "data")
     run = tmp_path / "r"
     assert main(["train", *TINY, "--epochs", "1", "--data", str(data), "--out", str(run)]) == 0
-    assert main(["train", "--resume", "--keep", "last", "--out", str(run)]) != 0
+    assert main(["train", "--resume", "--keep", "best", "--out", str(run)]) != 0
     assert "--keep cannot change when resuming" in capsys.readouterr().err
 
 

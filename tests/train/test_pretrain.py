@@ -46,7 +46,7 @@ def test_pretrain_run_initialises_a_classifier(tmp_path):
     assert main(["cv", *TINY, "--model", "cnn", "--epochs", "1", "--folds", "2", "--data", str(data), "--init",
                  str(run), "--out", str(cv)]) == 0
     assert main(["compare", str(cv), "-o", str(tmp_path / "table.md")]) == 0
-    assert "| cnn w4 32px | self-supervised init (ssl); 1 epoch, light augmentation |" in (tmp_path / "table.md").read_text()
+    assert "| cnn w4 32px | self-supervised init (ssl); 1 epoch, light augmentation, last epoch kept |" in (tmp_path / "table.md").read_text()
     card = load_bundle(publish("brain-mri-tumor-type", cv, zoo=tmp_path / "zoo")).card
     assert f"tumorscope pretrain --data {data} --model cnn --width 4 --size 32" in card  # how the encoder was made
     assert "self-supervised (contrastive, no labels) encoder" in card and "one-off self-supervised pretraining" in card

@@ -58,7 +58,8 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, default=d.folds)
     p.add_argument("--splits", metavar="JSON", help="use this splits.json instead of making a split")
     p.add_argument("--patience", type=int, default=d.patience,
-                   help="early stopping: epochs without a better validation score (default %(default)s); the learning "
+                   help="early stopping (segmentation; classification with --keep best): epochs without a better "
+                   "validation score (default %(default)s); the learning "
                    "rate follows a cosine schedule over --epochs, so a patience much shorter than --epochs can stop "
                    "on a lucky early score before the rate anneals (set it to --epochs to switch early stopping off)")
     p.add_argument("--time-limit", metavar="DURATION", help="wall-clock budget, e.g. 30m or 1h; stops after that epoch")
@@ -69,10 +70,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema", type=float, metavar="DECAY", help="keep an exponential moving average of the weights "
                    "(e.g. 0.99 per step); validation, the best checkpoint and the bundle use the average (default 0: off)")
     p.add_argument("--keep", choices=("best", "last"),
-                   help="classification: bundle the epoch with the best validation score (default) or the last "
-                   "epoch (no early stopping; validation is still scored and logged). Measured: the last epoch beat the "
-                   "best-validation one for all 9 brain MRI and 3 BUSI networks tried (docs/classification.md, rounds "
-                   "14b-c). --val-fraction 0 always keeps the last")
+                   help="classification: bundle the last epoch (default; no early stopping, validation is still "
+                   "scored and logged) or the epoch with the best validation score (early stopping after --patience). "
+                   "Measured: the last epoch beat the best-validation one for all 9 brain MRI and 3 BUSI networks tried "
+                   "(docs/classification.md, rounds 14b-c). --val-fraction 0 always keeps the last")
     p.add_argument("--precise-bn", action="store_true",
                    help="classification: after training, recompute the kept network's BatchNorm statistics over the "
                    "un-augmented training images (training leaves averages of augmented, mixed batches); --resume of "
@@ -176,7 +177,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 TASK_DEFAULTS = {
     "segmentation": {"channels": "flair", "loss": "dicece"},
-    "classification": {"channels": "rgb", "loss": "ce"},
+    "classification": {"channels": "rgb", "loss": "ce", "keep": "last"},
 }
 
 

@@ -62,7 +62,8 @@ class TrainConfig(SavedConfig):
     threads: int | None = None
     bf16: bool = True
     ema: float = 0.0  # exponential moving average of the weights per step (0 = off), e.g. 0.99
-    keep: str = "best"  # classification: the epoch kept and bundled, best (validation score) | last
+    keep: str = "best"  # classification: the epoch bundled, best (validation score) | last (the CLI's default;
+    # "best" here so that a run saved before --keep existed loads as what it did)
     precise_bn: bool = False  # classification: recompute BatchNorm statistics on the clean training images at the end
     init: str | None = None  # a local checkpoint (state_dict or bundle) to start from
     freeze: int = 0  # freeze the first N stages (classification transfer learning)

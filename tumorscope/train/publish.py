@@ -70,8 +70,9 @@ def _source_lines(dataset: str) -> list[str]:
             if line.strip().startswith(keep) and line.strip() not in keep]  # a label whose text is on later lines: left out
 
 
-_DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "auto", "seed": 0, "ema": 0.0, "keep": "best",
+_DEFAULTS = {"freeze": 0, "loss": "dicece", "class_weights": "none", "sampler": "auto", "seed": 0, "ema": 0.0,
              "precise_bn": False, "label_smoothing": 0.0, "mixup": 0.0, "crop": "none"}
+_BEFORE_IT_EXISTED = {"keep": "best"}  # what a config saved before the option existed did (always printed: its default changed)
 
 
 def _flag(key: str, value: Any) -> str:
@@ -87,7 +88,7 @@ def _flags(cfg: dict[str, Any], data_arg: str, skip: tuple[str, ...] = ()) -> st
     for key in ("width", "size", "channels", "crop", "augment", "epochs", "patience", "batch_size", "lr", "val_fraction",
                 "folds", "seed", "loss", "label_smoothing", "mixup", "ema", "keep", "precise_bn", "class_weights", "sampler", "init", "freeze",
                 "time_limit", "threads", "splits"):
-        v = cfg.get(key)
+        v = cfg.get(key, _BEFORE_IT_EXISTED.get(key))
         if key not in skip and v is not None and v != "" and v != _DEFAULTS.get(key):
             flags.append(_flag(key, v))
     return " ".join(flags)
@@ -153,7 +154,7 @@ def _ensemble_options(run: Path) -> str:
 def _final_commands(final: Path, runs: list[Path], cfgs: list[dict[str, Any]], data_arg: str) -> list[str]:
     """The commands that train ``final`` (one run, or the ensemble of ``runs`` with configs ``cfgs``) on every image."""
     lines = ["# the bundled model: the same recipe on every image, no validation part, last epoch kept"]
-    lines += [f"tumorscope train {_flags(c, data_arg, skip=('folds', 'time_limit', 'splits'))} --out {r}"
+    lines += [f"tumorscope train {_flags(c, data_arg, skip=('folds', 'time_limit', 'splits', 'keep'))} --out {r}"
               for r, c in zip(runs, cfgs)]
     if runs != [final]:
         lines.append(f"tumorscope ensemble {' '.join(map(str, runs))} {_ensemble_options(final)}--out {final}")
