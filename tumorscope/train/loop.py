@@ -153,9 +153,8 @@ def fit(
         if improved:
             best, best_epoch = row["val_score"], epoch
             save_torch(average.scored.state_dict(), run_dir / "best.pt")
-        log.info(
-            "epoch %d: loss %.4f  val score %.4f%s", epoch, row["train_loss"], row["val_score"], "  *best*" if improved else ""
-        )
+        mark = "  *best*" if improved and not keep_last else ""  # with keep_last every epoch replaces the last
+        log.info("epoch %d: loss %.4f  val score %.4f%s", epoch, row["train_loss"], row["val_score"], mark)
         state = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
