@@ -93,22 +93,36 @@ def test_colon_bundle_on_images_it_never_saw(colon_dir, tmp_path):
     assert m["accuracy"] >= 0.9
 
 
+ALL_IMAGE_BUNDLES = [  # name, dataset fixture, folder scored, images it trained on (None: all), mirror TTA stored
+    ("brain-mri-tumor-type", "brain4_dir", "Testing", 290, True),  # a few images dedup dropped are left
+    ("breast-us-lesion", "busi_dir", ".", None, False),
+]
+
+
 @pytest.mark.shared_data
-def test_brain_bundle_trained_on_every_image_is_never_scored_on_them(brain4_dir, tmp_path):
-    """The bundle is the recipe retrained on all of Training/ and Testing/ (its CV numbers are on its card):
+@pytest.mark.parametrize(("name", "fixture", "folder", "n_seen", "tta"), ALL_IMAGE_BUNDLES)
+def test_bundle_trained_on_every_image_is_never_scored_on_them(name, fixture, folder, n_seen, tta, request, tmp_path,
+                                                              capsys):
+    """These bundles are their recipe retrained on every image of their dataset (the CV numbers are on the card):
     `evaluate` leaves out every image within phash distance of its training images, so nothing it trained on is
-    scored as held out. On its training images (a smoke check, not a held-out number) it predicts as trained,
-    with the mirror TTA stored in the bundle."""
+    scored as held out. On five training images per class (a smoke check, not a held-out number) it predicts as
+    trained, with the TTA setting stored in the bundle."""
+    data = request.getfixturevalue(fixture) / folder
     out = tmp_path / "eval"
-    assert main(["evaluate", "--model", "brain-mri-tumor-type", "--data", str(brain4_dir / "Testing"), "--out", str(out),
-                 "--boot", "20"]) == 0
-    m = json.loads((out / "metrics.json").read_text())
-    assert m["excluded_seen_in_training"] >= 290 and m["n"] <= 10  # only images dedup dropped before training
-    bundle = load_bundle("brain-mri-tumor-type")
-    assert m["tta"] is bundle.tta is True
+    code = main(["evaluate", "--model", name, "--data", str(data), "--out", str(out), "--boot", "20"])
+    bundle = load_bundle(name)
+    if n_seen is None:  # every image was trained on: a clear refusal, no metrics
+        assert code != 0 and "nothing held out to evaluate" in capsys.readouterr().err
+        assert not (out / "metrics.json").exists()
+    else:
+        assert code == 0
+        m = json.loads((out / "metrics.json").read_text())
+        assert m["excluded_seen_in_training"] >= n_seen and m["n"] <= 10  # only images dedup dropped
+        assert m["tta"] is tta
+    assert bundle.tta is tta
     by_class: dict[str, list] = {}
-    for s in load_dataset(brain4_dir / "Testing").samples:
+    for s in load_dataset(data).samples:
         by_class.setdefault(str(s.label), []).append(s)
     samples = [s for group in by_class.values() for s in sorted(group, key=lambda s: s.image.name)[:5]]
     seen = evaluate_classification_bundle(bundle, samples, tmp_path / "seen", n_boot=20, exclude_seen=False)
-    assert seen["n"] == len(samples) == 20 and seen["accuracy"] >= 0.9
+    assert seen["n"] == len(samples) == 5 * len(bundle.classes) and seen["accuracy"] >= 0.9
