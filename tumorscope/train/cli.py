@@ -72,8 +72,8 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", choices=("best", "last"),
                    help="classification: bundle the last epoch (default; no early stopping, validation is still "
                    "scored and logged) or the epoch with the best validation score (early stopping after --patience). "
-                   "Measured: the last epoch beat the best-validation one for all 9 brain MRI and 3 BUSI networks tried "
-                   "(docs/classification.md, rounds 14b-c). --val-fraction 0 always keeps the last")
+                   "Measured: the last epoch beat the best-validation one for all 9 brain MRI and 6 BUSI networks tried "
+                   "(docs/classification.md, rounds 14b, 14c, 16). --val-fraction 0 always keeps the last")
     p.add_argument("--precise-bn", action="store_true",
                    help="classification: after training, recompute the kept network's BatchNorm statistics over the "
                    "un-augmented training images (training leaves averages of augmented, mixed batches); --resume of "
