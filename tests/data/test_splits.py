@@ -190,3 +190,22 @@ def test_datasets_split_cli_writes_the_split_cv_and_train_would_make(tmp_path: P
     assert main(["datasets", "split", str(data), "--test", "0", "--out", str(tmp_path / "final.json")]) == 0
     (final,) = load_splits(tmp_path / "final.json")
     assert final.fold is None and not final.groups["test"] and final.groups["val"] and final.groups["train"]
+
+
+def test_datasets_split_records_the_command_that_remakes_it(tmp_path: Path, capsys):
+    """The file keeps its own command; run again, that command writes the same folds (cards print it)."""
+    import shlex
+
+    from tests.synthetic import write_kaggle3m
+    from tumorscope.cli import main
+    from tumorscope.data.splits import split_command
+
+    data = write_kaggle3m(tmp_path / "lgg", n_patients=8, n_slices=2, size=16)
+    first = tmp_path / "cv.json"
+    assert main(["datasets", "split", str(data), "--folds", "2", "--val", "0.2", "--seed", "3", "--out", str(first)]) == 0
+    made_by = split_command(first)
+    assert made_by == f"tumorscope datasets split {data} --folds 2 --val 0.2 --seed 3 --out {first}"
+    again = tmp_path / "again.json"
+    assert main(shlex.split(made_by)[1:-1] + [str(again)]) == 0
+    assert load_splits(again) == load_splits(first)
+    assert split_command(tmp_path / "missing.json") is None

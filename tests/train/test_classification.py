@@ -140,6 +140,21 @@ def test_card_command_names_the_split_file_a_cv_used():
         "--splits runs/brain_splits.json --out runs/cv")
 
 
+def test_card_commands_start_with_the_split_files_own_command(tmp_path):
+    from tumorscope.data.splits import Split, save_splits
+    from tumorscope.train.publish import _commands
+
+    split = Split(groups={p: ("a",) for p in ("train", "val", "test")}, images={p: ("a",) for p in ("train", "val", "test")},
+                  seed=0, fold=0)
+    recorded, bare = tmp_path / "recorded.json", tmp_path / "bare.json"
+    save_splits(recorded, [split], made_by="tumorscope datasets split DATA --folds 1 --val 0.1 --seed 0 --out X")
+    save_splits(bare, [split])  # a file from before the command was recorded: the card cannot say how it was made
+    cfg = {"model": "cnn", "splits": str(recorded)}
+    lines = _commands(tmp_path / "cv", cfg, cfg, "DATA", None)
+    assert lines[0].startswith("tumorscope datasets split DATA") and lines[1].startswith("tumorscope cv ")
+    assert len(_commands(tmp_path / "cv", {**cfg, "splits": str(bare)}, {**cfg, "splits": str(bare)}, "DATA", None)) == 1
+
+
 def test_transfer_init_skips_new_head_and_freezes(fold_run, data, tmp_path):
     run = tmp_path / "ft"
     assert main(["train", *TINY, "--epochs", "1", "--data", str(data), "--init", str(fold_run), "--freeze", "2",

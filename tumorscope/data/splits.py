@@ -110,8 +110,9 @@ def select(
     return chosen
 
 
-def save_splits(path: str | Path, splits: Split | Sequence[Split]) -> None:
-    """Write ``splits.json`` atomically: seed, k, and per fold the group ids and image keys of each part."""
+def save_splits(path: str | Path, splits: Split | Sequence[Split], made_by: str | None = None) -> None:
+    """Write ``splits.json`` atomically: seed, k, and per fold the group ids and image keys of each part;
+    ``made_by``: the command that made it (model cards print it before the runs that read the file)."""
     folds = [splits] if isinstance(splits, Split) else list(splits)
     if not folds:
         raise ValueError("no splits to save")
@@ -121,6 +122,7 @@ def save_splits(path: str | Path, splits: Split | Sequence[Split]) -> None:
             "format": _FORMAT,
             "version": 1,
             "kind": "holdout" if folds[0].fold is None else "kfold",
+            **({"made_by": made_by} if made_by else {}),
             "seed": folds[0].seed,
             "k": len(folds),
             "folds": [
@@ -233,3 +235,11 @@ def _split(
         seed=seed,
         fold=fold,
     )
+
+
+def split_command(path: str | Path) -> str | None:
+    """The command that made the splits file at ``path``, if it was recorded (``tumorscope datasets split``)."""
+    try:
+        return json.loads(Path(path).read_text()).get("made_by")
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -23,6 +23,7 @@ from typing import Any
 from tumorscope.bundle import load_bundle, save_bundle
 from tumorscope.bundle.bundle import ZOO, smallest_dtype_that_fits
 from tumorscope.data.locate import shared_dataset
+from tumorscope.data.splits import split_command
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.compare import COLUMNS, describe, network_label, run_config
 from tumorscope.train.config import PRETRAIN_SUMMARY, is_pretrain_run
@@ -131,6 +132,8 @@ def _commands(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], data_arg
     first member's CV, the other members trained fold by fold on its splits, and ``tumorscope ensemble --cv``."""
     members = cfg.get("ensemble_of")
     lines = [_pretrain_command(pretrained)] if pretrained else []
+    made_by = split_command(first["splits"]) if first.get("splits") else None
+    lines += [made_by] if made_by else []  # the shared split file the CV read, where its command was recorded
     if not members:
         return [*lines, _command(cfg, data_arg, str(cv_dir))]
     lines.append(_command(first, data_arg, members[0]))
