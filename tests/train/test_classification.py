@@ -303,7 +303,9 @@ def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path
     paired = [line.split(" | ") for line in text.splitlines() if line.startswith(f"| {cv1} |") or line.startswith(f"| {ens} |")]
     assert len(paired) == 2 and all(row[1] == "30" for row in paired)  # every held-out image paired with cv0's
     assert all(0 <= float(row[5].rstrip(" |")) <= 1 for row in paired)  # the exact McNemar p-value
-    assert "| ensemble of 2 x cnn w4 32px | from scratch; 1 epoch, light augmentation, last epoch kept |" in text
+    n_on = sum(json.loads((ens / f"fold{f}" / "train_summary.json").read_text())["tta_search"]["tta"] for f in (0, 1))
+    tta = {0: "", 1: ", mirror TTA in 1 of 2 folds", 2: ", mirror TTA"}[n_on]  # chosen per fold on validation
+    assert f"| ensemble of 2 x cnn w4 32px | from scratch; 1 epoch, light augmentation, last epoch kept{tta} |" in text
     # the seed-1 folder has no cv_summary.json: compare pools its folds itself and names the seed
     assert "| cnn w4 32px (seed 1) | from scratch; 1 epoch, light augmentation, last epoch kept |" in text and text.count("2-fold CV pooled, n=30") == 2
     assert "| 2 CV folds pooled, n=30 |" in text  # the fold count of a seed loop is not recorded
@@ -315,7 +317,6 @@ def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path
     assert member_line.count("--splits") == 1  # the member's own per-fold split file is not repeated
     assert "CPU with 1 torch thread(s)" in bundle.card  # the bundled fold's setting
     assert "An ensemble of 2 such networks (seeds 0, 1" in bundle.card
-    n_on = sum(json.loads((ens / f"fold{f}" / "train_summary.json").read_text())["tta_search"]["tta"] for f in (0, 1))
     assert "## Inference" in bundle.card and f"on in {n_on} of 2 folds" in bundle.card
     assert "Its 2 networks train independently" in bundle.card and "within 60 minutes on 2 cores" in bundle.card
     assert "every held-out number below was measured with these same stored weights" in bundle.card

@@ -98,6 +98,13 @@ def network_label(cfg: dict[str, Any]) -> str:
     return f"{cfg.get('model')} w{cfg.get('width')} {cfg.get('size')}px"
 
 
+def _tta_note(run: Path) -> str:
+    """", mirror TTA" (or "in k of n folds") where an ensembled CV's fold bundles average each image with its mirror."""
+    stored = [_read(f).get("inference", {}).get("tta", False) for f in sorted(run.glob("fold*/bundle/config.json"))]
+    on = sum(stored)
+    return "" if not on else ", mirror TTA" if on == len(stored) else f", mirror TTA in {on} of {len(stored)} folds"
+
+
 def describe(result: dict[str, Any]) -> tuple[str, str]:
     """(model, training) labels: e.g. ("resnet18 w32 128px", "transfer: brain-mri-tumor-type, freeze 2"); an
     ensembled CV is described by its members, grouped: "ensemble of 2 x resnet18 w32 192px + 2 x ... 128px"."""
@@ -111,7 +118,7 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
         nets = list(dict.fromkeys(net for net, _ in labels))  # in order of first appearance
         trainings = list(dict.fromkeys(training for _, training in labels))
         model = "ensemble of " + " + ".join(f"{sum(n == net for n, _ in labels)} x {net}" for net in nets)
-        return model + (f" ({dtype} weights)" if dtype else ""), " / ".join(trainings)
+        return model + (f" ({dtype} weights)" if dtype else ""), " / ".join(trainings) + _tta_note(Path(result["path"]))
     if not cfg:
         return Path(result["path"]).name, "-"
     model = network_label(cfg) + (f" (seed {cfg['seed']})" if cfg.get("seed") else "")
