@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 
@@ -126,9 +127,10 @@ def _cmd_split(args: argparse.Namespace) -> int:
         ds = training_dedup(ds).dataset
     splits = (kfold(ds, k=args.folds, seed=args.seed, val=args.val) if args.folds
               else [make_split(ds, val=args.val, test=args.test, seed=args.seed)])
-    made_by = (f"tumorscope datasets split {args.dir} " + (f"--folds {args.folds} " if args.folds else f"--test {args.test} ")
-               + f"--val {args.val} --seed {args.seed} " + ("--dedup " if args.dedup else "") + f"--out {args.out}")
-    save_splits(args.out, splits, made_by)
+    argv = ["tumorscope", "datasets", "split", str(args.dir), *(["--folds", str(args.folds)] if args.folds
+            else ["--test", str(args.test)]), "--val", str(args.val), "--seed", str(args.seed),
+            *(["--dedup"] if args.dedup else []), "--out", str(args.out)]
+    save_splits(args.out, splits, shlex.join(argv))  # quoted: a path with spaces re-runs as written
     for s in splits:
         name = "hold-out" if s.fold is None else f"fold {s.fold}"
         counts = ", ".join(f"{p} {len(s.groups[p])} groups / {len(s.images[p])} images" for p in PARTS)
