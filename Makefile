@@ -27,7 +27,7 @@ demo: install
 	$(BIN)/tumorscope demo --out demo_output
 
 lint: install
-	$(BIN)/ruff check tumorscope tests bench scripts
+	$(BIN)/ruff check tumorscope tests bench scripts experiments
 
 typecheck: install
 	$(BIN)/mypy tumorscope
