@@ -314,6 +314,23 @@ def _storage_line(stored: str, measured: str) -> str:
             "of the CV run, not re-measured after this rounding.")
 
 
+def extra_section(label: str, path: Path) -> tuple[list[str], str, float]:
+    """Card lines, headline key and accuracy for an extra result: an evaluation (folder with metrics.json, or the file), or a CV
+    folder (cv_summary.json) of the same recipe with other networks, e.g. new seeds - shown as a replication."""
+    if path.is_dir() and (path / "cv_summary.json").exists():
+        cv = json.loads((path / "cv_summary.json").read_text())
+        m = cv["pooled"]
+        return [f"## Replication: {label}", "",
+                f"The recipe cross-validated again with other networks ({cv['folds_done']} folds, n = {m['n']} held-out "
+                f"images, `{path}`): pooled held-out results and mean ± sd over folds.", "",
+                *_metric_rows(m, cv.get("across_folds") or {}), ""], "replication_accuracy", m["accuracy"]
+    m = json.loads((path / "metrics.json").read_text() if path.is_dir() else path.read_text())
+    return [f"## Extra held-out check: {label}", "",
+            f"n = {m['n']} images ({m.get('excluded_seen_in_training', 0)} more were left out as (near-)copies "
+            "of this model's training/validation images).", "",
+            *_metric_rows(m, None), ""], f"{_slug(label)}_accuracy", m["accuracy"]
+
+
 def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
                weights_dtype: str | None = None, final: Path | None = None) -> tuple[str, dict[str, Any]]:
     """(card.md text, headline metrics) for a zoo model from its CV folder and extra evaluations;
@@ -390,12 +407,9 @@ def model_card(name: str, cv_dir: Path, extras: dict[str, Path], fold: int = 0,
         for src, m in by_source.items():
             headline[f"cv_{_slug(src)}_accuracy"] = round(m["accuracy"], 3)
     for label, path in extras.items():
-        m = json.loads((path / "metrics.json").read_text() if path.is_dir() else path.read_text())
-        lines += [f"## Extra held-out check: {label}", "",
-                  f"n = {m['n']} images ({m.get('excluded_seen_in_training', 0)} more were left out as (near-)copies "
-                  "of this model's training/validation images).", "",
-                  *_metric_rows(m, None), ""]
-        headline[f"{_slug(label)}_accuracy"] = round(m["accuracy"], 3)
+        section, key, accuracy = extra_section(label, path)
+        lines += section
+        headline[key] = round(accuracy, 3)
     lines += [
         "## What the seeds reported on this data", "", *(f"- {r}" for r in recipe["references"]), "",
         "## Training time", "",
@@ -439,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name", choices=sorted(RECIPES))
     p.add_argument("cv_dir", type=Path)
     p.add_argument("--fold", type=int, default=0, help="which fold's model to bundle")
-    p.add_argument("--extra", nargs="*", default=[], metavar="LABEL=EVAL_DIR", help="extra evaluations for the card")
+    p.add_argument("--extra", nargs="*", default=[], metavar="LABEL=EVAL_DIR", help="extra results for the card: an evaluation folder (metrics.json) or another CV of the recipe (a replication)")
     p.add_argument("--final", type=Path, metavar="RUN", help="bundle this run (or ensemble) of the recipe trained on "
                    "every image (--val-fraction 0) instead of a CV fold's model")
     args = p.parse_args(argv)
