@@ -41,12 +41,21 @@ class Job:
     slots: int = 1
 
 
+def _fold_job(run: Path, fold: int, args: list[str], threads: int = 1) -> Job:
+    """A job that finishes fold FOLD of CV run RUN, logged beside it in RUN/../logs."""
+    return Job(f"{run.name} fold {fold}", args, run.parent / "logs" / f"{run.name}_fold{fold}.log",
+               run / f"fold{fold}" / "test_metrics.json", threads)
+
+
 def cv_fold(out: str | Path, fold: int, args: list[str], threads: int = 1) -> Job:
-    """One fold of ``tumorscope cv ARGS`` into OUT, logged beside it in OUT/../logs."""
-    out = Path(out)
-    return Job(f"{out.name} fold {fold}", ["cv", *args, "--threads", str(threads), "--only-folds", str(fold),
-                                           "--out", str(out)],
-               out.parent / "logs" / f"{out.name}_fold{fold}.log", out / f"fold{fold}" / "test_metrics.json", threads)
+    """One fold of ``tumorscope cv ARGS`` into OUT."""
+    return _fold_job(Path(out), fold, ["cv", *args, "--threads", str(threads), "--only-folds", str(fold), "--out",
+                                       str(out)], threads)
+
+
+def resume_fold(run: Path, fold: int, *extra: str) -> Job:
+    """``tumorscope train --resume [EXTRA]`` of fold FOLD of CV run RUN (scores a copied or stopped fold)."""
+    return _fold_job(run, fold, ["train", "--resume", *extra, "--out", str(run / f"fold{fold}")])
 
 
 def run_jobs(jobs: list[Job], slots: int = 2) -> int:

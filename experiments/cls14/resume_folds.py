@@ -5,9 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import Job, run_jobs  # noqa: E402
+from common import resume_fold, run_jobs  # noqa: E402
 
 members = sorted(p for p in Path("runs/cls14").glob(sys.argv[1]) if p.is_dir())
-sys.exit(run_jobs([Job(f"{m.name} fold {f}", ["train", "--resume", *sys.argv[2:], "--out", str(m / f"fold{f}")],
-                       m.parent / "logs" / f"{m.name}_fold{f}.log", m / f"fold{f}" / "test_metrics.json")
-                   for f in range(5) for m in members]))
+sys.exit(run_jobs([resume_fold(m, f, *sys.argv[2:]) for f in range(5) for m in members]))

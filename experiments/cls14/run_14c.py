@@ -5,15 +5,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import TUMORSCOPE, Job, copy_last_epoch, cv_fold, run_jobs  # noqa: E402
+from common import TUMORSCOPE, copy_last_epoch, cv_fold, resume_fold, run_jobs  # noqa: E402
 
 jobs = []
 for s in range(3):
     src, dst = Path(f"runs/cls9/brain_crop_s{s}"), Path(f"runs/cls14/last128/brain_crop_s{s}")
     copy_last_epoch(src, dst)
-    jobs += [Job(f"{dst.name} fold {f}", ["train", "--resume", "--out", str(dst / f"fold{f}")],
-                 dst.parent / "logs" / f"{dst.name}_fold{f}.log", dst / f"fold{f}" / "test_metrics.json")
-             for f in range(5)]
+    jobs += [resume_fold(dst, f) for f in range(5)]
 subprocess.check_call([TUMORSCOPE, "datasets", "split", "../shared/data/busi", "--folds", "5", "--val", "0.1",
                        "--dedup", "--out", "runs/cls14/busi_splits.json"])
 B = ("--task classification --data ../shared/data/busi --model resnet18 --width 32 --size 128 --channels gray "
