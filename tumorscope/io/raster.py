@@ -18,7 +18,6 @@ from tumorscope.atomic import atomic_path
 from tumorscope.errors import TumorscopeError
 from tumorscope.io.formats import PILLOW, TIFF, check_file, decoding, image_format, suffix
 from tumorscope.io.image import Image
-from tumorscope.io.mask import mask_is_empty  # noqa: F401  (data layouts import it from here)
 
 # Pillow mode -> (mode to convert to, or None to keep; channels; dtype of the array we return).
 _PILLOW_MODES: dict[str, tuple[str | None, int, str]] = {

@@ -9,6 +9,7 @@ A single-sequence input (all channels equal) is left to the members that read on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -63,16 +64,15 @@ class ProbabilityEnsemble(nn.Module):
         return torch.sigmoid(logits) if self.out_channels == 1 else torch.softmax(logits, dim=1)
 
 
-def build_ensemble(in_channels: int, out_channels: int, members: list[dict[str, Any]] | None = None,
-                   temperature: float = 1.0, **_: object) -> nn.Module:
+def build_ensemble(in_channels: int, out_channels: int, build_member: Callable[..., nn.Module],
+                   members: list[dict[str, Any]] | None = None, temperature: float = 1.0, **_: object) -> nn.Module:
     """Registry builder: ``members`` = [{name, in_channels, options, channels[, size]}] (as a bundle config stores
-    it; ``size`` only for a classifier member whose input size differs from the ensemble's)."""
-    from tumorscope.models.registry import build_model
-
+    it; ``size`` only for a classifier member whose input size differs from the ensemble's), each made by
+    ``build_member(name, in_channels, out_channels, **options)`` (the registry's ``build_model``)."""
     if not members:
         raise TumorscopeError("'ensemble' is made from trained runs by `tumorscope ensemble RUN RUN ...`, "
                               "not trained directly")
-    nets = [build_model(m["name"], m["in_channels"], out_channels, **m.get("options", {})) for m in members]
+    nets = [build_member(m["name"], m["in_channels"], out_channels, **m.get("options", {})) for m in members]
     for m in members:
         if max(m["channels"]) >= in_channels:
             raise ValueError(f"member channels {m['channels']} exceed the ensemble's {in_channels} input channels")

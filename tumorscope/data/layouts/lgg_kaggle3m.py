@@ -40,7 +40,7 @@ def slice_files(patient_dir: Path) -> list[tuple[int, Path, Path | None]]:
 
 
 def load(root: Path) -> list[Sample]:
-    from tumorscope.io.raster import mask_is_empty
+    from tumorscope.io.mask import mask_is_empty
 
     samples = []
     for pdir in patient_dirs(root):
