@@ -28,6 +28,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check tumorscope tests bench scripts experiments
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy tumorscope
