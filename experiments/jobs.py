@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from experiments import actions
@@ -150,13 +151,12 @@ def _action(a: Action) -> list[Job]:
     if a.action == "cv_summary":
         return [Job(f"cv_summary {' '.join(a.members)}", [], None, None, None,
                     call=lambda: actions.cv_summary([Path(m) for m in a.members]))]
+    copy = actions.last_epoch_copy if a.action == "last_epoch_copy" else actions.linked_copy
     out = []
     for m in a.members:
         src, dst = Path(m), Path(a.into or "") / (Path(m).name + a.suffix)
-        copy = actions.last_epoch_copy if a.action == "last_epoch_copy" else actions.linked_copy
-        out.append(Job(f"{a.action} {src} -> {dst}", [], None, None, None,
-                       call=lambda c=copy, s=src, d=dst: c(s, d, a.folds),
-                       is_done=lambda d=dst: actions.copy_done(d, a.folds)))
+        out.append(Job(f"{a.action} {src} -> {dst}", [], None, None, None, call=partial(copy, src, dst, a.folds),
+                       is_done=partial(actions.copy_done, dst, a.folds)))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ class RoundError(TumorscopeError):
     """A round file that cannot be used, naming the file and the key."""
 
 
-def fill(text: str, values: dict[str, object], path: Path, where: str) -> str:
+def fill(text: str, values: Mapping[str, object], path: Path, where: str) -> str:
     """``text`` with each ``{name}`` replaced by ``values[name]``; an unknown name is an error."""
     def one(m: re.Match[str]) -> str:
         if m[1] not in values or values[m[1]] is None:
@@ -170,9 +171,8 @@ def _entry(raw: Any, sets: dict[str, list[str]], values: dict[str, object], defa
                    fill(raw.get("dir", default_dir), values, path, w + "dir"))
     if kinds[0] == "cmd":
         _check(raw, _STEP_KEYS, ("cmd",), path, w)
-        return Step(_args(raw["cmd"], sets, values, path, w + "cmd"), raw.get("module"),
-                    *(fill(raw[k], values, path, w + k) if k in raw else None for k in ("log", "done")),
-                    slots=raw.get("slots"))
+        log, done = (fill(raw[k], values, path, w + k) if k in raw else None for k in ("log", "done"))
+        return Step(_args(raw["cmd"], sets, values, path, w + "cmd"), raw.get("module"), log, done, raw.get("slots"))
     _check(raw, _ACTION_KEYS, ("action", "members"), path, w)
     if raw["action"] not in ACTIONS:
         raise RoundError(f"{w}action must be one of {', '.join(ACTIONS)}, not {raw['action']!r}", path)

@@ -221,3 +221,55 @@ def test_cli_script_runs_from_the_repository_root() -> None:
                        text=True, check=True)
     assert p.stdout.splitlines()[-1] == (f"tumorscope cv {BRAIN} --model resnet18 --size 224 --seed 0 --threads 1 "
                                          "--only-folds 3 --out runs/cls12b/brain_r18_224_s0")
+
+
+def _cv_run(root: Path, folds: int = 2) -> Path:
+    """A fake finished CV folder: configs, metadata and weight files per fold."""
+    import torch
+
+    root.mkdir(parents=True)
+    (root / "cv_config.json").write_text(json.dumps({"keep": "best", "out": str(root)}))
+    for f in range(folds):
+        d = root / f"fold{f}"
+        d.mkdir()
+        for x in ("splits.json", "dedup.json", "metrics.csv", "train_summary.json"):
+            (d / x).write_text("{}")
+        (d / "config.json").write_text(json.dumps({"keep": "best", "out": str(d)}))
+        torch.save({"w": torch.zeros(1)}, d / "best.pt")
+        torch.save({"model": {"w": torch.full((1,), float(f + 1))}, "epoch": 80, "best_epoch": 60},
+                   d / "checkpoint.pt")
+    return root
+
+
+def test_copy_actions_and_their_done_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from experiments import actions
+
+    src = _cv_run(tmp_path / "src")
+    linked, last = tmp_path / "copies/m_pbn", tmp_path / "copies/m"
+    assert not actions.copy_done(linked, 2)
+    actions.linked_copy(src, linked, 2)
+    assert actions.copy_done(linked, 2)
+    assert (linked / "fold1/best.pt").resolve() == (src / "fold1/best.pt").resolve()
+    assert (linked / "fold1/best.pt").is_symlink() and not (linked / "fold1/config.json").is_symlink()
+    actions.linked_copy(src, linked, 2)  # again: links replaced, no error
+    actions.last_epoch_copy(src, last, 2)
+    assert actions.copy_done(last, 2)
+    assert torch.load(last / "fold1/best.pt")["w"].item() == 2.0  # the checkpoint's (last epoch's) model
+    assert torch.load(src / "fold1/best.pt")["w"].item() == 0.0  # the original untouched
+    cfg = json.loads((last / "fold0/config.json").read_text())
+    assert cfg == {"keep": "last", "out": str(last / "fold0")}
+    assert json.loads((last / "cv_config.json").read_text())["keep"] == "last"
+    assert "last epoch 80 best epoch 60" in capsys.readouterr().out
+
+
+def test_cv_summary_prints_the_pooled_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from experiments import actions
+
+    (tmp_path / "ens").mkdir()
+    pooled = {"n": 1469, "accuracy": 1396 / 1469, "ci95": {"accuracy": [0.9371, 0.9624]}, "auc_macro": 0.99521}
+    (tmp_path / "ens/cv_summary.json").write_text(json.dumps({"folds_done": 5, "pooled": pooled}))
+    actions.cv_summary([tmp_path / "ens"])
+    assert capsys.readouterr().out.strip() == (f"{tmp_path / 'ens'} folds 5 n 1469 acc 0.9503 correct 1396 ci "
+                                               "[0.937, 0.962] auc 0.9952")
