@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.round:
             p.error("ROUND is required (or --list)")
+        if args.jobs is not None and args.jobs < 1:
+            p.error("--jobs must be at least 1")
         rnd = load_round(round_file(args.round))
         jobs = plan(rnd, args.stage, args.folds, args.seeds)
         return run_queue(jobs, args.jobs or rnd.jobs, dry_run=args.dry_run)

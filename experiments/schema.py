@@ -171,6 +171,8 @@ def _entry(raw: Any, sets: dict[str, list[str]], values: dict[str, object], defa
                    fill(raw.get("dir", default_dir), values, path, w + "dir"))
     if kinds[0] == "cmd":
         _check(raw, _STEP_KEYS, ("cmd",), path, w)
+        if raw.get("slots", 1) < 1:
+            raise RoundError(f"{w}slots must be at least 1", path)
         log, done = (fill(raw[k], values, path, w + k) if k in raw else None for k in ("log", "done"))
         return Step(_args(raw["cmd"], sets, values, path, w + "cmd"), raw.get("module"), log, done, raw.get("slots"))
     _check(raw, _ACTION_KEYS, ("action", "members"), path, w)
@@ -196,8 +198,10 @@ def load_round(path: str | Path) -> Round:
     name = path.stem
     values: dict[str, object] = {"dir": raw.get("dir", f"runs/{name}"), "round": name}
     order = tuple(raw.get("order", AXES))
-    if sorted(order) != sorted(AXES):
+    if sorted(map(str, order)) != sorted(AXES):
         raise RoundError(f"order must list {', '.join(AXES)} once each, not {list(order)}", path)
+    if raw.get("jobs", 2) < 1:
+        raise RoundError("jobs must be at least 1", path)
     sets: dict[str, list[str]] = {}
     for key, folders in raw.get("sets", {}).items():
         if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):

@@ -195,6 +195,9 @@ def test_queue_runs_jobs_in_order_and_skips_finished(tmp_path: Path) -> None:
     ('[[runs]]\nname = "m"\noptions = { out = "x" }\n', "runs[0].options.out is set by the runner"),
     ('[[runs]]\nname = "m"\nseeds = [1]\noptions = { seed = 3 }\n', "runs[0].options.seed"),
     ('[[runs]\n', "not valid TOML"),
+    ('order = ["fold", "run"]\n[[runs]]\nname = "m"\n', "order must list run, seed, fold"),
+    ('jobs = 0\n[[runs]]\nname = "m"\n', "jobs must be at least 1"),
+    ('[[runs]]\ncmd = "x"\nslots = 0\n', "runs[0].slots must be at least 1"),
 ])
 def test_bad_round_file_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
