@@ -46,8 +46,6 @@ from tumorscope.train.selection import (  # noqa: F401 - re-exported: where thes
 from tumorscope.train.trainer import Generator, Trainer, training_result
 from tumorscope.train.transfer import load_init
 
-__all__ = ["NEAR_THRESHOLD", "training_dedup"]  # re-exported from tumorscope.data.dedup as well
-
 log = logging.getLogger(__name__)
 
 LOSSES = ("ce", "focal")

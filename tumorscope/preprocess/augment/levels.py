@@ -14,8 +14,8 @@
 
 Intended changes from the four augmenters these replace (same effects and ranges otherwise): every draw is
 per sample (the 3-D flips were one draw per batch); the 2-D segmentation flip is an exact mirror before the
-affine instead of part of its matrix, and heavy's elastic field is a second resampling (MONAI ``Warp``) after
-the affine instead of added to its grid; contrastive noise is scaled by the standard deviation after the
+affine instead of part of its matrix, and heavy's elastic field is a second resampling after the affine
+instead of added to its grid; contrastive noise is scaled by the standard deviation after the
 contrast jitter rather than before; the random streams differ, so a seed gives other (still reproducible) draws.
 """
 

@@ -1,24 +1,18 @@
 """Geometric transforms: image and mask move together (image bilinear, mask nearest), 2-D and 3-D.
 
-Resampling is MONAI's batched ``AffineTransform`` (one call per batch, a matrix per sample) and ``Warp``
-(a dense displacement field per sample); flips and quarter turns are exact index operations.
+Affine resampling is MONAI's batched ``AffineTransform`` (one call per batch, a matrix per sample); the elastic
+field goes through torch's ``grid_sample``; flips and quarter turns are exact index operations.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 import torch.nn.functional as F
-from monai.networks.blocks import Warp
 from monai.networks.layers import AffineTransform
 
 from tumorscope.preprocess.augment.base import Pair, Params, Transform, coin, uniform
-
-with warnings.catch_warnings():  # "using PyTorch native grid_sample": what is wanted here
-    warnings.simplefilter("ignore", UserWarning)
-    _WARP = {mode: Warp(mode=mode, padding_mode="zeros") for mode in ("bilinear", "nearest")}
 
 
 def _spatial_dims(image: torch.Tensor) -> int:
@@ -134,7 +128,10 @@ class CropResize(Affine):
 
 class Elastic(Transform):
     """A smooth random deformation: displacements up to +-``magnitude`` of the half-extent drawn on a coarse
-    ``grid`` (per axis) and interpolated (bicubic in 2-D, trilinear in 3-D) to every pixel."""
+    ``grid`` (per axis) and interpolated (bicubic in 2-D, trilinear in 3-D) to every pixel.
+
+    Resampled with torch's ``grid_sample`` on one grid shared by image and mask: MONAI's ``Warp`` does the same
+    but rebuilds its reference grid for each call and took 2.4x as long on a 16 x 128 x 128 batch."""
 
     def __init__(self, magnitude: float = 0.03, grid: int = 6) -> None:
         self.magnitude, self.grid = magnitude, grid
@@ -145,8 +142,12 @@ class Elastic(Transform):
         return {"field": uniform(gen, -self.magnitude, self.magnitude, math.prod(shape)).view(shape)}
 
     def apply(self, image: torch.Tensor, mask: torch.Tensor | None, params: Params) -> Pair:
-        size = image.shape[2:]
-        mode = "bicubic" if len(size) == 2 else "trilinear"
-        field = F.interpolate(params["field"].to(image.dtype), size=size, mode=mode, align_corners=False)
-        ddf = torch.stack([field[:, i] * (s - 1) / 2 for i, s in enumerate(size)], 1)  # voxels, as Warp takes them
-        return _WARP["bilinear"](image, ddf), None if mask is None else _WARP["nearest"](mask, ddf)
+        size, dims = image.shape[2:], image.dim() - 2
+        field = F.interpolate(params["field"].to(image.dtype), size=size, mode="bicubic" if dims == 2 else "trilinear",
+                              align_corners=False)
+        eye = torch.eye(dims, dims + 1, dtype=image.dtype).expand(len(image), -1, -1)
+        grid = F.affine_grid(eye, list(image.shape), align_corners=False) + field.movedim(1, -1)
+        image = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        if mask is not None:
+            mask = F.grid_sample(mask, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+        return image, mask
