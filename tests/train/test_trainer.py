@@ -94,3 +94,30 @@ def test_gradient_clipping_hook_is_called_every_step(tmp_path):
 
     Clipped(TinyConfig(out=str(tmp_path / "c"), epochs=2)).run()
     assert len(calls) == 2 * 4  # 16 samples in batches of 4, two epochs
+
+
+def test_classification_with_augmentation_and_mixup_is_seeded_and_resumes_exactly(tmp_path):
+    """The task trainers checkpoint every stream they draw from (order, augmentation, mixup): a seeded run
+    repeats, and a run stopped after one epoch and resumed ends with the uninterrupted run's weights."""
+    from dataclasses import replace
+
+    from tumorscope.train.classification import train_classification
+    from tumorscope.train.config import TrainConfig
+
+    from .test_classification import write_classes
+
+    data = write_classes(tmp_path / "data", per_class=6)
+    cfg = TrainConfig(task="classification", data=str(data), model="cnn", size=32, width=4, batch_size=8, threads=1,
+                      channels="gray", loss="ce", epochs=3, augment="heavy", mixup=0.2, keep="last", seed=5)
+
+    def weights(run: str) -> dict[str, torch.Tensor]:
+        return torch.load(tmp_path / run / "best.pt")
+
+    train_classification(replace(cfg, out=str(tmp_path / "a")))
+    train_classification(replace(cfg, out=str(tmp_path / "b")))
+    stopped = train_classification(replace(cfg, out=str(tmp_path / "c"), time_limit=0.0))
+    assert stopped["epochs_run"] == 1
+    train_classification(replace(cfg, out=str(tmp_path / "c")), resume=True)
+    a, b, c = weights("a"), weights("b"), weights("c")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(torch.allclose(a[k], c[k]) for k in a)
