@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -133,7 +134,7 @@ def mixup_batch(x: torch.Tensor, alpha: float, rng: np.random.Generator) -> tupl
     return lam * x + (1 - lam) * x[perm], perm, lam
 
 
-def _dataset(cfg: TrainConfig, run: Any) -> tuple[Dataset, dict[str, Any]]:
+def _dataset(cfg: TrainConfig, run: Path) -> tuple[Dataset, dict[str, Any]]:
     ds = load_dataset(cfg.data)
     unlabelled = [s for s in ds.samples if s.label is None]
     if unlabelled:
@@ -252,6 +253,7 @@ class ClassificationTrainer(Trainer):
         return training
 
     def bundle_config(self, result: dict[str, Any]) -> dict[str, Any]:
+        """``result``: what :meth:`training` made of fit's result (with the precise-BatchNorm step, if any)."""
         val_hashes = self.val.hashes if self.val is not None else []
         return {
             "name": self.run_dir.name,

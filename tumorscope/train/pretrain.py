@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from monai.losses import ContrastiveLoss
 from torch import nn
 
 from tumorscope.atomic import write_json
@@ -58,13 +58,9 @@ def contrastive_view(x: torch.Tensor, augment: Compose) -> torch.Tensor:
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Normalised-temperature cross-entropy: each view must find its partner among the 2B - 1 others."""
-    z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
-    sim = z @ z.T / temperature
-    n = z1.shape[0]
-    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
-    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
-    return F.cross_entropy(sim, target)
+    """Normalised-temperature cross-entropy (MONAI's ``ContrastiveLoss``): each view must find its partner among
+    the 2B - 1 others."""
+    return ContrastiveLoss(temperature=temperature)(z1.float(), z2.float())
 
 
 class ContrastiveNet(nn.Module):

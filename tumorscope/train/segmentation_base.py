@@ -3,6 +3,7 @@ per-patient Dice, the bundle config and the end of a run (post-processing search
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -37,7 +38,7 @@ def validation_row(
 
 
 def bundle_config(
-    cfg: TrainConfig, run: Any, pre: Preprocessor, post: PostProcess, in_channels: int, result: dict[str, Any],
+    cfg: TrainConfig, run: Path, pre: Preprocessor, post: PostProcess, in_channels: int, result: dict[str, Any],
     **extra: Any,
 ) -> dict[str, Any]:
     """The config.json of a segmentation bundle (``extra``: e.g. the 3-D sliding-window settings)."""
