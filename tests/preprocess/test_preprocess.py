@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from tumorscope.errors import TumorscopeError
-from tumorscope.preprocess.augment import BatchAugment
+from tumorscope.preprocess.augment import augmenter
 from tumorscope.preprocess.channels import select_channels
 from tumorscope.preprocess.enhance import enhance
 from tumorscope.preprocess.intensity import normalize
@@ -71,12 +71,13 @@ def test_neighbour_context_uses_adjacent_slices_and_repeats_edges():
 def test_batch_augmentation_moves_mask_with_image_and_is_seeded():
     img = torch.zeros(8, 1, 32, 32)
     img[:, 0, 4:12, 4:12] = 1.0
-    im, m = BatchAugment("heavy", seed=3)(img.clone(), img.clone())
+    im, m = augmenter("segmentation", "heavy", seed=3)(img.clone(), img.clone())
     assert im.shape == img.shape and m.shape == img.shape
     assert set(torch.unique(m).tolist()) <= {0.0, 1.0}  # nearest interpolation keeps the mask binary
     inside = im[m > 0]
     assert (inside > 0.3).float().mean() > 0.8  # the mask still sits on the bright square
-    im2, _ = BatchAugment("heavy", seed=3)(img.clone(), img.clone())
+    im2, _ = augmenter("segmentation", "heavy", seed=3)(img.clone(), img.clone())
     assert torch.equal(im, im2)
-    same, _ = BatchAugment("none")(img, None)
+    assert m is not None and im.shape == img.shape
+    same, _ = augmenter("segmentation", "none")(img, None)
     assert same is img

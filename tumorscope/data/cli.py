@@ -122,7 +122,7 @@ def _cmd_split(args: argparse.Namespace) -> int:
 
     ds = load_dataset(args.dir)
     if args.dedup:
-        from tumorscope.train.classification import training_dedup
+        from tumorscope.data.dedup import training_dedup
 
         ds = training_dedup(ds).dataset
     splits = (kfold(ds, k=args.folds, seed=args.seed, val=args.val) if args.folds

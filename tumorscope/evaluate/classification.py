@@ -18,6 +18,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from tumorscope.bundle import Bundle
+from tumorscope.data.dedup import DUP_PREFIX  # defined with the deduplication; importable from here too
 from tumorscope.data.sample import Sample
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.bootstrap import cluster_bootstrap_ci
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 CI_METRICS = ("accuracy", "balanced_accuracy", "auc_macro", "sensitivity_macro", "specificity_macro",
               "precision_macro", "f1_macro")
 ECE_BINS = 15
-DUP_PREFIX = "dup:"  # group ids the deduplication gives images without a patient id
 
 
 def _per_class(y: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:

@@ -12,15 +12,15 @@ import numpy as np
 
 from tumorscope.atomic import write_json
 from tumorscope.evaluate.bootstrap import bootstrap_ci
+from tumorscope.evaluate.classification import metrics_by_source, metrics_from_predictions
 from tumorscope.train.config import TrainConfig
+from tumorscope.train.run import run_training
 
 log = logging.getLogger(__name__)
 
 
 def cross_validate(cfg: TrainConfig, out: Path, only: list[int] | None = None) -> dict[str, Any]:
     """Train fold 0..k-1 into ``out/fold<i>`` (folds already finished are kept), then summarise."""
-    from tumorscope.train.cli import run_training
-
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "cv_config.json", cfg.to_dict())
     for i in range(cfg.folds):
@@ -68,8 +68,6 @@ def summarize_folds(out: Path, k: int) -> dict[str, Any]:
             "per_patient": rows,
         })
     elif summary["task"] == "classification":
-        from tumorscope.evaluate.classification import metrics_by_source, metrics_from_predictions
-
         predictions = [p for f in folds for p in f["predictions"]]
         pooled = metrics_from_predictions(predictions, folds[0]["classes"])
         summary["pooled"] = pooled  # every fold's held-out images scored together, CIs over images (patients)

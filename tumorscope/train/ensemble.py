@@ -18,14 +18,19 @@ from tumorscope.atomic import write_json
 from tumorscope.bundle import Bundle, load_bundle, save_bundle
 from tumorscope.bundle.bundle import as_stored
 from tumorscope.data.dataset import load_dataset
+from tumorscope.data.dedup import training_dedup
 from tumorscope.data.splits import load_splits, save_splits, select
 from tumorscope.data.volumes import load_stacks
 from tumorscope.errors import TumorscopeError
+from tumorscope.evaluate.classification import evaluate_classification_bundle
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models.ensemble import ProbabilityEnsemble
 from tumorscope.preprocess.channels import KAGGLE3M_FLAIR
 from tumorscope.preprocess.pipeline import Preprocessor
-from tumorscope.train.segmentation import tune_postprocess
+from tumorscope.train.classification import load_images
+from tumorscope.train.cv import summarize_folds
+from tumorscope.train.postprocess_search import tune_postprocess
+from tumorscope.train.selection import calibrate, choose_tta, validation_views
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +102,6 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
     members_training = [b.config.get("training", {}) for b in bundles]
     ds = load_dataset(data or members_training[0]["config"]["data"])
     if task == "classification" and members_training[0]["config"].get("dedup", True):
-        from tumorscope.train.classification import training_dedup
-
         ds = training_dedup(ds).dataset  # the dataset the members' split was made on
     out.mkdir(parents=True, exist_ok=True)
     config: dict[str, Any] = {
@@ -125,9 +128,6 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
             write_json(out / "test_metrics.json", test)
             summary["test_dice_mean"] = test["dice_mean"]
     else:
-        from tumorscope.evaluate.classification import evaluate_classification_bundle
-        from tumorscope.train.classification import calibrate, choose_tta, load_images, validation_views
-
         phashes = [h for b in bundles for h in (b.config.get("training_fingerprints") or {}).get("phash", [])]
         seen = bundles[0].config.get("training_fingerprints") or {}
         config["training_fingerprints"] = {**seen, "phash": sorted(set(phashes))}
@@ -161,8 +161,6 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
 def ensemble_cv(cv_dirs: list[Path], out: Path, data: str | Path | None = None,
                 calibrate_t: bool = False, weights_dtype: str = "float32", tta: bool | None = None) -> dict[str, Any]:
     """One ensemble per fold that every CV folder has finished, then the pooled CV summary."""
-    from tumorscope.train.cv import summarize_folds
-
     configs = [json.loads((d / "cv_config.json").read_text()) if (d / "cv_config.json").exists() else None
                for d in cv_dirs]
     ks = {c["folds"] for c in configs if c}

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from tumorscope.atomic import atomic_path
+from tumorscope.atomic import atomic_path, write_json
 from tumorscope.errors import TumorscopeError
 from tumorscope.models.precision import compute_dtype, cpu_description
 
@@ -36,8 +36,6 @@ def seed_everything(seed: int) -> None:
 
 def start_run(cfg: Any) -> Path:
     """Common start of every training run: CPU threads, seeds, the run folder and its ``config.json``."""
-    from tumorscope.atomic import write_json
-
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
@@ -208,6 +206,6 @@ def write_history(history: list[dict[str, float]], run_dir: Path) -> None:
     w.writerows(history)
     with atomic_path(run_dir / "metrics.csv") as tmp:
         tmp.write_text(buf.getvalue())
-    from tumorscope.report.plots import training_curves
+    from tumorscope.report.plots import training_curves  # matplotlib: loaded when a run first draws
 
     training_curves(history, run_dir / "training_curves.png")

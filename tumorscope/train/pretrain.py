@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from monai.losses import ContrastiveLoss
 from torch import nn
 
 from tumorscope.atomic import write_json
@@ -27,11 +27,12 @@ from tumorscope.errors import TumorscopeError
 from tumorscope.models import build_model
 from tumorscope.models.precision import autocast
 from tumorscope.predict.classify import image_array, image_tensor
+from tumorscope.preprocess.augment import Compose, augmenter
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
-from tumorscope.train.classification import batch_augment
 from tumorscope.train.config import PRETRAIN_SUMMARY, PretrainConfig
-from tumorscope.train.loop import fit, save_torch, start_run
+from tumorscope.train.loop import save_torch
+from tumorscope.train.trainer import Trainer, training_result
 
 log = logging.getLogger(__name__)
 
@@ -50,31 +51,16 @@ def collect_images(folders: list[str], pre: Preprocessor) -> tuple[torch.Tensor,
     return torch.stack(xs), [str(p) for p in paths]
 
 
-def contrastive_view(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """One random view of a (B, C, S, S) batch: a crop of 35-100% of the area resized back, then the
-    classifier's heavy augmentation, then contrast/brightness jitter and Gaussian noise (in z-units)."""
-    b = x.shape[0]
-    scale = torch.sqrt(0.35 + 0.65 * torch.rand(b, generator=gen))  # side of the crop, as a fraction
-    centre = (torch.rand(b, 2, generator=gen) * 2 - 1) * (1 - scale)[:, None]
-    zeros = torch.zeros(b)
-    theta = torch.stack([torch.stack([scale, zeros, centre[:, 0]], 1), torch.stack([zeros, scale, centre[:, 1]], 1)], 1)
-    x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), align_corners=False)
-    x = batch_augment(x, "heavy", gen)
-    sd = x.std(dim=(1, 2, 3), keepdim=True).clamp(min=1e-6)
-    contrast = 1 + 0.4 * (torch.rand(b, 1, 1, 1, generator=gen) * 2 - 1)
-    shift = 0.4 * (torch.rand(b, 1, 1, 1, generator=gen) * 2 - 1) * sd
-    noise = 0.05 * sd * torch.randn(x.shape, generator=gen)
-    return x * contrast + shift + noise
+def contrastive_view(x: torch.Tensor, augment: Compose) -> torch.Tensor:
+    """One random view of a (B, C, S, S) batch: the ``contrastive`` augmentation table (a crop of 35-100% of the
+    area resized back, the classifier's heavy augmentation, contrast/brightness jitter, Gaussian noise)."""
+    return augment(x)[0]
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Normalised-temperature cross-entropy: each view must find its partner among the 2B - 1 others."""
-    z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
-    sim = z @ z.T / temperature
-    n = z1.shape[0]
-    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
-    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
-    return F.cross_entropy(sim, target)
+    """Normalised-temperature cross-entropy (MONAI's ``ContrastiveLoss``): each view must find its partner among
+    the 2B - 1 others."""
+    return ContrastiveLoss(temperature=temperature)(z1.float(), z2.float())
 
 
 class ContrastiveNet(nn.Module):
@@ -89,56 +75,73 @@ class ContrastiveNet(nn.Module):
         return self.projector(self.encoder(x))
 
 
+class ContrastiveTrainer(Trainer):
+    """Contrastive pretraining: two views per image, NT-Xent; validation is the NT-Xent of held-out images
+    under the same views every epoch (so the scores compare)."""
+
+    cfg: PretrainConfig
+
+    def check(self) -> None:
+        if not self.cfg.data:
+            raise TumorscopeError("--data needs at least one image folder")
+        if self.cfg.batch_size < 2:
+            raise TumorscopeError("--batch-size must be at least 2 for contrastive pretraining")
+
+    def load_data(self) -> None:
+        cfg = self.cfg
+        self.pre = Preprocessor(channels=cfg.channels, normalization=cfg.normalization, size=(cfg.size, cfg.size))
+        x, self.paths = collect_images(cfg.data, self.pre)
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed))
+        self.n_images, self.n_val = len(x), max(2, round(cfg.val_fraction * len(x)))
+        self.val_x, self.train_x = x[order[: self.n_val]], x[order[self.n_val :]]
+        log.info("contrastive pretraining on %d images (%d held out for validation) from %s", len(self.train_x),
+                 self.n_val, ", ".join(cfg.data))
+
+    def build_model(self) -> torch.nn.Module:
+        cfg = self.cfg
+        return ContrastiveNet(build_model(cfg.model, self.pre.in_channels, PROJECTION, width=cfg.width, size=cfg.size))
+
+    def build_loss(self) -> Any:
+        return lambda z1, z2: nt_xent(z1, z2, self.cfg.temperature)
+
+    def build_augment(self) -> Compose:
+        return augmenter("contrastive", "default", seed=self.cfg.seed + 1)
+
+    def views_loss(self, batch: torch.Tensor, augment: Compose) -> torch.Tensor:
+        with autocast(self.cfg.bf16):
+            z1, z2 = self.model(contrastive_view(batch, augment)), self.model(contrastive_view(batch, augment))
+        return self.loss_fn(z1, z2)
+
+    def batches(self, epoch: int) -> list[torch.Tensor]:
+        order = torch.randperm(len(self.train_x), generator=self.generator)
+        return [b for b in order.split(self.cfg.batch_size) if len(b) > 1]
+
+    def train_step(self, idx: torch.Tensor) -> tuple[torch.Tensor, float]:
+        assert self.augment is not None
+        return self.views_loss(self.train_x[idx], self.augment), 1.0  # the epoch loss is the mean over batches
+
+    def validate(self) -> dict[str, float]:
+        fixed = augmenter("contrastive", "default", seed=self.cfg.seed + 2)  # the same views every epoch
+        batches = [b for b in self.val_x.split(self.cfg.batch_size) if len(b) > 1]
+        loss = float(np.mean([float(self.views_loss(b, fixed)) for b in batches]))
+        return {"score": -loss, "loss": loss}
+
+    def finish(self, result: dict[str, Any]) -> dict[str, Any]:
+        cfg, run = self.cfg, self.run_dir
+        assert isinstance(self.model, ContrastiveNet)
+        save_torch(self.model.encoder.state_dict(), run / "encoder.pt")
+        summary = training_result(result) | {
+            "n_images": self.n_images, "n_train": len(self.train_x), "n_val": self.n_val, "data": cfg.data,
+            "model": cfg.model, "encoder": str(run / "encoder.pt"),
+            "use": f"tumorscope train --task classification --model {cfg.model} --width {cfg.width} --size {cfg.size} "
+                   f"--channels {cfg.channels} --init {run} ...",
+        }
+        write_json(run / PRETRAIN_SUMMARY, summary)
+        write_json(run / "pretrain_images.json", {"images": self.paths})
+        return summary
+
+
 def pretrain(cfg: PretrainConfig, resume: bool = False) -> dict[str, Any]:
     """Fit the encoder on ``cfg.data`` (validation: NT-Xent on held-out images, fixed views); write
     ``encoder.pt`` (best epoch's encoder weights), ``pretrain_summary.json`` and the usual run files."""
-    if not cfg.data:
-        raise TumorscopeError("--data needs at least one image folder")
-    if cfg.batch_size < 2:
-        raise TumorscopeError("--batch-size must be at least 2 for contrastive pretraining")
-    run = start_run(cfg)
-    pre = Preprocessor(channels=cfg.channels, normalization=cfg.normalization, size=(cfg.size, cfg.size))
-    x, paths = collect_images(cfg.data, pre)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed))
-    n_val = max(2, round(cfg.val_fraction * len(x)))
-    val_x, train_x = x[order[:n_val]], x[order[n_val:]]
-    log.info("contrastive pretraining on %d images (%d held out for validation) from %s", len(train_x), n_val,
-             ", ".join(cfg.data))
-    net = ContrastiveNet(build_model(cfg.model, pre.in_channels, PROJECTION, width=cfg.width, size=cfg.size))
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    gen = torch.Generator().manual_seed(cfg.seed)
-
-    def step_loss(batch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        with autocast(cfg.bf16):
-            z1, z2 = net(contrastive_view(batch, g)), net(contrastive_view(batch, g))
-        return nt_xent(z1, z2, cfg.temperature)
-
-    def train_epoch(epoch: int) -> dict[str, float]:
-        batches = [b for b in torch.randperm(len(train_x), generator=gen).split(cfg.batch_size) if len(b) > 1]
-        total = 0.0
-        for idx in progress(batches, desc=f"epoch {epoch}", total=len(batches)):
-            loss = step_loss(train_x[idx], gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
-        return {"loss": total / max(len(batches), 1)}
-
-    def validate() -> dict[str, float]:
-        g = torch.Generator().manual_seed(cfg.seed + 1)  # the same views every epoch: comparable scores
-        loss = float(np.mean([float(step_loss(b, g)) for b in val_x.split(cfg.batch_size) if len(b) > 1]))
-        return {"score": -loss, "loss": loss}
-
-    result = fit(net, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
-                 bf16=cfg.bf16, generators=(gen,))
-    save_torch(net.encoder.state_dict(), run / "encoder.pt")
-    summary = {k: v for k, v in result.items() if k != "history"} | {
-        "n_images": len(x), "n_train": len(train_x), "n_val": n_val, "data": cfg.data, "model": cfg.model,
-        "encoder": str(run / "encoder.pt"),
-        "use": f"tumorscope train --task classification --model {cfg.model} --width {cfg.width} --size {cfg.size} "
-               f"--channels {cfg.channels} --init {run} ...",
-    }
-    write_json(run / PRETRAIN_SUMMARY, summary)
-    write_json(run / "pretrain_images.json", {"images": paths})
-    return summary
+    return ContrastiveTrainer(cfg, resume).run()

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tumorscope.bundle import load_bundle
 from tumorscope.errors import TumorscopeError
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ def read_state_dict(source: str | Path) -> tuple[Path, dict[str, torch.Tensor]]:
     elif p.is_dir() and not (p / "weights.pt").exists() and not (p / "bundle" / "weights.pt").exists():
         p = p / "best.pt"  # a run folder without a bundle (stopped early): its best weights
     if not p.is_file():
-        from tumorscope.bundle import load_bundle
-
         p = load_bundle(source, verify=False).path / "weights.pt"
     try:
         state = torch.load(p, map_location="cpu", weights_only=False)

@@ -8,7 +8,8 @@ The recipe follows nnU-Net, kept small for a CPU:
 * an epoch draws ``PATCHES_PER_VOLUME`` patches per training volume; the last third of each batch (rounded,
   so 1 of 2 as in nnU-Net) is centred on a random tumor voxel, the rest lie anywhere; volumes smaller than
   the patch are zero-padded; sampling is seeded per epoch, so ``--resume`` continues the same sequence;
-* augmentation: random flips along each axis and an intensity gain; gradient norm clipped at 12;
+* augmentation: the ``volumetric`` table of :mod:`tumorscope.preprocess.augment` (flips along each axis and an
+  intensity gain, drawn per patch); gradient norm clipped at 12;
 * validation runs the whole volume with ``sliding_window_inference`` exactly as predict does.
 """
 
@@ -21,22 +22,17 @@ import numpy as np
 import torch
 
 from tumorscope.atomic import write_json
-from tumorscope.bundle import save_bundle
 from tumorscope.data.volumes import load_stacks
-from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models import build_model
 from tumorscope.models.precision import autocast
-from tumorscope.predict.volumetric import (
-    SlidingWindow,
-    as_volume,
-    make_plan,
-    predict_stack,
-    volume_tensor,
-)
+from tumorscope.predict.postprocess import PostProcess
+from tumorscope.predict.volumetric import SlidingWindow, as_volume, make_plan, predict_stack, volume_tensor
+from tumorscope.preprocess.augment import Compose, augmenter
 from tumorscope.preprocess.pipeline import Preprocessor
-from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
-from tumorscope.train.loop import WeightAverage, fit, start_run
+from tumorscope.train.postprocess_search import choose_postprocess
+from tumorscope.train.segmentation_base import SegmentationTrainer, bundle_config
+from tumorscope.train.trainer import Generator
 
 log = logging.getLogger(__name__)
 
@@ -91,82 +87,76 @@ class PatchSampler:
         return out
 
 
-def augment_patches(x: torch.Tensor, y: torch.Tensor, level: str, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random flips along Z, Y and X (image and mask together) and a +-15 % intensity gain."""
-    if level == "none":
-        return x, y
-    for dim in (2, 3, 4):
-        if torch.rand(1, generator=gen) < 0.5:
-            x, y = x.flip(dim), y.flip(dim)
-    gain = torch.where(torch.rand(len(x), generator=gen) < 0.3, 0.85 + 0.3 * torch.rand(len(x), generator=gen), 1.0)
-    return x * gain.view(-1, 1, 1, 1, 1), y
+class VolumeTrainer(SegmentationTrainer):
+    """3-D models (``cfg.model`` with spatial_dims 3); the run folder and bundle match the 2-D path, plus
+    ``plan.json`` and the bundle's ``volumetric`` sliding-window settings."""
+
+    augment_table = "volumetric"
+
+    def load_data(self) -> None:
+        cfg = self.cfg
+        parts = split_for_run(cfg, self.run_dir)
+        self.pre = Preprocessor(channels=cfg.channels, normalization=cfg.normalization, enhancement=cfg.enhancement)
+        vols = {name: [as_volume(s) for s in load_stacks(samples, desc=f"reading {name}")]
+                for name, samples in parts.items() if samples}
+        self.plan = make_plan(vols["train"], max_edge=cfg.size, batch_size=cfg.batch_size)
+        write_json(self.run_dir / "plan.json", self.plan.to_dict())
+        self.window = SlidingWindow(patch_size=self.plan.patch_size, sw_batch_size=self.plan.batch_size)
+        self.sampler = PatchSampler(
+            [volume_tensor(self.pre, v.images, v.samples[0].image if v.samples else None) for v in vols["train"]],
+            [v.require_masks() for v in vols["train"]], self.plan.patch_size, seed=cfg.seed,
+        )
+        self.in_channels = int(self.sampler.images[0].shape[0])
+        n_train = len(vols.pop("train"))  # the sampler holds the normalised copies
+        self.parts = vols
+        log.info("3-D plan: patch %s, batch %d; %d training and %d validation volumes",
+                 self.plan.patch_size, self.plan.batch_size, n_train, len(vols["val"]))
+
+    def build_model(self) -> torch.nn.Module:
+        return build_model(self.cfg.model, self.in_channels, 1, width=self.cfg.width)
+
+    def build_augment(self) -> Compose:
+        return augmenter("volumetric", self.cfg.augment)
+
+    def generators(self) -> tuple[Generator, ...]:
+        return ()  # sampling and augmentation are reseeded every epoch
+
+    def start_epoch(self, epoch: int) -> None:
+        self.sampler.rng = np.random.default_rng([self.cfg.seed, epoch])
+        if self.augment is not None:
+            self.augment.generator.manual_seed(self.cfg.seed * 100_003 + epoch)
+
+    def batches(self, epoch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return self.sampler.batches(PATCHES_PER_VOLUME * len(self.sampler), self.plan.batch_size)
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, float]:
+        assert self.augment is not None
+        xb, yb = self.augment(*batch)
+        assert yb is not None
+        with autocast(self.cfg.bf16):
+            logits = self.model(xb)
+        return self.loss_fn(logits.float(), yb), len(xb)
+
+    def clip_gradients(self) -> None:
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), GRAD_CLIP)
+
+    def evaluate_options(self) -> dict[str, Any]:
+        return {"window": self.window}
+
+    def tune_postprocess(self) -> PostProcess:
+        probs = {tta: [predict_stack(self.model, self.pre, v, self.window, tta=tta, bf16=self.cfg.bf16)[1]
+                       for v in self.parts["val"]] for tta in (False, True)}
+        return choose_postprocess(self.parts["val"], probs)
+
+    def bundle_config(self, result: dict[str, Any]) -> dict[str, Any]:
+        volumetric = self.window.to_dict() | {"plan": self.plan.to_dict()}
+        return bundle_config(self.cfg, self.run_dir, self.pre, self.post, self.in_channels, result,
+                             volumetric=volumetric)
+
+    def summary(self, result: dict[str, Any]) -> dict[str, Any]:
+        return super().summary(result) | {"patch_size": list(self.plan.patch_size)}
 
 
-def train_volumetric(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    """Train a 3-D model (``cfg.model`` with spatial_dims 3); the run folder and bundle match the 2-D path,
-    plus ``plan.json`` and the bundle's ``volumetric`` sliding-window settings."""
-    from tumorscope.train.segmentation import LOSSES, bundle_config, choose_postprocess, validation_row
-
-    run = start_run(cfg)
-    parts = split_for_run(cfg, run)
-    pre = Preprocessor(channels=cfg.channels, normalization=cfg.normalization, enhancement=cfg.enhancement)
-    vols = {
-        name: [as_volume(s) for s in load_stacks(samples, desc=f"reading {name}")]
-        for name, samples in parts.items() if samples
-    }
-    plan = make_plan(vols["train"], max_edge=cfg.size, batch_size=cfg.batch_size)
-    write_json(run / "plan.json", plan.to_dict())
-    window = SlidingWindow(patch_size=plan.patch_size, sw_batch_size=plan.batch_size)
-    sampler = PatchSampler(
-        [volume_tensor(pre, v.images, v.samples[0].image if v.samples else None) for v in vols["train"]],
-        [v.require_masks() for v in vols["train"]], plan.patch_size, seed=cfg.seed,
-    )
-    in_channels = int(sampler.images[0].shape[0])
-    n_train = len(vols.pop("train"))  # the sampler holds the normalised copies
-    log.info("3-D plan: patch %s, batch %d; %d training and %d validation volumes",
-             plan.patch_size, plan.batch_size, n_train, len(vols["val"]))
-    model = build_model(cfg.model, in_channels, 1, width=cfg.width)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    average = WeightAverage(model, cfg.ema)
-    loss_fn = LOSSES[cfg.loss]()
-
-    def train_epoch(epoch: int) -> dict[str, float]:
-        from tumorscope.progress import progress
-
-        sampler.rng = np.random.default_rng([cfg.seed, epoch])
-        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        batches = sampler.batches(PATCHES_PER_VOLUME * len(sampler), plan.batch_size)
-        total, seen = 0.0, 0
-        for xb, yb in progress(batches, desc=f"epoch {epoch}", total=len(batches)):
-            xb, yb = augment_patches(xb, yb, cfg.augment, gen)
-            with autocast(cfg.bf16):
-                logits = model(xb)
-            loss = loss_fn(logits.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
-            opt.step()
-            average.step()
-            total, seen = total + float(loss.detach()) * len(xb), seen + len(xb)
-        return {"loss": total / max(seen, 1)}
-
-    def validate() -> dict[str, float]:
-        return validation_row(average.scored, pre, vols["val"], cfg.bf16, window=window)
-
-    result = fit(model, opt, sched, train_epoch, validate, run, cfg.epochs, cfg.patience, cfg.time_limit, resume,
-                 average=average, bf16=cfg.bf16)
-    val_probs = {tta: [predict_stack(model, pre, v, window, tta=tta, bf16=cfg.bf16)[1] for v in vols["val"]]
-                 for tta in (False, True)}
-    post = choose_postprocess(vols["val"], val_probs)
-    volumetric = window.to_dict() | {"plan": plan.to_dict()}
-    save_bundle(run / "bundle", model, bundle_config(cfg, run, pre, post, in_channels, result, volumetric=volumetric))
-    summary = {k: v for k, v in result.items() if k != "history"} | {
-        "postprocessing": post.to_dict(), "patch_size": list(plan.patch_size),
-    }
-    if vols.get("test"):
-        test = summarize(evaluate_stacks(model, pre, post, vols["test"], bf16=cfg.bf16, window=window))
-        write_json(run / "test_metrics.json", test)
-        summary["test_dice_mean"] = test["dice_mean"]
-    write_json(run / "train_summary.json", summary)
-    return summary
+def train_volumetric(cfg: Any, resume: bool = False) -> dict[str, Any]:
+    """Train a 3-D segmentation model (see :class:`VolumeTrainer`)."""
+    return VolumeTrainer(cfg, resume).run()

@@ -14,10 +14,13 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tumorscope.data.audit import audit
 from tumorscope.data.dataset import Dataset
-from tumorscope.evaluate.classification import DUP_PREFIX
 
 log = logging.getLogger(__name__)
+
+DUP_PREFIX = "dup:"  # group ids the deduplication gives images without a patient id
+NEAR_THRESHOLD = 4  # bits of perceptual-hash distance, as the audit
 
 
 @dataclass
@@ -26,10 +29,8 @@ class Dedup:
     report: dict[str, Any]  # counts (and files) of what was dropped and merged
 
 
-def deduplicate(ds: Dataset, near_threshold: int = 4) -> Dedup:
+def deduplicate(ds: Dataset, near_threshold: int = NEAR_THRESHOLD) -> Dedup:
     """Drop exact copies and label conflicts, merge near-copy groups into one split group each."""
-    from tumorscope.data.audit import audit
-
     found = audit(ds.root, near_threshold=near_threshold)
     samples = list(ds.samples)
     index = {str(s.image): i for i, s in enumerate(samples)}
@@ -101,6 +102,12 @@ def _components(n: int, groups: list[list[int]]) -> list[list[int]]:
     for i in range(n):
         comps.setdefault(find(i), []).append(i)
     return list(comps.values())
+
+
+def training_dedup(ds: Dataset) -> Dedup:
+    """The deduplication classification training applies (``--dedup``, the default): its splits are made on
+    ``.dataset``, so ``datasets split --dedup`` and ``tumorscope ensemble`` rebuild the same dataset with it."""
+    return deduplicate(ds, near_threshold=NEAR_THRESHOLD)
 
 
 def summary_counts(report: dict[str, Any]) -> dict[str, Any]:

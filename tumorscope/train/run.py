@@ -1,0 +1,19 @@
+"""``run_training``: one training run of any task, from its config (what ``train`` and ``cv`` call per run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tumorscope.errors import TumorscopeError
+from tumorscope.train.classification import train_classification
+from tumorscope.train.config import TrainConfig
+from tumorscope.train.segmentation import train_segmentation
+
+
+def run_training(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train ``cfg`` (segmentation: 2-D or 3-D by the model; classification) into ``cfg.out``."""
+    if cfg.task != "classification" and (cfg.keep != "best" or cfg.precise_bn):
+        raise TumorscopeError("--keep and --precise-bn are classification options")
+    if cfg.task == "segmentation":
+        return train_segmentation(cfg, resume=resume)
+    return train_classification(cfg, resume=resume)
