@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,11 @@ class Estimate:
     high: float | None = None
     n: int | None = None
     unit: str | None = None
+
+    @classmethod
+    def of(cls, value: float, ci: Sequence[float | None], n: int | None = None, unit: str | None = None) -> Estimate:
+        """An estimate with the interval ``ci`` = [low, high]."""
+        return cls(value, ci[0], ci[1], n, unit)
 
     @property
     def ci(self) -> tuple[float, float] | None:
@@ -148,7 +153,7 @@ class MetricsReport:
     def estimate(self, name: str) -> Estimate | None:
         return self.metrics.get(name)
 
-    def value(self, name: str, default: float | None = None) -> float | None:
+    def value(self, name: str, default: float = math.nan) -> float:
         est = self.metrics.get(name)
         return default if est is None else est.value
 
@@ -209,7 +214,7 @@ class MetricsReport:
             return cls._explanation(obj)
         task = obj.get("task")
         counts = {k: v for k, v in obj.items() if type(v) is int and k not in _STRUCTURED}
-        ci_block = obj.get("ci") if isinstance(obj.get("ci"), Mapping) else {}
+        ci_block: Mapping[str, Any] = obj["ci"] if isinstance(obj.get("ci"), Mapping) else {}
         ci = CIMethod(ci_block.get("method", "percentile bootstrap"), float(ci_block.get("level", 0.95)),
                       ci_block.get("unit", obj.get("ci_unit", "patient" if task == "segmentation" else None)),
                       ci_block.get("n_boot", obj.get("n_boot")))

@@ -11,7 +11,7 @@ from tumorscope.evaluate.classification import (
     metrics_by_source,
     metrics_from_predictions,
 )
-from tumorscope.evaluate.plots_cls import confusion_plot, reliability_plot, roc_plot
+from tumorscope.report.figures import confusion_plot, reliability_plot, roc_plot
 
 CLASSES = ["a", "b", "c"]
 

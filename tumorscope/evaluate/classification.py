@@ -136,7 +136,7 @@ def classification_report(
     pc = _per_class(y, probs)
     ece, bins = calibration_bins(y, probs)
     values = scalar_metrics(y, probs)
-    metrics = {m: Estimate(values[m], *cluster_bootstrap_ci(len(units), partial(boot, key=m), n_boot=n_boot, seed=seed),
+    metrics = {m: Estimate.of(values[m], cluster_bootstrap_ci(len(units), partial(boot, key=m), n_boot=n_boot, seed=seed),
                            n=len(units), unit=unit) for m in CI_METRICS}
     metrics["ece"] = Estimate(ece, n=len(y), unit="image")
     return MetricsReport(

@@ -108,12 +108,12 @@ def segmentation_report(results: list[PatientResult], n_boot: int = 2000, seed: 
     nan = float("nan")
 
     def mean(values: np.ndarray, value: float) -> Estimate:
-        return Estimate(value, *bootstrap_ci(values, n_boot=n_boot, seed=seed), n=int(np.isfinite(values).sum()),
+        return Estimate.of(value, bootstrap_ci(values, n_boot=n_boot, seed=seed), n=int(np.isfinite(values).sum()),
                         unit="patient")
 
     def slices(fn: Any) -> Estimate:
         ci = cluster_bootstrap_ci(n, functools.partial(pooled, fn=fn), n_boot=min(n_boot, 1000), seed=seed)
-        return Estimate(pooled(np.arange(n), fn) if results else nan, *ci, n=n, unit="patient")
+        return Estimate.of(pooled(np.arange(n), fn) if results else nan, ci, n=n, unit="patient")
 
     tumor_free = [r for r in results if r.truth_voxels == 0]
     metrics = {

@@ -356,8 +356,11 @@ def train_classification(cfg: TrainConfig, resume: bool = False) -> dict[str, An
                                           "n_train": len(train.y), "n_val": n_val}
     if parts.get("test"):
         from tumorscope.evaluate.classification import evaluate_classification_bundle
+        from tumorscope.report.figures import write_classification_figures
 
-        test = evaluate_classification_bundle(load_bundle(run / "bundle"), parts["test"], run / "test_eval", n_boot=1000)
+        report = evaluate_classification_bundle(load_bundle(run / "bundle"), parts["test"], n_boot=1000)
+        report.extra["figures"] = write_classification_figures(report, run / "test_eval")
+        test = report.to_json()
         write_json(run / "test_metrics.json", test)
         summary.update({f"test_{m}": test[m] for m in ("n", "accuracy", "balanced_accuracy", "auc_macro", "f1_macro")})
     write_json(run / "train_summary.json", summary)

@@ -148,8 +148,11 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
                 config["model"]["options"]["temperature"] = model.temperature
         save_bundle(out / "bundle", model, config, weights_dtype=weights_dtype)
         if test_samples:
-            test = evaluate_classification_bundle(load_bundle(out / "bundle"), test_samples, out / "test_eval",
-                                                  n_boot=1000)
+            from tumorscope.report.figures import write_classification_figures
+
+            report = evaluate_classification_bundle(load_bundle(out / "bundle"), test_samples, n_boot=1000)
+            report.extra["figures"] = write_classification_figures(report, out / "test_eval")
+            test = report.to_json()
             write_json(out / "test_metrics.json", test)
             summary.update({f"test_{m}": test[m] for m in ("n", "accuracy", "balanced_accuracy", "auc_macro")})
     save_splits(out / "splits.json", split)
