@@ -16,6 +16,7 @@ import numpy as np
 
 from tumorscope.atomic import write_text
 from tumorscope.errors import TumorscopeError
+from tumorscope.results import MetricsReport
 from tumorscope.train.config import is_pretrain_run
 
 COLUMNS = (("Accuracy", "accuracy"), ("Precision", "precision_macro"), ("Recall", "sensitivity_macro"),
@@ -146,11 +147,8 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
 
 
 def _cell(metrics: dict[str, Any], key: str) -> str:
-    v = metrics.get(key)
-    if v is None:
-        return "-"
-    ci = metrics.get("ci95", {}).get(key)
-    return f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and None not in ci else f"{v:.3f}"
+    est = MetricsReport.from_json(metrics).estimate(key)
+    return "-" if est is None else est.format()
 
 
 def comparison_table(paths: list[str | Path], names: list[str] | None = None) -> str:
