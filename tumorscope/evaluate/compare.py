@@ -38,7 +38,7 @@ def _cv_summary(p: Path) -> dict[str, Any] | None:
     done = [int(f.parent.name[4:]) for f in p.glob("fold*/test_metrics.json") if f.parent.name[4:].isdigit()]
     if not done:
         return None
-    from tumorscope.train.cv import summarize_folds
+    from tumorscope.evaluate.folds import summarize_folds
 
     k = _read(p / "cv_config.json").get("folds", 0) if (p / "cv_config.json").exists() else 0
     summary = summarize_folds(p, max(k, max(done) + 1))
