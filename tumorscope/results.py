@@ -39,6 +39,10 @@ def _num(v: Any) -> float | None:
     return float(v)
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def parse_ci(obj: Any) -> tuple[float | None, float | None]:
     """(low, high) of an interval written as ``[low, high]`` or ``{"low", "high"}``."""
     if isinstance(obj, list | tuple) and len(obj) == 2:
@@ -213,13 +217,13 @@ class MetricsReport:
         if isinstance(obj.get("methods"), Mapping) and "baselines" in obj:
             return cls._explanation(obj)
         task = obj.get("task")
-        counts = {k: v for k, v in obj.items() if type(v) is int and k not in _STRUCTURED}
+        counts = {k: v for k, v in obj.items() if _is_int(v) and k not in _STRUCTURED}
         ci_block: Mapping[str, Any] = obj["ci"] if isinstance(obj.get("ci"), Mapping) else {}
         ci = CIMethod(ci_block.get("method", "percentile bootstrap"), float(ci_block.get("level", 0.95)),
                       ci_block.get("unit", obj.get("ci_unit", "patient" if task == "segmentation" else None)),
                       ci_block.get("n_boot", obj.get("n_boot")))
         n = counts.get("n_patients", counts.get("n"))
-        metrics = {k: Estimate(float(v)) for k, v in obj.items() if type(v) is float and k not in _STRUCTURED}
+        metrics = {k: Estimate(float(v)) for k, v in obj.items() if isinstance(v, float) and k not in _STRUCTURED}
         cis = _legacy_cis(obj, metrics)
         metrics = {k: Estimate(e.value, *cis[k], n=n, unit=ci.unit) if k in cis else e for k, e in metrics.items()}
         if isinstance(obj.get("estimates"), Mapping):  # format 2: the estimates block is the reference
@@ -237,7 +241,7 @@ class MetricsReport:
     def _explanation(cls, obj: Mapping[str, Any]) -> MetricsReport:
         groups = {name: {k: Estimate.from_json(v, unit="patient") for k, v in m.items() if is_estimate(v)}
                   for name, m in {**obj["methods"], "baselines": obj.get("baselines") or {}}.items()}
-        counts = {k: v for k, v in obj.items() if type(v) is int}
+        counts = {k: v for k, v in obj.items() if _is_int(v)}
         extra = {k: v for k, v in obj.items() if k not in counts and k not in ("schema", "task")}
         return cls(task=obj.get("task"), counts=counts, groups=groups, kind="explanation", extra=extra,
                    ci=CIMethod(unit="patient", n_boot=obj.get("n_boot")))
