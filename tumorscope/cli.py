@@ -23,6 +23,19 @@ _STAGES = (
     "tumorscope.report.cli",
 )
 
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """``tumorscope evaluate`` joins two stages: the evaluate stage's metrics, the report stage's figures of them."""
+    from tumorscope.evaluate.cli import run_evaluate
+    from tumorscope.report.figures import write_evaluation_figures
+
+    return run_evaluate(args, figures=write_evaluation_figures)
+
+
+# Commands that join stages: their handlers live here, above every stage (the stage registers the arguments).
+_JOINED = {"evaluate": _evaluate}
+
 _EPILOG = """\
 typical session:
   tumorscope datasets inspect ../shared/data/lgg_mri_segmentation
@@ -55,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    for command, func in _JOINED.items():
+        if command in sub.choices:
+            sub.choices[command].set_defaults(func=func)
     return parser
 
 

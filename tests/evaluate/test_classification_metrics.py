@@ -1,17 +1,27 @@
-"""Classification metrics against scikit-learn, calibration, bootstrap units, plots."""
+"""Classification metrics against scikit-learn, calibration, bootstrap units."""
 
 import numpy as np
 import pytest
-from sklearn.metrics import balanced_accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    f1_score,
+    precision_recall_fscore_support,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from tumorscope.evaluate.classification import (
     binary_auc,
     calibration_bins,
     classification_metrics,
+    classification_report,
+    confusion_matrix,
     metrics_by_source,
     metrics_from_predictions,
+    per_class_rates,
 )
-from tumorscope.evaluate.plots_cls import confusion_plot, reliability_plot, roc_plot
 
 CLASSES = ["a", "b", "c"]
 
@@ -69,16 +79,6 @@ def test_patients_are_the_bootstrap_unit_when_known():
     assert again["accuracy"] == m["accuracy"] and again["ci_unit"] == "image"
 
 
-def test_plots_are_written(tmp_path):
-    y, p = noisy_predictions()
-    m = classification_metrics(y, p, CLASSES, n_boot=20)
-    roc_plot(y, p, CLASSES, tmp_path / "roc.png")
-    confusion_plot(np.array(m["confusion_matrix"]), CLASSES, tmp_path / "cm.png")
-    reliability_plot(m["calibration_bins"], m["ece"], tmp_path / "cal.png")
-    for name in ("roc.png", "cm.png", "cal.png"):
-        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def test_metrics_by_source_scores_each_source_folder_alone():
     y, p = noisy_predictions()
     preds = [{"path": f"x{i}", "group": None, "source": "Testing" if i % 3 == 0 else "Training", "true": CLASSES[t],
@@ -90,9 +90,26 @@ def test_metrics_by_source_scores_each_source_folder_alone():
     assert metrics_by_source([{**q, "source": "Training"} for q in preds], CLASSES) == {}  # one source: nothing
 
 
-def test_roc_of_images_of_one_class_says_it_is_undefined_without_a_warning(tmp_path, recwarn):
-    y, p = noisy_predictions()
-    one = y == 0
-    roc_plot(y[one], p[one], CLASSES, tmp_path / "roc.png")
-    assert (tmp_path / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not [w for w in recwarn if "legend" in str(w.message)]
+@pytest.mark.parametrize("seed", range(4))
+def test_per_class_rates_equal_scikit_learns(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, 25)
+    pred = np.where(rng.random(25) < 0.6, y, rng.integers(0, 4, 25))  # class 3: predicted, never true
+    cm = confusion_matrix(y, pred, 4)
+    assert cm.tolist() == sk_confusion_matrix(y, pred, labels=range(4)).tolist()
+    rates = per_class_rates(cm)
+    prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=range(4), zero_division=0.0)
+    present = support > 0
+    np.testing.assert_allclose(rates["sensitivity"][present], rec[present])
+    np.testing.assert_allclose(rates["precision"][present], prec[present])
+    np.testing.assert_allclose(rates["f1"], f1)
+    assert np.isnan(rates["sensitivity"][3]) and np.isnan(rates["precision"][3])  # undefined, not 0
+
+
+def test_the_report_carries_estimates_with_their_unit():
+    y, p = noisy_predictions(30)
+    r = classification_report(y, p, CLASSES, groups=[f"patient{i // 3}" for i in range(30)], n_boot=50)
+    acc = r.estimate("accuracy")
+    assert acc.n == 10 and acc.unit == "patient" and acc.low <= acc.value <= acc.high
+    assert r.ci.n_boot == 50 and r.counts["n"] == 30 and r.per_case == []
+    assert r.to_json()["ci95"]["accuracy"] == [acc.low, acc.high]

@@ -67,3 +67,24 @@ def test_metric_rows_find_each_kind_of_ci():
 def test_report_refuses_a_folder_it_does_not_know(tmp_path, capsys):
     assert main(["report", str(tmp_path), "-o", str(tmp_path / "r.html")]) == 2
     assert "not a run, evaluation, explain or bundle folder" in capsys.readouterr().err
+
+
+def test_metrics_files_of_the_earlier_format_give_the_same_tables(seg_report, tmp_path):
+    """metrics.json as written before the results schema (no schema/estimates/ci keys) reads the same."""
+    _, run = seg_report
+    pages = {}
+    for version in ("v1", "v2"):
+        ev = tmp_path / version / "eval"
+        ev.mkdir(parents=True)
+        m = json.loads((run / "eval" / "metrics.json").read_text())
+        if version == "v1":
+            assert {"schema", "estimates", "ci"} <= set(m)
+            m = {k: v for k, v in m.items() if k not in ("schema", "estimates", "ci")}
+        (ev / "metrics.json").write_text(json.dumps(m))
+        out = tmp_path / version / "r.html"
+        assert main(["report", str(ev), str(run / "explain"), "--model", str(run), "--max-embed", "20",
+                     "-o", str(out)]) == 0
+        pages[version] = _sections(out.read_text())
+    for key in ("metrics", "dice", "faithfulness"):
+        assert pages["v1"][key].replace("/v1/", "/v2/") == pages["v2"][key], key
+    assert "[" in pages["v1"]["metrics"].split("dice_mean")[1][:200]  # its CI is shown

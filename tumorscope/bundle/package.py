@@ -6,28 +6,20 @@ from pathlib import Path
 from typing import Any
 
 from tumorscope.bundle.bundle import load_bundle, save_bundle
-
-# Keys whose CI is stored under another name in segmentation metrics.json.
-_CI_KEYS = {"dice_mean": "dice_ci95", "iou_mean": "iou_ci95", "hd95_mean_mm": "hd95_ci95"}
+from tumorscope.results import MetricsReport
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    if isinstance(v, list) and len(v) == 2 and all(isinstance(x, float) for x in v):
-        return f"[{v[0]:.3f}, {v[1]:.3f}]"
-    return str(v)
-
-
-def metrics_table(metrics: dict[str, Any], keys: list[str]) -> str:
-    """A two-column markdown table of the chosen metrics (with their ``<key>_ci95`` when present)."""
+def metrics_table(metrics: dict[str, Any] | MetricsReport, keys: list[str]) -> str:
+    """A markdown table of the chosen metrics with their 95% CIs (any metrics.json version, or a report)."""
+    report = metrics if isinstance(metrics, MetricsReport) else MetricsReport.from_json(metrics)
     rows = ["| metric | value | 95% CI |", "|---|---|---|"]
     for k in keys:
-        if k in metrics:
-            ci = metrics.get(f"{k}_ci95") or metrics.get(_CI_KEYS.get(k, ""))
-            if ci is None and isinstance(metrics.get("ci95"), dict):
-                ci = metrics["ci95"].get(k)
-            rows.append(f"| {k} | {_fmt(metrics[k])} | {_fmt(ci) if ci else ''} |")
+        est = report.estimate(k)
+        if est is not None:
+            ci = f"[{est.ci[0]:.3f}, {est.ci[1]:.3f}]" if est.ci else ""
+            rows.append(f"| {k} | {est.value:.3f} | {ci} |")
+        elif k in report.counts or k in report.extra:
+            rows.append(f"| {k} | {report.counts.get(k, report.extra.get(k))} |  |")
     return "\n".join(rows)
 
 

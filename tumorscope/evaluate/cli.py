@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tumorscope.atomic import atomic_path, write_json
+from tumorscope.atomic import atomic_path
 from tumorscope.errors import TumorscopeError
+from tumorscope.results import Estimate, MetricsReport
 
 _EPILOG = """\
 examples:
@@ -38,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="flip test-time augmentation on/off (default: the bundle's own setting)")
     p.add_argument("--min-size", type=int, help="segmentation: override the bundle's small-component removal")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples for the CIs")
-    p.set_defaults(func=_cmd_evaluate)
+    p.set_defaults(func=run_evaluate)
 
     p = sub.add_parser(
         "compare", help="one Markdown table of classification results across runs",
@@ -73,7 +75,8 @@ def samples_for(args: argparse.Namespace) -> tuple[Any, list]:
     return ds, select(ds, splits[args.fold], args.split)
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
+def evaluate(args: argparse.Namespace) -> MetricsReport:
+    """The metrics report of ``args.model`` on the selected samples (nothing written)."""
     from tumorscope.bundle import load_bundle
 
     bundle = load_bundle(args.model)
@@ -81,14 +84,26 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if not samples:
         raise TumorscopeError("nothing to evaluate: no samples selected", args.data)
     if bundle.task == "segmentation":
-        metrics = evaluate_segmentation_bundle(bundle, samples, args)
+        report = evaluate_segmentation_bundle(bundle, samples, args)
     else:
         from tumorscope.evaluate.classification import evaluate_classification_bundle
 
-        metrics = evaluate_classification_bundle(bundle, samples, args.out, n_boot=args.boot, tta=args.tta)
-    metrics.update({"model": bundle.name, "data": str(args.data), "split": args.split})
-    write_json(args.out / "metrics.json", metrics)
-    print(format_metrics(metrics))
+        report = evaluate_classification_bundle(bundle, samples, n_boot=args.boot, tta=args.tta)
+    report.extra.update({"model": bundle.name, "data": str(args.data), "split": args.split})
+    return report
+
+
+def run_evaluate(args: argparse.Namespace, figures: Callable[[MetricsReport, Path], list[str]] | None = None) -> int:
+    """``tumorscope evaluate``: metrics.json (+ per_patient.csv) in --out, and the PNGs ``figures`` draws there
+    (the top-level CLI passes the report stage's; this stage alone writes no figures)."""
+    report = evaluate(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if report.task == "segmentation":
+        write_per_patient_csv(report.per_case, args.out / "per_patient.csv")
+    if figures is not None and (names := figures(report, args.out)):
+        report.extra["figures"] = names
+    report.write(args.out / "metrics.json")
+    print(format_metrics(report))
     print(f"written: {args.out / 'metrics.json'}")
     return 0
 
@@ -102,11 +117,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_segmentation_bundle(bundle: Any, samples: list, args: argparse.Namespace) -> dict[str, Any]:
+def evaluate_segmentation_bundle(bundle: Any, samples: list, args: argparse.Namespace) -> MetricsReport:
     from dataclasses import replace
 
     from tumorscope.data.volumes import load_stacks
-    from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
+    from tumorscope.evaluate.segmentation import evaluate_stacks, segmentation_report
     from tumorscope.predict.volumetric import SlidingWindow
 
     post = bundle.postprocess
@@ -118,11 +133,10 @@ def evaluate_segmentation_bundle(bundle: Any, samples: list, args: argparse.Name
     for s in stacks:
         s.require_masks()
     window = SlidingWindow.for_bundle(bundle.config) if "volumetric" in bundle.config else None
-    metrics = summarize(evaluate_stacks(bundle.model, bundle.preprocessor, post, stacks, window=window), n_boot=args.boot)
-    metrics["postprocessing"] = post.to_dict()
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_per_patient_csv(metrics["per_patient"], args.out / "per_patient.csv")
-    return metrics
+    report = segmentation_report(evaluate_stacks(bundle.model, bundle.preprocessor, post, stacks, window=window),
+                                 n_boot=args.boot)
+    report.extra["postprocessing"] = post.to_dict()
+    return report
 
 
 def write_per_patient_csv(rows: list[dict[str, Any]], path: Path) -> None:
@@ -134,25 +148,27 @@ def write_per_patient_csv(rows: list[dict[str, Any]], path: Path) -> None:
         tmp.write_text(buf.getvalue())
 
 
-def format_metrics(m: dict[str, Any]) -> str:
-    """A short human summary of metrics.json."""
-    def ci(key: str) -> str:
-        v = m.get(key)
-        return f" [{v[0]:.3f}, {v[1]:.3f}]" if isinstance(v, list) and len(v) == 2 else ""
+def format_metrics(m: MetricsReport | dict[str, Any]) -> str:
+    """A short human summary of a metrics report (or its metrics.json body)."""
+    r = m if isinstance(m, MetricsReport) else MetricsReport.from_json(m)
 
-    if m.get("task") == "segmentation":
+    def est(key: str) -> str:
+        e = r.estimate(key)
+        return "n/a" if e is None else e.format()
+
+    def num(key: str, digits: int = 3) -> str:
+        return Estimate(r.value(key)).format(digits)
+
+    if r.task == "segmentation":
+        c = r.counts
         lines = [
-            f"patients: {m['n_patients']}  slices: {m['n_slices']}",
-            f"Dice (per patient): mean {m['dice_mean']:.3f}{ci('dice_ci95')}  median {m['dice_median']:.3f}",
-            f"IoU mean {m['iou_mean']:.3f}   HD95 mean {m['hd95_mean_mm']:.2f}",
-            f"slice tumor presence: sensitivity {m['slice_sensitivity']:.3f}{ci('slice_sensitivity_ci95')}  "
-            f"specificity {m['slice_specificity']:.3f}{ci('slice_specificity_ci95')}  AUC {m['slice_auc']:.3f}",
-            f"false-positive slices: {m['false_positive_slices']} of {m['tumor_free_slices']} tumor-free",
+            f"patients: {c.get('n_patients')}  slices: {c.get('n_slices')}",
+            f"Dice (per patient): mean {est('dice_mean')}  median {num('dice_median')}",
+            f"IoU mean {num('iou_mean')}   HD95 mean {num('hd95_mean_mm', 2)}",
+            f"slice tumor presence: sensitivity {est('slice_sensitivity')}  "
+            f"specificity {est('slice_specificity')}  AUC {num('slice_auc')}",
+            f"false-positive slices: {c.get('false_positive_slices')} of {c.get('tumor_free_slices')} tumor-free",
         ]
         return "\n".join(lines)
     keys = ("accuracy", "balanced_accuracy", "auc_macro", "sensitivity_macro", "specificity_macro", "f1_macro")
-    ci95 = m.get("ci95", {})
-    return "\n".join(
-        f"{k:>18}: {m[k]:.3f}" + (f" [{ci95[k][0]:.3f}, {ci95[k][1]:.3f}]" if k in ci95 else "") for k in keys if k in m
-    )
-
+    return "\n".join(f"{k:>18}: {est(k)}" for k in keys if r.estimate(k) is not None)

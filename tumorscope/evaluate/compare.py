@@ -16,6 +16,7 @@ import numpy as np
 
 from tumorscope.atomic import write_text
 from tumorscope.errors import TumorscopeError
+from tumorscope.results import MetricsReport
 from tumorscope.train.config import is_pretrain_run
 
 COLUMNS = (("Accuracy", "accuracy"), ("Precision", "precision_macro"), ("Recall", "sensitivity_macro"),
@@ -37,7 +38,7 @@ def _cv_summary(p: Path) -> dict[str, Any] | None:
     done = [int(f.parent.name[4:]) for f in p.glob("fold*/test_metrics.json") if f.parent.name[4:].isdigit()]
     if not done:
         return None
-    from tumorscope.train.cv import summarize_folds
+    from tumorscope.evaluate.folds import summarize_folds
 
     k = _read(p / "cv_config.json").get("folds", 0) if (p / "cv_config.json").exists() else 0
     summary = summarize_folds(p, max(k, max(done) + 1))
@@ -146,11 +147,8 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
 
 
 def _cell(metrics: dict[str, Any], key: str) -> str:
-    v = metrics.get(key)
-    if v is None:
-        return "-"
-    ci = metrics.get("ci95", {}).get(key)
-    return f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and None not in ci else f"{v:.3f}"
+    est = MetricsReport.from_json(metrics).estimate(key)
+    return "-" if est is None else est.format()
 
 
 def comparison_table(paths: list[str | Path], names: list[str] | None = None) -> str:

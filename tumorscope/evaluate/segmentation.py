@@ -18,6 +18,7 @@ from tumorscope.predict.segmentation import predict_probabilities
 from tumorscope.predict.volumetric import SlidingWindow, is_volumetric, predict_stack
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
+from tumorscope.results import CIMethod, Estimate, MetricsReport
 
 
 @dataclass
@@ -80,8 +81,9 @@ def evaluate_stacks(
     ]
 
 
-def summarize(results: list[PatientResult], n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """The metrics.json body: per-patient means with 95% bootstrap CIs over patients."""
+def segmentation_report(results: list[PatientResult], n_boot: int = 2000, seed: int = 0) -> MetricsReport:
+    """Per-patient means with 95% bootstrap CIs over patients, and slice-level tumor presence (sensitivity,
+    specificity, AUC of the slice's maximum probability) pooled over slices with CIs resampling patients."""
     d = np.array([r.dice for r in results])
     j = np.array([r.iou for r in results])
     h = np.array([r.hd95 for r in results])
@@ -102,35 +104,41 @@ def summarize(results: list[PatientResult], n_boot: int = 2000, seed: int = 0) -
     def auc(t: np.ndarray, s: np.ndarray, _p: np.ndarray) -> float:
         return float(roc_auc_score(t, s)) if 0 < t.sum() < t.size else float("nan")
 
-    all_idx = np.arange(len(results))
-    ci = {}
-    for name, fn in (("slice_sensitivity", sens), ("slice_specificity", spec), ("slice_auc", auc)):
-        ci[name] = cluster_bootstrap_ci(
-            len(results), functools.partial(pooled, fn=fn), n_boot=min(n_boot, 1000), seed=seed
-        )
+    n = len(results)
+    nan = float("nan")
+
+    def mean(values: np.ndarray, value: float) -> Estimate:
+        return Estimate.of(value, bootstrap_ci(values, n_boot=n_boot, seed=seed), n=int(np.isfinite(values).sum()),
+                        unit="patient")
+
+    def slices(fn: Any) -> Estimate:
+        ci = cluster_bootstrap_ci(n, functools.partial(pooled, fn=fn), n_boot=min(n_boot, 1000), seed=seed)
+        return Estimate.of(pooled(np.arange(n), fn) if results else nan, ci, n=n, unit="patient")
+
     tumor_free = [r for r in results if r.truth_voxels == 0]
-    return {
-        "task": "segmentation",
-        "n_patients": len(results),
+    metrics = {
+        "dice_mean": mean(d, float(d.mean()) if d.size else nan),
+        "dice_median": Estimate(float(np.median(d)) if d.size else nan, n=n, unit="patient"),
+        "iou_mean": mean(j, float(j.mean()) if j.size else nan),
+        "hd95_mean_mm": mean(h, float(np.nanmean(h)) if np.isfinite(h).any() else nan),
+        "slice_sensitivity": slices(sens),
+        "slice_specificity": slices(spec),
+        "slice_auc": slices(auc),
+    }
+    counts = {
+        "n_patients": n,
         "n_slices": int(sum(r.n_slices for r in results)),
         "n_tumor_slices": int(sum(r.slice_truth.sum() for r in results)),
-        "dice_mean": float(d.mean()) if d.size else float("nan"),
-        "dice_median": float(np.median(d)) if d.size else float("nan"),
-        "dice_ci95": bootstrap_ci(d, n_boot=n_boot, seed=seed),
-        "iou_mean": float(j.mean()) if j.size else float("nan"),
-        "iou_ci95": bootstrap_ci(j, n_boot=n_boot, seed=seed),
-        "hd95_mean_mm": float(np.nanmean(h)) if np.isfinite(h).any() else float("nan"),
-        "hd95_ci95": bootstrap_ci(h, n_boot=n_boot, seed=seed),
         "hd95_undefined_patients": int(np.isnan(h).sum()),
-        "slice_sensitivity": pooled(all_idx, sens) if results else float("nan"),
-        "slice_sensitivity_ci95": ci["slice_sensitivity"],
-        "slice_specificity": pooled(all_idx, spec) if results else float("nan"),
-        "slice_specificity_ci95": ci["slice_specificity"],
-        "slice_auc": pooled(all_idx, auc) if results else float("nan"),
-        "slice_auc_ci95": ci["slice_auc"],
         "false_positive_slices": int(sum((r.slice_pred & ~r.slice_truth).sum() for r in results)),
         "tumor_free_slices": int(sum((~r.slice_truth).sum() for r in results)),
         "tumor_free_patients": len(tumor_free),
         "tumor_free_patients_correct": int(sum(r.pred_voxels == 0 for r in tumor_free)),
-        "per_patient": [r.row() for r in results],
     }
+    return MetricsReport(task="segmentation", metrics=metrics, counts=counts, per_case=[r.row() for r in results],
+                         ci=CIMethod(unit="patient", n_boot=n_boot))
+
+
+def summarize(results: list[PatientResult], n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """:func:`segmentation_report` as its metrics.json body."""
+    return segmentation_report(results, n_boot, seed).to_json()

@@ -20,6 +20,7 @@ import numpy as np
 from tumorscope.atomic import write_text
 from tumorscope.errors import TumorscopeError
 from tumorscope.report.html import ModelReport, render
+from tumorscope.results import MetricsReport
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,9 @@ class Source:
     path: Path
     kind: str  # run | evaluation | explanation | bundle
     model_ref: str | None = None  # where the model is (bundle folder, run folder or zoo name)
-    metrics: dict[str, Any] | None = None
+    metrics: MetricsReport | None = None
     history: list[dict[str, float]] | None = None
-    explain: dict[str, Any] | None = None
+    explain: MetricsReport | None = None
     data: str | None = None
     split: str | None = None
     fold: int = 0
@@ -90,21 +91,22 @@ def discover(path: Path) -> Source:
     if not path.is_dir():
         raise TumorscopeError("no such folder", path)
     if name == "explain_metrics.json" or (name is None and (path / "explain_metrics.json").exists()):
-        e = _json(path / "explain_metrics.json")
-        return Source(path, "explanation", e.get("model_path") or e.get("model"), explain=e, data=e.get("data"),
-                      split=e.get("split"))
+        e = MetricsReport.read(path / "explain_metrics.json")
+        x = e.extra
+        return Source(path, "explanation", x.get("model_path") or x.get("model"), explain=e, data=x.get("data"),
+                      split=x.get("split"))
     if (path / "metrics.csv").exists() and (path / "config.json").exists():
         cfg = _json(path / "config.json")
         src = Source(path, "run", str(path), history=read_history(path / "metrics.csv"), data=cfg.get("data"),
                      fold=int(cfg.get("fold") or 0))
         if (path / "test_metrics.json").exists():
-            src.metrics, src.split = _json(path / "test_metrics.json"), "test"
+            src.metrics, src.split = MetricsReport.read(path / "test_metrics.json"), "test"
         return src
     if name is not None or (path / "metrics.json").exists():
-        m = _json(path / (name or "metrics.json"))
+        m = MetricsReport.read(path / (name or "metrics.json"))
         ref = next((str(c) for c in (path.parent, path.parent.parent) if (c / "bundle" / "config.json").exists()),
-                   m.get("model"))
-        return Source(path, "evaluation", ref, metrics=m, data=m.get("data"), split=m.get("split"))
+                   m.extra.get("model"))
+        return Source(path, "evaluation", ref, metrics=m, data=m.extra.get("data"), split=m.extra.get("split"))
     if (path / "config.json").exists() and (path / "weights.pt").exists():
         return Source(path, "bundle", str(path))
     hint = "; for a cross-validation folder pass its fold folders" if (path / "cv_config.json").exists() else ""
@@ -161,7 +163,7 @@ def _model_report(bundle: Any, problem: str | None, sources: list[Source], data:
             used.append("explanation faithfulness")
         m.sources.append((str(s.path), f"{s.kind}: " + (", ".join(used) or "model")))
     if m.task is None and m.metrics:
-        m.task = m.metrics.get("task")
+        m.task = m.metrics.task
     if bundle is None:
         m.evidence_problem = f"predictions, cases and embeddings need the model: {problem}"
         return m
@@ -177,7 +179,7 @@ def _evidence(bundle: Any, m: ModelReport, sources: list[Source], data: Path | N
     """Predictions on the evaluated cases: those listed in metrics.json, else the run's test/val part."""
     from tumorscope.explain import evidence
 
-    predictions = (m.metrics or {}).get("predictions")
+    predictions = m.metrics.per_case if m.metrics and m.metrics.task == "classification" else []
     if bundle.task == "classification" and predictions:
         missing = [p["path"] for p in predictions if not Path(p["path"]).exists()]
         if missing:
@@ -215,7 +217,7 @@ def _samples(bundle: Any, m: ModelReport, sources: list[Source], data: Path | No
         raise TumorscopeError(f"dataset {ref!r} not found from here (pass --data DIR)" if ref
                               else "no folder records its dataset (pass --data DIR)")
     ds = load_dataset(root)
-    ids = {str(r["id"]) for r in (m.metrics or {}).get("per_patient") or []}
+    ids = {str(r["id"]) for r in m.metrics.per_case} if m.metrics and m.metrics.task == "segmentation" else set()
     if ids:
         picked = [s for s in ds.samples if (s.patient_id or volume_key(s)) in ids]
         if picked:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from tumorscope import __version__
+from tumorscope.results import Estimate, MetricsReport
 
 SECTIONS = (
     ("overview", "Overview"),
@@ -64,10 +65,10 @@ class ModelReport:
     bundle: Any = None
     bundle_problem: str | None = None
     sources: list[tuple[str, str]] = field(default_factory=list)  # (folder, what it contributed)
-    metrics: dict[str, Any] | None = None
+    metrics: MetricsReport | None = None
     metrics_from: str | None = None
     history: list[dict[str, float]] | None = None
-    explain: dict[str, Any] | None = None
+    explain: MetricsReport | None = None  # explanation faithfulness (kind "explanation")
     evidence: Any = None  # tumorscope.explain.evidence.Evidence
     evidence_problem: str | None = None
     heatmap_method: str = "gradcam"
@@ -120,10 +121,9 @@ def _fmt(v: float | None) -> str:
     return f"{v:.3f}" if abs(v) < 1000 else f"{v:.0f}"
 
 
-def _ci(ci: object) -> str:
-    if isinstance(ci, list | tuple) and len(ci) == 2 and all(isinstance(c, int | float) or c is None for c in ci):
-        return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
-    return ""
+def _ci(est: Estimate | None) -> str:
+    ci = est.ci if est is not None else None
+    return "" if ci is None else f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
 
 
 # -- sections -------------------------------------------------------------------------------------------
@@ -134,9 +134,8 @@ def _overview(m: ModelReport) -> Section:
     if m.bundle is not None:
         rows.append(["bundle", str(m.bundle.path)])
     if m.metrics:
-        for key in ("data", "split", "n_patients", "n_slices", "n"):
-            if m.metrics.get(key) is not None:
-                rows.append([key, m.metrics[key]])
+        known = {**m.metrics.extra, **m.metrics.counts}
+        rows += [[key, known[key]] for key in ("data", "split", "n_patients", "n_slices", "n") if known.get(key) is not None]
     body = table(["", ""], rows)
     body += "<h3>Folders read</h3>" + table(["folder", "used for"], [[p, what] for p, what in m.sources])
     if m.bundle is not None and m.bundle.card:
@@ -146,18 +145,12 @@ def _overview(m: ModelReport) -> Section:
     return Section("overview", body)
 
 
-def metric_rows(metrics: dict[str, Any]) -> list[list[object]]:
-    """(metric, value, 95% CI) for every scalar of a metrics.json; the CI is found as ``<key>_ci95``,
-    ``<key without _mean>_ci95`` or ``ci95[<key>]``."""
-    skip = {"n_boot", "format_version"}
-    cis: dict[str, Any] = metrics["ci95"] if isinstance(metrics.get("ci95"), dict) else {}
-    rows: list[list[object]] = []
-    for key, value in metrics.items():
-        if key in skip or key.endswith("_ci95") or isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        ci = metrics.get(f"{key}_ci95") or metrics.get(f"{key.removesuffix('_mean')}_ci95") or cis.get(key)
-        rows.append([key, value if isinstance(value, int) else float(value), _ci(ci)])
-    return rows
+def metric_rows(metrics: MetricsReport | dict[str, Any]) -> list[list[object]]:
+    """(metric, value, 95% CI) for every metric, then every count, of a metrics report (or metrics.json body
+    of any version: :meth:`MetricsReport.from_json` finds the intervals)."""
+    r = metrics if isinstance(metrics, MetricsReport) else MetricsReport.from_json(metrics)
+    rows: list[list[object]] = [[key, est.value, _ci(est)] for key, est in r.metrics.items()]
+    return rows + [[key, value, ""] for key, value in r.counts.items()]
 
 
 def _metrics(m: ModelReport) -> Section:
@@ -166,11 +159,11 @@ def _metrics(m: ModelReport) -> Section:
                        "`tumorscope evaluate`) or a run folder with test_metrics.json")
     body = f'<p class="note">from {esc(m.metrics_from)}</p>' + table(["metric", "value", "95% CI"],
                                                                     metric_rows(m.metrics))
-    per_class = m.metrics.get("per_class")
-    if isinstance(per_class, dict) and per_class:
+    per_class = m.metrics.per_class
+    if per_class:
         keys = sorted({k for v in per_class.values() if isinstance(v, dict) for k in v})
         body += "<h3>Per class</h3>" + table(["class", *keys], [
-            [c, *[float(v[k]) if isinstance(v.get(k), int | float) else "n/a" for k in keys]]
+            [c, *[float(x) if isinstance(x := v.get(k), int | float) else "n/a" for k in keys]]
             for c, v in per_class.items() if isinstance(v, dict)
         ])
     return Section("metrics", body)
@@ -190,7 +183,7 @@ def _binary_view(ev: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 
 def _roc(m: ModelReport) -> Section:
-    from tumorscope.evaluate.plots_cls import roc_plot
+    from tumorscope.report.figures import roc_plot
     from tumorscope.report.plots import pr_plot
 
     if (missing := _need_evidence(m, "roc")) is not None:
@@ -208,11 +201,12 @@ def _roc(m: ModelReport) -> Section:
 
 
 def _confusion(m: ModelReport) -> Section:
-    from tumorscope.evaluate.plots_cls import confusion_plot
+    from tumorscope.evaluate.classification import confusion_matrix
+    from tumorscope.report.figures import confusion_plot
 
-    if m.task == "classification" and m.metrics and m.metrics.get("confusion_matrix"):
-        cm = np.array(m.metrics["confusion_matrix"])
-        classes = m.metrics.get("classes") or m.classes
+    if m.task == "classification" and m.metrics and m.metrics.confusion_matrix:
+        cm = np.array(m.metrics.confusion_matrix)
+        classes = m.metrics.classes or m.classes
         return Section("confusion", figure(lambda p: confusion_plot(cm, classes, p), "confusion matrix"))
     if (missing := _need_evidence(m, "confusion")) is not None:
         return missing
@@ -223,21 +217,20 @@ def _confusion(m: ModelReport) -> Section:
         note = '<p class="note">slice level: tumor predicted on the slice (after post-processing) vs tumor in the mask.</p>'
     else:
         truth, pred, note = ev.y_true, ev.probs.argmax(1), ""
-    k = len(ev.classes)
-    cm = np.bincount(truth * k + pred, minlength=k * k).reshape(k, k)
+    cm = confusion_matrix(truth, pred, len(ev.classes))
     return Section("confusion", note + figure(lambda p: confusion_plot(cm, ev.classes, p), "confusion matrix"))
 
 
 def _calibration(m: ModelReport) -> Section:
     from tumorscope.evaluate.classification import calibration_bins
-    from tumorscope.evaluate.plots_cls import reliability_plot
+    from tumorscope.report.figures import reliability_plot
 
     if m.task == "segmentation":
         return Section("calibration", missing="calibration is shown for classification models: a segmentation "
                        "model's pixel probabilities are not a per-slice probability of tumor, so a reliability "
                        "diagram of them would mislead; see the slice-level ROC/PR curves instead")
-    if m.metrics and m.metrics.get("calibration_bins"):
-        bins, ece = m.metrics["calibration_bins"], float(m.metrics.get("ece", float("nan")))
+    if m.metrics and m.metrics.calibration_bins:
+        bins, ece = m.metrics.calibration_bins, m.metrics.value("ece")
     elif m.evidence is not None:
         ece, bins = calibration_bins(m.evidence.y_true, m.evidence.probs)
     else:
@@ -265,7 +258,7 @@ def _dice(m: ModelReport) -> Section:
 
     if m.task == "classification":
         return Section("dice", missing="Dice is a segmentation metric: a classification model outputs no masks")
-    rows = (m.metrics or {}).get("per_patient") or []
+    rows = m.metrics.per_case if m.metrics and m.metrics.task == "segmentation" else []
     if not rows and m.evidence is not None:
         rows = [r.row() for r in m.evidence.patients]
     if not rows:
@@ -322,23 +315,26 @@ def _faithfulness(m: ModelReport) -> Section:
         return Section("faithfulness", missing="no explain_metrics.json given: run `tumorscope explain --evaluate "
                        "--model M --data DIR -o OUT` and pass OUT to the report")
     keys = ("pointing_game", "energy_in_mask", "deletion_auc", "insertion_auc")
+    raw, b = e.extra.get("methods") or {}, e.extra.get("baselines") or {}
 
-    def cell(s: dict[str, Any]) -> str:
-        return f"{_fmt(s['mean'])} {_ci(s['ci95'])}"
+    def cell(est: Estimate | None) -> str:
+        return "n/a" if est is None else f"{_fmt(est.value)} {_ci(est)}"
 
-    rows = [[name, *[cell(v[k]) for k in keys], f"{v.get('seconds_per_slice', float('nan')):.2f}"]
-            for name, v in e["methods"].items()]
-    b = e["baselines"]
-    rows.append(["chance", *[cell(b[k]) for k in ("pointing_game_random_point", "energy_in_mask_uniform_map",
-                                                   "deletion_auc_random_order", "insertion_auc_random_order")], ""])
-    counted = (f'{e["n_slices"]} tumor slices of {e["n_patients"]} patients' if e.get("task") == "segmentation"
-               else f'{e["n_slices"]} images with a lesion mask')
+    rows = [[name, *[cell(e.groups.get(name, {}).get(k)) for k in keys],
+             f"{raw.get(name, {}).get('seconds_per_slice', float('nan')):.2f}"] for name in raw]
+    chance = e.groups.get("baselines", {})
+    rows.append(["chance", *[cell(chance.get(k)) for k in ("pointing_game_random_point", "energy_in_mask_uniform_map",
+                                                         "deletion_auc_random_order", "insertion_auc_random_order")], ""])
+    n_slices = e.counts.get("n_slices")
+    counted = (f"{n_slices} tumor slices of {e.counts.get('n_patients')} patients" if e.task == "segmentation"
+               else f"{n_slices} images with a lesion mask")
+    x = e.extra
     body = (f'<p class="note">{counted}; explained score: '
-            f'{esc(e.get("explained_score", ""))}; pointing tolerance {e.get("tolerance_px")} px; Grad-CAM layer '
-            f'<code>{esc(e.get("layer"))}</code>. Mean [95% CI over patients, or images without patient ids]. '
+            f'{esc(x.get("explained_score", ""))}; pointing tolerance {x.get("tolerance_px")} px; Grad-CAM layer '
+            f'<code>{esc(x.get("layer"))}</code>. Mean [95% CI over patients, or images without patient ids]. '
             "Deletion: lower is more faithful; insertion: higher.</p>")
     body += table(["method", "pointing game", "energy in mask", "deletion AUC", "insertion AUC", "s / slice"], rows)
-    curves = {n: (v["mean_deletion_curve"], v["mean_insertion_curve"]) for n, v in e["methods"].items()
+    curves = {n: (v["mean_deletion_curve"], v["mean_insertion_curve"]) for n, v in raw.items()
               if v.get("mean_deletion_curve")}
     if b.get("mean_deletion_curve_random_order"):
         curves["random order"] = (b["mean_deletion_curve_random_order"], b["mean_insertion_curve_random_order"])

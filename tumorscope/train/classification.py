@@ -33,6 +33,7 @@ from tumorscope.predict.classify import fingerprint, image_array, image_tensor, 
 from tumorscope.preprocess.augment import Compose, augmenter, levels
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
+from tumorscope.report.figures import write_classification_figures
 from tumorscope.train.batchnorm import recompute_batchnorm
 from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
@@ -279,8 +280,10 @@ class ClassificationTrainer(Trainer):
         save_bundle(self.run_dir / "bundle", self.model, self.bundle_config(training))
         summary: dict[str, Any] = training | {"classes": self.classes} | self.facts()
         if self.parts.get("test"):
-            test = evaluate_classification_bundle(load_bundle(self.run_dir / "bundle"), self.parts["test"],
-                                                  self.run_dir / "test_eval", n_boot=1000)
+            report = evaluate_classification_bundle(load_bundle(self.run_dir / "bundle"), self.parts["test"],
+                                                    n_boot=1000)
+            report.extra["figures"] = write_classification_figures(report, self.run_dir / "test_eval")
+            test = report.to_json()
             write_json(self.run_dir / "test_metrics.json", test)
             summary.update({f"test_{m}": test[m] for m in ("n", "accuracy", "balanced_accuracy", "auc_macro", "f1_macro")})
         write_json(self.run_dir / "train_summary.json", summary)

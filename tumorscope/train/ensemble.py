@@ -23,12 +23,13 @@ from tumorscope.data.splits import load_splits, save_splits, select
 from tumorscope.data.volumes import load_stacks
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.classification import evaluate_classification_bundle
+from tumorscope.evaluate.folds import summarize_folds
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models.ensemble import ProbabilityEnsemble
 from tumorscope.preprocess.channels import KAGGLE3M_FLAIR
 from tumorscope.preprocess.pipeline import Preprocessor
+from tumorscope.report.figures import write_classification_figures
 from tumorscope.train.classification import load_images
-from tumorscope.train.cv import summarize_folds
 from tumorscope.train.postprocess_search import tune_postprocess
 from tumorscope.train.selection import calibrate, choose_tta, validation_views
 
@@ -148,8 +149,9 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
                 config["model"]["options"]["temperature"] = model.temperature
         save_bundle(out / "bundle", model, config, weights_dtype=weights_dtype)
         if test_samples:
-            test = evaluate_classification_bundle(load_bundle(out / "bundle"), test_samples, out / "test_eval",
-                                                  n_boot=1000)
+            report = evaluate_classification_bundle(load_bundle(out / "bundle"), test_samples, n_boot=1000)
+            report.extra["figures"] = write_classification_figures(report, out / "test_eval")
+            test = report.to_json()
             write_json(out / "test_metrics.json", test)
             summary.update({f"test_{m}": test[m] for m in ("n", "accuracy", "balanced_accuracy", "auc_macro")})
     save_splits(out / "splits.json", split)

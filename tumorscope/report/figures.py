@@ -1,4 +1,5 @@
-"""Classification figures: one-vs-rest ROC curves, confusion matrix, reliability diagram (PNG, atomic)."""
+"""Classification figures: one-vs-rest ROC curves, confusion matrix, reliability diagram (PNG, atomic), and
+:func:`write_classification_figures`, the PNGs ``tumorscope evaluate`` writes beside a classifier's metrics.json."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from tumorscope.report.plots import plt, save_figure
+from tumorscope.results import MetricsReport
+
+FIGURES = ("roc_curves.png", "confusion_matrix.png", "calibration.png")
 
 
 def roc_plot(y: np.ndarray, probs: np.ndarray, classes: Sequence[str], path: Path) -> None:
@@ -56,3 +60,24 @@ def reliability_plot(bins: Sequence[dict[str, Any]], ece: float, path: Path) -> 
     ax.set(xlabel="confidence (top-class probability)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1.01),
            title=f"reliability (ECE {ece:.3f})")
     save_figure(fig, path)
+
+
+def write_classification_figures(report: MetricsReport, out_dir: str | Path) -> list[str]:
+    """Draw the ROC curves (from the report's per-image probabilities), confusion matrix and reliability diagram
+    of a classification report into ``out_dir``; the file names written (:data:`FIGURES`)."""
+    classes = report.classes
+    rows = report.per_case
+    y = np.array([classes.index(r["true"]) for r in rows], dtype=int)
+    probs = np.array([[r["probabilities"][c] for c in classes] for r in rows], dtype=float).reshape(len(rows), len(classes))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    roc_plot(y, probs, classes, out / FIGURES[0])
+    confusion_plot(np.array(report.confusion_matrix), classes, out / FIGURES[1])
+    reliability_plot(report.calibration_bins, report.value("ece"), out / FIGURES[2])
+    return list(FIGURES)
+
+
+def write_evaluation_figures(report: MetricsReport, out_dir: str | Path) -> list[str]:
+    """The figures ``tumorscope evaluate`` writes beside metrics.json (classification: ROC, confusion matrix,
+    calibration; segmentation: none, its per-patient rows go to per_patient.csv)."""
+    return write_classification_figures(report, out_dir) if report.task == "classification" else []
