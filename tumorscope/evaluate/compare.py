@@ -16,7 +16,7 @@ import numpy as np
 
 from tumorscope.atomic import write_text
 from tumorscope.errors import TumorscopeError
-from tumorscope.options.describe import COLUMNS, describe, network_label, run_config
+from tumorscope.options.describe import COLUMNS, _tta_note, describe, network_label, run_config  # noqa: F401 (re-exported)
 
 __all__ = ["COLUMNS", "comparison_table", "describe", "load_result", "network_label", "run_config", "write_comparison"]
 
