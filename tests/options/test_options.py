@@ -17,7 +17,7 @@ TRAIN_VALUES = {
     "task": "classification", "data": "some data/dir", "model": "resnet18", "out": "runs/x", "epochs": 7,
     "batch_size": 3, "lr": 3.3e-4, "weight_decay": 0.05, "loss": "focal", "width": 8, "size": 96,
     "channels": "gray", "normalization": "zscore", "enhancement": "clahe", "crop": "foreground",
-    "augment": "heavy", "seed": 4, "val_fraction": 0.0, "folds": 3, "fold": 2, "splits": "s.json",
+    "augment": "heavy", "seed": 4, "val_fraction": 0.05, "folds": 3, "fold": 2, "splits": "s.json",
     "patience": 3, "time_limit": 95.25, "threads": 2, "bf16": False, "ema": 0.99, "keep": "best",
     "precise_bn": True, "init": "runs/ssl", "freeze": 2, "class_weights": "balanced", "label_smoothing": 0.1,
     "mixup": 0.2, "sampler": "balanced", "dedup": False,
@@ -138,8 +138,10 @@ def test_saved_config_round_trip_and_migrations():
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     old = cfg.to_dict()
     del old["keep"]
-    assert TrainConfig.from_dict(old).keep == "last"  # val_fraction 0 always kept the last epoch
-    assert TrainConfig.from_dict({**old, "val_fraction": 0.1}).keep == "best"  # saved before --keep: best
+    assert TrainConfig.from_dict(old).keep == "best"  # saved before --keep existed: the best epoch was kept
+    for keep in ("best", None):  # without a validation part the last epoch was kept, whatever keep says
+        final = {**old, "val_fraction": 0.0} | ({"keep": keep} if keep else {})
+        assert TrainConfig.from_dict(final).keep == "last"
     old_seg = {k: v for k, v in TrainConfig(data="D").to_dict().items() if k not in ("keep", "ema", "crop")}
     assert TrainConfig.from_dict(old_seg) == TrainConfig(data="D")
     legacy_loss = {**TrainConfig(task="classification", data="D").to_dict(), "loss": "dicece"}

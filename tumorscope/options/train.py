@@ -119,10 +119,12 @@ class TrainConfig(SavedConfig):
 
     @classmethod
     def migrate(cls, d: dict[str, Any]) -> dict[str, Any]:
-        """Configs saved before ``keep`` existed kept the best epoch (the last without a validation part);
-        a classification config saved with the segmentation loss name trained with cross-entropy."""
-        if "keep" not in d:
-            d["keep"] = "last" if d.get("task") == "classification" and d.get("val_fraction") == 0 else "best"
+        """Configs saved before ``keep`` existed kept the best epoch; without a validation part (``val_fraction``
+        0) a classifier always kept the last, whatever ``keep`` says; a classification config saved with the
+        segmentation loss name trained with cross-entropy."""
+        if d.get("task") == "classification" and d.get("val_fraction") == 0:
+            d["keep"] = "last"
+        d.setdefault("keep", "best")
         if d.get("task") == "classification" and d.get("loss") == "dicece":
             d["loss"] = "ce"
         return d
