@@ -74,3 +74,21 @@ def test_segmentation_commands_reproduce_the_members_configs(tmp_path: Path) -> 
     assert text.startswith('R="--task segmentation --data ../shared/data/lgg_mri_segmentation --model unet2d')
     assert f"--augment heavy --seed 1 --splits runs/seg/final_splits.json --out {tmp_path}/final_flair_heavy" in text
     assert ["tumorscope", "ensemble", *map(str, finals), "--out", str(tmp_path / "final")] in commands
+
+
+def test_publish_command_and_its_deprecated_alias_pass_the_same_arguments(monkeypatch, tmp_path, capsys):
+    import tumorscope.bundle.publish.write as write
+    from tumorscope.cli import main
+    from tumorscope.train.publish import main as alias
+
+    calls = []
+    monkeypatch.setattr(write, "publish", lambda *a, **k: calls.append((a, k)) or tmp_path)
+    args = ["brain-mri-tumor-type", "runs/cv", "--final", "runs/final", "--extra", "new seeds=runs/cv2"]
+    assert main(["models", "publish", *args, "--zoo", str(tmp_path)]) == 0
+    assert alias([*args, "--zoo", str(tmp_path)]) == 0
+    assert calls[0] == calls[1]
+    (name, cv, extras), kw = calls[0]
+    assert (name, cv, extras) == ("brain-mri-tumor-type", Path("runs/cv"), {"new seeds": Path("runs/cv2")})
+    assert kw == {"zoo": tmp_path, "fold": 0, "final": Path("runs/final")}
+    assert "deprecated" in capsys.readouterr().err
+    assert main(["models", "publish", "breast-us-lesion", "runs/cv", "--extra", "no-equals-sign"]) == 2
