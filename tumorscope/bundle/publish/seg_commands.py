@@ -53,7 +53,7 @@ def ensemble_commands(cv_members: list[Path], cv_candidates: dict[Path, list[Pat
     lines += [cmd for s in splits if (cmd := split_command(s or ""))]
     lines.append("# the members, each a cross-validation on the same splits (run two at a time, one thread each)")
     lines += [member_command("cv", c, shared) for c in cv_cfgs]
-    lines.append("# candidate ensembles (and the FLAIR-only members alone, for single-sequence input)")
+    lines.append("# candidate ensembles of those members, fold by fold on their shared splits")
     lines += [f"tumorscope ensemble --cv {' '.join(map(str, ms))} --out {cv}" for cv, ms in cv_candidates.items()]
     lines.append("# the same members trained on all patients (the validation patients of their split held out)")
     lines += [member_command("train", c, shared) for c in final_cfgs]
