@@ -11,6 +11,7 @@ from PIL import Image as PILImage
 from scipy.ndimage import gaussian_filter
 
 from tumorscope.bundle import load_bundle
+from tumorscope.bundle.publish import publish, two_core_minutes
 from tumorscope.cli import main
 from tumorscope.errors import TumorscopeError
 from tumorscope.models import build_model
@@ -24,7 +25,6 @@ from tumorscope.train.classification import (
     resolve_sampler,
     scaled,
 )
-from tumorscope.train.publish import publish, two_core_minutes
 from tumorscope.train.transfer import load_init
 
 CLASSES = ("alpha", "beta", "gamma")
@@ -132,24 +132,25 @@ def test_cv_pools_folds_and_compare_makes_a_table(data, tmp_path):
 
 
 def test_card_command_names_the_split_file_a_cv_used():
-    from tumorscope.train.publish import _command
+    from tumorscope.bundle.publish.commands import command, train_config
 
-    cfg = {"model": "cnn", "width": 4, "splits": "runs/brain_splits.json", "threads": 2, "keep": "last"}
-    assert _command(cfg, "DATA", "runs/cv") == (
+    cfg = {"task": "classification", "model": "cnn", "width": 4, "splits": "runs/brain_splits.json", "threads": 2,
+           "keep": "last"}
+    assert command("cv", train_config(cfg, "DATA", out="runs/cv"), shown=("keep",)) == (
         "tumorscope cv --task classification --data DATA --model cnn --width 4 --keep last --threads 2 "
         "--splits runs/brain_splits.json --out runs/cv")
 
 
 def test_card_commands_start_with_the_split_files_own_command(tmp_path):
+    from tumorscope.bundle.publish.commands import cv_commands as _commands
     from tumorscope.data.splits import Split, save_splits
-    from tumorscope.train.publish import _commands
 
     split = Split(groups={p: ("a",) for p in ("train", "val", "test")}, images={p: ("a",) for p in ("train", "val", "test")},
                   seed=0, fold=0)
     recorded, bare = tmp_path / "recorded.json", tmp_path / "bare.json"
     save_splits(recorded, [split], made_by="tumorscope datasets split DATA --folds 1 --val 0.1 --seed 0 --out X")
     save_splits(bare, [split])  # a file from before the command was recorded: the card cannot say how it was made
-    cfg = {"model": "cnn", "splits": str(recorded)}
+    cfg = {"task": "classification", "model": "cnn", "splits": str(recorded)}
     lines = _commands(tmp_path / "cv", cfg, cfg, "DATA", None)
     assert lines[0].startswith("tumorscope datasets split DATA") and lines[1].startswith("tumorscope cv ")
     assert len(_commands(tmp_path / "cv", {**cfg, "splits": str(bare)}, {**cfg, "splits": str(bare)}, "DATA", None)) == 1
@@ -356,8 +357,8 @@ def test_members_of_different_sizes_ensemble_at_the_largest_size(data, fold_run,
 
 def test_mixed_ensembles_are_described_by_their_members(tmp_path):
     """compare's label and the card's network sentence group an ensemble's members by network and size."""
+    from tumorscope.bundle.publish.sections import network_sentence as _network_sentence
     from tumorscope.evaluate.compare import describe
-    from tumorscope.train.publish import _network_sentence
 
     base = {"model": "resnet18", "width": 32, "channels": "gray", "crop": "foreground", "epochs": 80}
     members = []

@@ -53,12 +53,14 @@ def test_classification_keeps_the_last_epoch_by_default_and_still_scores_validat
 
 
 def test_card_commands_name_keep_and_read_a_config_from_before_it_as_best():
-    from tumorscope.train.publish import _flags
+    from tumorscope.bundle.publish.commands import command, train_config
 
-    base = {"model": "resnet18", "epochs": 30}
-    assert "--keep best" in _flags(base, "DATA")  # saved before --keep existed: it kept the best epoch
-    assert "--keep last" in _flags({**base, "keep": "last"}, "DATA")  # the default now, printed all the same
-    assert "--keep" not in _flags({**base, "keep": "best"}, "DATA", skip=("keep",))
+    base = {"task": "classification", "model": "resnet18", "epochs": 30}
+    assert "--keep best" in command("cv", train_config(base, "DATA"))  # saved before --keep existed: it kept the best epoch
+    assert "--keep last" in command("cv", train_config({**base, "keep": "last"}, "DATA"))  # the default, printed all the same
+    assert "--keep last" not in command("train", train_config({**base, "keep": "last"}, "DATA"), shown=())
+    # a value other than the default is printed even when the card does not ask for it
+    assert "--keep best" in command("train", train_config({**base, "keep": "best"}, "DATA"), shown=())
 
 
 def test_keep_cannot_change_on_resume(tmp_path, capsys):

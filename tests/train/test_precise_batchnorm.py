@@ -8,9 +8,9 @@ import torch
 
 from tests.train.test_classification import TINY, write_classes
 from tumorscope.bundle import load_bundle
+from tumorscope.bundle.publish.commands import command, train_config
 from tumorscope.cli import main
 from tumorscope.train.batchnorm import recompute_batchnorm
-from tumorscope.train.publish import _flags
 
 
 def test_statistics_become_the_average_over_the_images_and_momentum_is_kept():
@@ -45,7 +45,7 @@ def test_resuming_a_finished_run_with_precise_bn_only_recomputes_the_statistics(
     assert pbn["layers"] == 8 and pbn["images"] == summary["n_train"]
     assert summary["epochs_run"] == 2 and summary["best_epoch"] == json.loads((run / "train_summary.json").read_text())["best_epoch"]
     cfg = json.loads((copy / "config.json").read_text())
-    assert cfg["precise_bn"] is True and "--precise-bn" in _flags(cfg, "DATA")
+    assert cfg["precise_bn"] is True and "--precise-bn" in command("train", train_config(cfg, "DATA"))
     before, after = load_bundle(run / "bundle").model.state_dict(), load_bundle(copy / "bundle").model.state_dict()
     stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
     weights = [k for k in before if k not in stats and not k.endswith("num_batches_tracked")]

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from tumorscope.train.publish import extra_section
+from tumorscope.bundle.publish.sections import extra_section
 
 KEYS = ["accuracy", "balanced_accuracy", "auc_macro", "sensitivity_macro", "specificity_macro", "precision_macro",
         "f1_macro", "ece"]

@@ -1,4 +1,4 @@
-"""``tumorscope models`` (list/show/verify bundles) and ``tumorscope demo`` (the README's first command)."""
+"""``tumorscope models`` (list/show/verify/publish bundles) and ``tumorscope demo`` (the README's first command)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="bundled models and available architectures",
                        description="List the bundled models (with their cross-validated headline metrics), show a "
-                       "model card, verify a bundle's checksum, or list trainable architectures.")
+                       "model card, verify a bundle's checksum, publish a zoo model, or list trainable architectures.")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     q = msub.add_parser("list", help="bundled models (or --architectures)")
     q.add_argument("--architectures", action="store_true", help="list trainable network architectures instead")
@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = msub.add_parser("verify", help="load a bundle, check its checksum and build its network")
     q.add_argument("name", help="bundle name or folder")
     q.set_defaults(func=_cmd_verify)
+    from tumorscope.bundle.publish.cli import register as register_publish
+
+    register_publish(msub)
 
     p = sub.add_parser(
         "demo", help="predict with the bundled default model on an example (what `make demo` runs)",
