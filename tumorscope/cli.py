@@ -19,6 +19,7 @@ _STAGES = (
     "tumorscope.evaluate.cli",
     "tumorscope.predict.cli",
     "tumorscope.bundle.cli",
+    "tumorscope.demo",
     "tumorscope.explain.cli",
     "tumorscope.report.cli",
 )

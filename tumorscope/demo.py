@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 from pathlib import Path
@@ -47,3 +48,22 @@ def run_demo(out: Path, model: str = "lgg-flair-seg", force_synthetic: bool = Fa
         print(f"Dice against the expert mask: {summary['dice_vs_ground_truth']:.3f}")
     print(f"results: {out / 'prediction'} (summary.json, masks/, overlays/)")
     return summary
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """``tumorscope demo`` (the README's first command)."""
+    p = sub.add_parser(
+        "demo", help="predict with the bundled default model on an example (what `make demo` runs)",
+        description="Pick an example - an LGG validation patient of the bundled model when ../shared/data or "
+        "$TUMORSCOPE_DATA holds the LGG dataset, else a deterministic synthetic phantom (labelled synthetic in "
+        "every output) - and run `tumorscope predict` on it.",
+    )
+    p.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: demo_output)")
+    p.add_argument("--model", default="lgg-flair-seg")
+    p.add_argument("--synthetic", action="store_true", help="use the synthetic phantom even when real data is there")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    run_demo(args.out, model=args.model, force_synthetic=args.synthetic)
+    return 0

@@ -1,10 +1,9 @@
-"""``tumorscope models`` (list/show/verify/publish bundles) and ``tumorscope demo`` (the README's first command)."""
+"""``tumorscope models`` (list/show/verify/publish bundles)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,17 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     from tumorscope.bundle.publish.cli import register as register_publish
 
     register_publish(msub)
-
-    p = sub.add_parser(
-        "demo", help="predict with the bundled default model on an example (what `make demo` runs)",
-        description="Pick an example - an LGG validation patient of the bundled model when ../shared/data or "
-        "$TUMORSCOPE_DATA holds the LGG dataset, else a deterministic synthetic phantom (labelled synthetic in "
-        "every output) - and run `tumorscope predict` on it.",
-    )
-    p.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: demo_output)")
-    p.add_argument("--model", default="lgg-flair-seg")
-    p.add_argument("--synthetic", action="store_true", help="use the synthetic phantom even when real data is there")
-    p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -83,11 +71,4 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     size = (b.path / "weights.pt").stat().st_size / 2**20
     print(f"{b.name}: checksum ok, {b.config['model']['name']} with {n:,} parameters, task {b.task}, weights stored "
           f"as {b.config.get('weights_dtype', 'float32')} ({size:.1f} MiB)")
-    return 0
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from tumorscope.demo import run_demo
-
-    run_demo(args.out, model=args.model, force_synthetic=args.synthetic)
     return 0

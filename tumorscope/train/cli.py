@@ -110,14 +110,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return options_from_args(TrainConfig, args)
 
 
-def run_training(cfg: TrainConfig, resume: bool = False) -> dict:
-    if cfg.task == "segmentation":
-        from tumorscope.train.segmentation import train_segmentation
+def run_training(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """One training run of ``cfg`` (imported on use: ``--help`` never pays for importing torch)."""
+    from tumorscope.train.run import run_training as run
 
-        return train_segmentation(cfg, resume=resume)
-    from tumorscope.train.classification import train_classification
-
-    return train_classification(cfg, resume=resume)
+    return run(cfg, resume=resume)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
