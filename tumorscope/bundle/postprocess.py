@@ -1,4 +1,8 @@
-"""nnU-Net-style post-processing of binary masks: drop small components, fill holes."""
+"""nnU-Net-style post-processing of binary masks: drop small components, fill holes.
+
+It lives with the bundle because every segmentation bundle carries its own (``postprocessing`` in
+config.json); predict, evaluate and train apply it through :attr:`Bundle.postprocess`.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,13 @@ class PostProcess:
 
 
 def remove_small_components(mask: np.ndarray, min_size: int) -> np.ndarray:
-    """Drop connected components (full connectivity) with fewer than ``min_size`` elements."""
+    """Drop connected components (full connectivity) with fewer than ``min_size`` elements.
+
+    Hand-written on purpose: MONAI's ``RemoveSmallObjects`` defers to scikit-image's
+    ``remove_small_objects``, whose rule for a component of exactly ``min_size`` changed in scikit-image 0.26
+    (kept before, removed since), so the bundles' masks would depend on the installed version; here a
+    component of ``min_size`` elements is always kept (tests/bundle/test_postprocess.py shows the two agree
+    on every other component)."""
     labels, n = ndimage.label(mask, structure=np.ones((3,) * mask.ndim))
     if n == 0:
         return mask
@@ -47,10 +57,15 @@ def remove_small_components(mask: np.ndarray, min_size: int) -> np.ndarray:
 
 
 def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
-    """Fill enclosed holes in each 2-D slice of a (…, Y, X) mask."""
-    if mask.ndim == 2:
-        return ndimage.binary_fill_holes(mask)
-    return np.stack([ndimage.binary_fill_holes(m) for m in mask])
+    """Fill enclosed holes in each 2-D slice of a (…, Y, X) mask (MONAI ``FillHoles``; a hole is background
+    that no 4-connected path links to the slice's edge, as in ``scipy.ndimage.binary_fill_holes``)."""
+    from monai.transforms import FillHoles
+
+    fill = FillHoles(connectivity=1)
+    slices = mask.reshape(-1, *mask.shape[-2:])
+    # FillHoles edits its input in place and reads a (C, Y, X) array with C > 1 as one-hot: one slice at a time
+    filled = [np.asarray(fill(s[None].copy()))[0] for s in slices]
+    return np.stack(filled).astype(bool).reshape(mask.shape)
 
 
 def count_components(mask: np.ndarray) -> int:
