@@ -105,7 +105,9 @@ def discover(path: Path) -> Source:
         ref = next((str(c) for c in (path.parent, path.parent.parent) if (c / "bundle" / "config.json").exists()),
                    m.get("model"))
         return Source(path, "evaluation", ref, metrics=m, data=m.get("data"), split=m.get("split"))
-    if (path / "config.json").exists() and (path / "weights.pt").exists():
+    from tumorscope.bundle.weights import find_weights
+
+    if (path / "config.json").exists() and find_weights(path) is not None:
         return Source(path, "bundle", str(path))
     hint = "; for a cross-validation folder pass its fold folders" if (path / "cv_config.json").exists() else ""
     raise TumorscopeError("not a run, evaluation, explain or bundle folder (no metrics.csv, metrics.json, "
