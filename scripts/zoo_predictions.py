@@ -30,10 +30,10 @@ LGG_PATIENTS = 3
 
 
 def _segment(bundle: Any, inp: Any) -> tuple[np.ndarray, np.ndarray]:
-    try:  # the model-running API after the predict/ refactor
-        from tumorscope.predict.segmentation import segment  # type: ignore[attr-defined]
-    except ImportError:
-        from tumorscope.predict.segment import segment
+    try:  # the model-running API since the predict/ modules were named by role
+        from tumorscope.predict.segmentation import segment
+    except ImportError:  # before: predict/segment.py
+        from tumorscope.predict.segment import segment  # type: ignore[attr-defined,no-redef]
     return segment(bundle, inp)
 
 
