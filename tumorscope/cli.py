@@ -8,6 +8,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from tumorscope import __version__
 from tumorscope.errors import TumorscopeError
@@ -72,7 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     for command, func in _JOINED.items():
         if command in sub.choices:
             sub.choices[command].set_defaults(func=func)
+    if "predict" in sub.choices and "explain" in sub.choices:
+        sub.choices["predict"].set_defaults(explain_input=_explain_input)
     return parser
+
+
+def _explain_input(bundle: object, input_path: Path, out_dir: Path, method: str) -> None:
+    """``predict --explain``: predict/ may not import explain/ (a later stage), so the two meet here."""
+    from tumorscope.explain.run import explain_input
+
+    explain_input(bundle, input_path, out_dir, method)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

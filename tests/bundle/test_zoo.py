@@ -41,7 +41,7 @@ def test_corrupted_weights_are_refused(tmp_path):
 
     copy = tmp_path / NAME
     shutil.copytree(ZOO / NAME, copy)
-    with open(copy / "weights.pt", "r+b") as f:
+    with open(copy / "weights.safetensors", "r+b") as f:
         f.seek(200)
         f.write(b"\x00\x01\x02\x03")
     with pytest.raises(TumorscopeError, match="checksum"):

@@ -12,6 +12,7 @@ from scipy.ndimage import gaussian_filter
 
 from tumorscope.bundle import load_bundle
 from tumorscope.bundle.publish import publish, two_core_minutes
+from tumorscope.bundle.weights import read_weights
 from tumorscope.cli import main
 from tumorscope.errors import TumorscopeError
 from tumorscope.models import build_model
@@ -162,18 +163,18 @@ def test_transfer_init_skips_new_head_and_freezes(fold_run, data, tmp_path):
                  "--loss", "focal", "--class-weights", "balanced", "--sampler", "balanced", "--out", str(run)]) == 0
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["init"]["loaded"] == summary["init"]["total"]  # same classes: everything fits
-    before = torch.load(fold_run / "bundle" / "weights.pt")
-    after = torch.load(run / "bundle" / "weights.pt")
+    before = read_weights(fold_run / "bundle" / "weights.safetensors")
+    after = read_weights(run / "bundle" / "weights.safetensors")
     assert torch.equal(before["features.0.0.weight"], after["features.0.0.weight"])  # frozen stage untouched
     assert not torch.equal(before["head.3.weight"], after["head.3.weight"])  # head trained
 
 
 def test_load_init_head_mismatch_and_channel_adaptation(fold_run):
     model = build_model("cnn", 3, 5, width=4)  # RGB input, 5 classes: first conv adapted, head skipped
-    report = load_init(model, fold_run / "bundle" / "weights.pt")
+    report = load_init(model, fold_run / "bundle" / "weights.safetensors")
     assert report["skipped_shape_mismatch"] == ["head.3.weight", "head.3.bias"]
     assert report["adapted_input_channels"] == ["features.0.0.weight"]
-    gray = torch.load(fold_run / "bundle" / "weights.pt")["features.0.0.weight"]
+    gray = read_weights(fold_run / "bundle" / "weights.safetensors")["features.0.0.weight"]
     assert torch.allclose(model.features[0][0].weight.sum(1, keepdim=True) * 1.0, gray * 1.0, atol=1e-6)
     with pytest.raises(TumorscopeError, match="same architecture"):
         load_init(build_model("resnet18", 1, 3, width=8), fold_run)
@@ -425,7 +426,7 @@ def test_int8_ensemble_is_scored_with_the_weights_it_stores(data, fold_run, tmp_
     assert main(["ensemble", str(fold_run), str(other), "--weights", "int8", "--out", str(out)]) == 0
     ens = load_bundle(out)
     assert ens.config["weights_dtype"] == "int8"
-    stored = torch.load(ens.path / "weights.pt")
+    stored = read_weights(ens.weights_path)
     assert any(v.dtype == torch.int8 for v in stored.values())
     x = torch.rand(3, 1, 32, 32)
     a, b = load_bundle(fold_run), load_bundle(other)

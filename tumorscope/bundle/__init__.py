@@ -7,7 +7,7 @@ from typing import Any
 
 __all__ = ["Bundle", "load_bundle", "save_bundle", "zoo_models"]
 
-WEIGHT_DTYPES = ("float32", "float16", "int8")  # how a bundle may store its weights (bundle.encode_weights)
+WEIGHT_DTYPES = ("float32", "float16", "int8")  # how a bundle may store its weights (bundle.weights.encode_weights)
 
 
 def __getattr__(name: str) -> Any:

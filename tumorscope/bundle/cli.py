@@ -68,7 +68,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     b = load_bundle(args.name, verify=True)
     n = sum(p.numel() for p in b.model.parameters())
-    size = (b.path / "weights.pt").stat().st_size / 2**20
+    size = b.weights_path.stat().st_size / 2**20
     print(f"{b.name}: checksum ok, {b.config['model']['name']} with {n:,} parameters, task {b.task}, weights stored "
           f"as {b.config.get('weights_dtype', 'float32')} ({size:.1f} MiB)")
     return 0

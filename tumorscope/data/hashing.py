@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import imagehash
 import numpy as np
 from PIL import Image as PILImage
+
+from tumorscope.digest import (
+    file_digest as file_digest,  # re-exported: audit and download import it from here
+)
 
 # The 8 symmetries of the square: identity, 2 flips, 3 rotations, 2 diagonal mirrors.
 _DIHEDRAL: tuple[PILImage.Transpose | None, ...] = (
@@ -23,15 +26,6 @@ _DIHEDRAL: tuple[PILImage.Transpose | None, ...] = (
 )
 N_TRANSFORMS = len(_DIHEDRAL)
 _PHASH_SIZE = 32  # imagehash.phash works on a 32x32 gray thumbnail (hash_size 8 x highfreq_factor 4)
-
-
-def file_digest(path: str | Path, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
-    """Hex digest (``sha256``, ``md5``, any hashlib name) of a file's bytes, read in chunks."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def canonical_pixels(array: np.ndarray) -> np.ndarray:

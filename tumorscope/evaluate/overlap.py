@@ -1,4 +1,5 @@
-"""Overlap and distance metrics between binary masks, with the conventions for empty masks."""
+"""Overlap and distance metrics between binary masks, with the conventions for empty masks (Dice and IoU
+live in :mod:`tumorscope.predict.overlap`, below evaluation, since ``predict`` reports Dice too)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,9 @@ import numpy as np
 import torch
 from monai.metrics import compute_hausdorff_distance
 
+from tumorscope.predict.overlap import dice, iou  # re-exported: evaluation's metrics are built on them
 
-def dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Dice coefficient; both empty = 1, exactly one empty = 0."""
-    p, t = pred.astype(bool), truth.astype(bool)
-    denom = p.sum() + t.sum()
-    if denom == 0:
-        return 1.0
-    return float(2.0 * np.logical_and(p, t).sum() / denom)
-
-
-def iou(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Intersection over union; both empty = 1, exactly one empty = 0."""
-    p, t = pred.astype(bool), truth.astype(bool)
-    union = np.logical_or(p, t).sum()
-    if union == 0:
-        return 1.0
-    return float(np.logical_and(p, t).sum() / union)
+__all__ = ["dice", "hd95", "iou"]
 
 
 def hd95(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, ...]) -> float:

@@ -1,4 +1,5 @@
-"""Classification inference: any 2-D image (gray, RGB, RGBA, any size) -> class probabilities.
+"""Running a classifier: any 2-D image (gray, RGB, RGBA, any size) -> class probabilities (writing
+``predict``'s files is :mod:`tumorscope.predict.outputs`).
 
 The same per-image steps serve training, evaluation and ``tumorscope predict``: :func:`image_tensor`
 turns one image into network input, :func:`fingerprint` gives its perceptual hash (how a bundle knows
@@ -7,27 +8,18 @@ which images it was trained on), :func:`predict_files` runs a bundle over files 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from tumorscope.atomic import atomic_path
 from tumorscope.bundle import Bundle
 from tumorscope.errors import TumorscopeError
 from tumorscope.models.precision import autocast, channels_last, to_channels_last
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
-
-log = logging.getLogger(__name__)
 
 
 def image_array(path: str | Path) -> np.ndarray:
@@ -153,48 +145,3 @@ def list_images(path: Path) -> list[Path]:
     if not files:
         raise TumorscopeError("folder holds no images (.png .jpg .tif .bmp)", path)
     return files
-
-
-def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | Path,
-                         tta: bool | None = None) -> dict[str, Any]:
-    """Classify one image or a folder of images; writes ``predictions.csv`` and ``summary.json`` into
-    ``out_dir`` atomically. In a folder, unreadable files are listed with their problem and skipped."""
-    input_path, out_dir = Path(input_path), Path(out_dir)
-    files = list_images(input_path)
-    single = input_path.is_file()
-    res = predict_files(bundle, files, strict=single, tta=tta)
-    classes = bundle.classes
-    rows = []
-    for path, p in zip(res.paths, res.probs):
-        k = int(np.argmax(p))
-        rows.append({"file": str(path), "predicted": classes[k], "probability": round(float(p[k]), 6),
-                     **{f"p_{c}": round(float(v), 6) for c, v in zip(classes, p)}, "error": ""})
-    rows += [{"file": str(path), "predicted": "", "probability": "", **{f"p_{c}": "" for c in classes},
-              "error": problem} for path, problem in res.errors.items()]
-    summary: dict[str, Any] = {
-        "input": str(input_path),
-        "model": bundle.name,
-        "classes": classes,
-        "n_images": len(res.paths),
-        "n_unreadable": len(res.errors),
-        "tta": res.tta,
-        "counts": dict(Counter(r["predicted"] for r in rows if r["predicted"])),
-    }
-    if single:
-        summary.update(predicted=rows[0]["predicted"], probabilities={c: rows[0][f"p_{c}"] for c in classes})
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir()
-        (tmp / "predictions.csv").write_text(buf.getvalue())
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if single:
-        probs = ", ".join(f"{c} {summary['probabilities'][c]:.3f}" for c in classes)
-        print(f"{files[0].name}: {summary['predicted']} ({probs})")
-    else:
-        counts = ", ".join(f"{c} {summary['counts'].get(c, 0)}" for c in classes)
-        print(f"{len(res.paths)} images classified ({counts})"
-              + (f"; {len(res.errors)} unreadable, listed in predictions.csv" if res.errors else ""))
-    return summary

@@ -49,7 +49,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.out.exists() and args.out.is_file():
         raise TumorscopeError("output path exists and is a file", args.out)
     if bundle.task == "segmentation":
-        from tumorscope.predict.segment import write_segmentation
+        from tumorscope.predict.outputs import write_segmentation
 
         inp = read_input(args.input, series_uid=args.series)
         post = bundle.postprocess
@@ -62,12 +62,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"{verdict} (max probability {summary['probability']:.2f}; {size}; "
               f"{summary['n_components']} component(s) on {len(summary['slices_with_tumor'])} slice(s))")
     else:
-        from tumorscope.predict.classify import write_classification
+        from tumorscope.predict.outputs import write_classification
 
         write_classification(bundle, args.input, args.out, tta=args.tta)
-    if args.explain:
-        from tumorscope.explain.run import explain_input
-
-        explain_input(bundle, args.input, args.out / "explain", args.explain)
+    if args.explain:  # explain/ sits above predict/: the top-level CLI hands its step in (tumorscope/cli.py)
+        explain = getattr(args, "explain_input", None)
+        if explain is None:
+            raise TumorscopeError("--explain needs the explain stage, which this installation lacks")
+        explain(bundle, args.input, args.out / "explain", args.explain)
     print(f"results: {args.out}")
     return 0

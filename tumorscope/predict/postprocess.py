@@ -1,57 +1,11 @@
-"""nnU-Net-style post-processing of binary masks: drop small components, fill holes."""
+"""Moved to :mod:`tumorscope.bundle.postprocess` (bundles carry their post-processing); this name stays
+for the code that imports it from here."""
 
-from __future__ import annotations
+from tumorscope.bundle.postprocess import (
+    PostProcess,
+    count_components,
+    fill_holes_per_slice,
+    remove_small_components,
+)
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
-
-import numpy as np
-from scipy import ndimage
-
-
-@dataclass
-class PostProcess:
-    """Threshold a probability map, then optionally drop components and fill holes (3-D connectivity)."""
-
-    threshold: float = 0.5
-    min_size: int = 0  # components smaller than this many pixels/voxels are removed
-    fill_holes: bool = False
-    tta: bool = False  # horizontal-flip test-time augmentation (used by the predictor)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PostProcess:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def __call__(self, prob: np.ndarray) -> np.ndarray:
-        mask = prob >= self.threshold
-        if self.min_size > 0 and mask.any():
-            mask = remove_small_components(mask, self.min_size)
-        if self.fill_holes and mask.any():
-            mask = fill_holes_per_slice(mask)
-        return mask
-
-
-def remove_small_components(mask: np.ndarray, min_size: int) -> np.ndarray:
-    """Drop connected components (full connectivity) with fewer than ``min_size`` elements."""
-    labels, n = ndimage.label(mask, structure=np.ones((3,) * mask.ndim))
-    if n == 0:
-        return mask
-    sizes = np.bincount(labels.ravel())
-    keep = sizes >= min_size
-    keep[0] = False
-    return keep[labels]
-
-
-def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
-    """Fill enclosed holes in each 2-D slice of a (…, Y, X) mask."""
-    if mask.ndim == 2:
-        return ndimage.binary_fill_holes(mask)
-    return np.stack([ndimage.binary_fill_holes(m) for m in mask])
-
-
-def count_components(mask: np.ndarray) -> int:
-    return int(ndimage.label(mask, structure=np.ones((3,) * mask.ndim))[1])
+__all__ = ["PostProcess", "count_components", "fill_holes_per_slice", "remove_small_components"]

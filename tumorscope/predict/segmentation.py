@@ -1,13 +1,37 @@
-"""Segmentation inference: slices of a volume -> probability map at the input's own resolution."""
+"""Running a segmentation model: slices of a volume -> probability map at the input's own resolution, and
+(:func:`segment`) a bundle's probabilities and post-processed mask for one input. Writing the results is
+:mod:`tumorscope.predict.outputs`."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tumorscope.bundle.postprocess import PostProcess
+from tumorscope.errors import TumorscopeError
 from tumorscope.models.precision import autocast
+from tumorscope.predict.volumetric import SlidingWindow, is_volumetric, predict_volume
 from tumorscope.preprocess.pipeline import Preprocessor
+
+if TYPE_CHECKING:
+    from tumorscope.bundle.bundle import Bundle
+    from tumorscope.predict.inputs import PredictInput
+
+
+def segment(bundle: Bundle, inp: PredictInput, post: PostProcess | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, mask), each (N, Y, X), for all slices of an input."""
+    post = post or bundle.postprocess
+    if inp.slices.ndim != 4:
+        raise TumorscopeError(f"expected 2-D slices or a volume, got shape {inp.slices.shape}", inp.path)
+    if is_volumetric(bundle.model):  # a 3-D bundle: the slices are one volume, run by sliding window
+        window = SlidingWindow.for_bundle(bundle.config, inp.slices.shape[:3])
+        prob = predict_volume(bundle.model, bundle.preprocessor, inp.slices, window, tta=post.tta, path=inp.path)
+    else:
+        prob = predict_probabilities(bundle.model, bundle.preprocessor, inp.slices, tta=post.tta, path=inp.path)
+    return prob, post(prob)
 
 
 @torch.no_grad()

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from tumorscope.bundle import load_bundle
+from tumorscope.bundle.weights import find_weights, read_weights
 from tumorscope.errors import TumorscopeError
 
 log = logging.getLogger(__name__)
@@ -28,12 +29,12 @@ def read_state_dict(source: str | Path) -> tuple[Path, dict[str, torch.Tensor]]:
     p = Path(source)
     if p.is_dir() and (p / "encoder.pt").exists():
         p = p / "encoder.pt"  # a `tumorscope pretrain` run: its self-supervised encoder
-    elif p.is_dir() and not (p / "weights.pt").exists() and not (p / "bundle" / "weights.pt").exists():
+    elif p.is_dir() and find_weights(p) is None and find_weights(p / "bundle") is None:
         p = p / "best.pt"  # a run folder without a bundle (stopped early): its best weights
     if not p.is_file():
-        p = load_bundle(source, verify=False).path / "weights.pt"
+        p = load_bundle(source, verify=False).weights_path
     try:
-        state = torch.load(p, map_location="cpu", weights_only=False)
+        state = read_weights(p) if p.suffix == ".safetensors" else torch.load(p, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error
         raise TumorscopeError(f"cannot read checkpoint ({type(exc).__name__}: {exc})", p) from exc
     for key in ("model", "state_dict"):

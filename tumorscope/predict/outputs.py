@@ -1,0 +1,142 @@
+"""What ``tumorscope predict`` writes: for segmentation the mask in the input's family, overlays and
+summary.json; for classification predictions.csv and summary.json. Each output folder is written
+atomically (all files or none). Running the models is :mod:`~tumorscope.predict.segmentation` and
+:mod:`~tumorscope.predict.classify`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tumorscope.atomic import atomic_path
+from tumorscope.bundle import Bundle
+from tumorscope.bundle.postprocess import PostProcess, count_components
+from tumorscope.io.image import Image
+from tumorscope.predict.classify import list_images, predict_files
+from tumorscope.predict.inputs import PredictInput
+from tumorscope.predict.overlap import dice
+from tumorscope.predict.overlay import display_channel, overlay, save_rgb
+from tumorscope.predict.segmentation import segment
+
+MAX_OVERLAYS = 48
+log = logging.getLogger(__name__)
+
+
+def write_segmentation(
+    bundle: Bundle, inp: PredictInput, out_dir: Path, post: PostProcess | None = None, synthetic: bool = False
+) -> dict[str, Any]:
+    """Predict and write everything into ``out_dir`` atomically (all files or none)."""
+    post = post or bundle.postprocess
+    prob, mask = segment(bundle, inp, post)
+    tumor_slices = [i for i in range(mask.shape[0]) if mask[i].any()]
+    vox = inp.voxel_volume
+    summary: dict[str, Any] = {
+        "input": str(inp.path),
+        "synthetic_example": synthetic,
+        "model": bundle.name,
+        "tumor_found": bool(mask.any()),
+        "probability": float(prob.max()) if prob.size else 0.0,
+        "volume_pixels": int(mask.sum()),
+        "volume_mm3": float(mask.sum() * vox) if vox is not None else None,
+        "volume_unit_note": None if vox is not None else "input has no physical spacing: volume is in pixels",
+        "n_components": count_components(mask),
+        "n_slices": int(mask.shape[0]),
+        "slices_with_tumor": [inp.names[i] for i in tumor_slices],
+        "postprocessing": post.to_dict(),
+    }
+    warnings = modality_warnings(bundle, inp)
+    summary["warnings"] = warnings
+    for w in warnings:
+        log.warning("warning: %s", w)
+    if inp.truth is not None:
+        summary["dice_vs_ground_truth"] = dice(mask, inp.truth)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        files = _write_masks(inp, mask, tmp)
+        show = tumor_slices or [int(np.argmax(prob.reshape(len(prob), -1).max(1)))]
+        step = max(1, len(show) // MAX_OVERLAYS + (len(show) % MAX_OVERLAYS > 0))
+        (tmp / "overlays").mkdir()
+        for i in show[::step]:
+            truth = inp.truth[i] if inp.truth is not None else None
+            save_rgb(overlay(display_channel(inp.slices[i]), mask[i], truth), tmp / "overlays" / f"{inp.names[i]}.png")
+        summary["mask_files"] = files
+        summary["overlay_dir"] = "overlays"
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def modality_warnings(bundle: Bundle, inp: PredictInput) -> list[str]:
+    """A warning when a DICOM input's Modality differs from the one the model was trained on."""
+    expected = bundle.config.get("modality")
+    found = inp.volume.metadata.get("Modality") if inp.volume is not None else None
+    if expected and found and str(found).upper() != str(expected).upper():
+        return [f"{inp.path}: DICOM Modality is {found}, but {bundle.name} was trained on {expected} images; "
+                "its output is unlikely to mean anything"]
+    return []
+
+
+def _write_masks(inp: PredictInput, mask: np.ndarray, out: Path) -> list[str]:
+    from tumorscope.io import write_mask
+
+    if inp.family == "volume" and inp.volume is not None:
+        write_mask(mask, inp.volume, out / "mask.nii.gz")
+        return ["mask.nii.gz"]
+    (out / "masks").mkdir()
+    names = []
+    for i, name in enumerate(inp.names):
+        like = Image.from_array(inp.slices[i])
+        write_mask(mask[i], like, out / "masks" / f"{name}_mask.png")
+        names.append(f"masks/{name}_mask.png")
+    return names
+
+
+def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | Path,
+                         tta: bool | None = None) -> dict[str, Any]:
+    """Classify one image or a folder of images; writes ``predictions.csv`` and ``summary.json`` into
+    ``out_dir`` atomically. In a folder, unreadable files are listed with their problem and skipped."""
+    input_path, out_dir = Path(input_path), Path(out_dir)
+    files = list_images(input_path)
+    single = input_path.is_file()
+    res = predict_files(bundle, files, strict=single, tta=tta)
+    classes = bundle.classes
+    rows = []
+    for path, p in zip(res.paths, res.probs):
+        k = int(np.argmax(p))
+        rows.append({"file": str(path), "predicted": classes[k], "probability": round(float(p[k]), 6),
+                     **{f"p_{c}": round(float(v), 6) for c, v in zip(classes, p)}, "error": ""})
+    rows += [{"file": str(path), "predicted": "", "probability": "", **{f"p_{c}": "" for c in classes},
+              "error": problem} for path, problem in res.errors.items()]
+    summary: dict[str, Any] = {
+        "input": str(input_path),
+        "model": bundle.name,
+        "classes": classes,
+        "n_images": len(res.paths),
+        "n_unreadable": len(res.errors),
+        "tta": res.tta,
+        "counts": dict(Counter(r["predicted"] for r in rows if r["predicted"])),
+    }
+    if single:
+        summary.update(predicted=rows[0]["predicted"], probabilities={c: rows[0][f"p_{c}"] for c in classes})
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        (tmp / "predictions.csv").write_text(buf.getvalue())
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if single:
+        probs = ", ".join(f"{c} {summary['probabilities'][c]:.3f}" for c in classes)
+        print(f"{files[0].name}: {summary['predicted']} ({probs})")
+    else:
+        counts = ", ".join(f"{c} {summary['counts'].get(c, 0)}" for c in classes)
+        print(f"{len(res.paths)} images classified ({counts})"
+              + (f"; {len(res.errors)} unreadable, listed in predictions.csv" if res.errors else ""))
+    return summary
