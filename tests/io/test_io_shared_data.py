@@ -11,7 +11,7 @@ import SimpleITK as sitk
 from tumorscope.data.layouts.lgg_kaggle3m import slice_files
 from tumorscope.errors import TumorscopeError
 from tumorscope.io import probe_image, read_image, read_mask, stack_slices, to_gray, write_image
-from tumorscope.io.raster import mask_is_empty
+from tumorscope.io.mask import mask_is_empty
 
 pytestmark = pytest.mark.shared_data
 
