@@ -7,7 +7,10 @@ import importlib
 import logging
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
 from tumorscope import __version__
 from tumorscope.errors import TumorscopeError
@@ -58,13 +61,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def _log_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    file: TextIO | None = None, line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for the CLI: warnings go to the log, never straight to stderr.
+
+    tumorscope's own warnings (meant for the user) log at WARNING as one line; library warnings
+    (pydicom, nibabel, Pillow, tifffile...) log at DEBUG, so they show only with ``--debug``.
+    """
+    text = " ".join(str(message).split())
+    if str(Path(filename).resolve()).startswith(_PACKAGE_DIR):
+        logging.getLogger("tumorscope").warning("warning: %s", text)
+    else:
+        logging.getLogger("py.warnings").debug("%s:%d: %s: %s", filename, lineno, category.__name__, text)
+
+
+def _setup_output(debug: bool) -> None:
+    """Logging, warnings into the log, and streams that print any file name (non-UTF-8 bytes shown as backslash escapes)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure: Any = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s" if debug else "%(message)s",
+    )
+    warnings.showwarning = _log_warning
+    try:
+        import SimpleITK as sitk  # ITK prints its warnings from C++ straight to stderr
+
+        sitk.ProcessObject.SetGlobalWarningDisplay(debug)
+    except ImportError:  # pragma: no cover
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",
-    )
+    _setup_output(args.debug)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

@@ -12,7 +12,15 @@ def display_path(path: str | Path) -> str:
     Python decodes such names with surrogate escapes, which no UTF-8 stream can print; this keeps
     the message one printable line whatever the locale.
     """
-    raw = os.fsencode(path)
+    return printable(os.fsdecode(path))
+
+
+def printable(text: str) -> str:
+    """``text`` with surrogate-escaped bytes (from non-UTF-8 names) shown as ``\\xNN``: always encodable."""
+    try:
+        raw = text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+        raw = text.encode("utf-8", errors="backslashreplace")
     return raw.decode("utf-8", errors="backslashreplace")
 
 
