@@ -58,10 +58,10 @@ def image_info(header: Dataset, path: Path) -> DicomInfo:
     """Sizes and geometry of an image header, each checked; TumorscopeError naming the tag otherwise."""
     if not has_image(header):
         raise TumorscopeError("cannot read DICOM: no image in it (truncated, or a DICOMDIR or report)", path)
-    rows, columns = _int(header, "Rows", path), _int(header, "Columns", path)
-    frames = _int(header, "NumberOfFrames", path, default=1)
-    samples = _int(header, "SamplesPerPixel", path, default=1)
-    bits = _int(header, "BitsAllocated", path, default=8 * samples)
+    rows, columns = header_int(header, "Rows", path), header_int(header, "Columns", path)
+    frames = header_int(header, "NumberOfFrames", path, default=1)
+    samples = header_int(header, "SamplesPerPixel", path, default=1)
+    bits = header_int(header, "BitsAllocated", path, default=8 * samples)
     if samples not in (1, 3, 4):
         raise TumorscopeError(f"unsupported DICOM SamplesPerPixel {samples} (expected 1 or 3)", path)
     if bits not in (1, 8, 16, 32, 64):
@@ -69,11 +69,11 @@ def image_info(header: Dataset, path: Path) -> DicomInfo:
     out_itemsize = 4 if samples == 1 else bits / 8  # gray is returned as float32
     check_declared_size((frames, rows, columns, samples), max(out_itemsize, bits / 8), path, "DICOM image")
     spacing_tag = "PixelSpacing" if "PixelSpacing" in header else "ImagerPixelSpacing"
-    spacing = _floats(header, spacing_tag, path, 2)
+    spacing = header_floats(header, spacing_tag, path, 2)
     if spacing is not None:
         check_spacing(spacing, path, spacing_tag)
-    position = _floats(header, "ImagePositionPatient", path, 3)
-    orientation = _floats(header, "ImageOrientationPatient", path, 6)
+    position = header_floats(header, "ImagePositionPatient", path, 3)
+    orientation = header_floats(header, "ImageOrientationPatient", path, 6)
     if orientation is not None:
         _check_orientation(orientation, path)
     return DicomInfo(
@@ -85,7 +85,7 @@ def image_info(header: Dataset, path: Path) -> DicomInfo:
         spacing=(spacing[0], spacing[1]) if spacing is not None else (1.0, 1.0),
         position=(position[0], position[1], position[2]) if position is not None else None,
         orientation=orientation,
-        instance=_int(header, "InstanceNumber", path, default=None, positive=False),
+        instance=header_int(header, "InstanceNumber", path, default=None, positive=False),
     )
 
 
@@ -161,7 +161,13 @@ def _value(header: Dataset, keyword: str, path: Path) -> Any:
     return value
 
 
-def _int(header: Dataset, keyword: str, path: Path, default: Any = ..., positive: bool = True) -> Any:
+def header_text(header: Dataset, keyword: str, path: Path) -> str | None:
+    """A header value as text (None when absent); a malformed element is a TumorscopeError naming it."""
+    value = _value(header, keyword, path)
+    return None if value is None else str(value).strip()
+
+
+def header_int(header: Dataset, keyword: str, path: Path, default: Any = ..., positive: bool = True) -> Any:
     value = _value(header, keyword, path)
     if value is None:
         if default is ...:
@@ -178,7 +184,7 @@ def _int(header: Dataset, keyword: str, path: Path, default: Any = ..., positive
     return result
 
 
-def _floats(header: Dataset, keyword: str, path: Path, count: int) -> tuple[float, ...] | None:
+def header_floats(header: Dataset, keyword: str, path: Path, count: int) -> tuple[float, ...] | None:
     value = _value(header, keyword, path)
     if value is None:
         return None
