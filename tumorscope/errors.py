@@ -7,12 +7,15 @@ from pathlib import Path
 
 
 def display_path(path: str | Path) -> str:
-    """``path`` as printable text: bytes that are not UTF-8 (a non-UTF-8 file name) shown as ``\\xNN``.
+    """``path`` as one printable line: bytes that are not UTF-8 shown as ``\\xNN``, control characters as ``\\n``...
 
     Python decodes such names with surrogate escapes, which no UTF-8 stream can print; this keeps
     the message one printable line whatever the locale.
     """
-    return printable(os.fsdecode(path))
+    text = printable(os.fsdecode(path))
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def printable(text: str) -> str:

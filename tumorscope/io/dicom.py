@@ -28,6 +28,7 @@ from tumorscope.io.dicom_header import (
     check_decoded,
     check_pixel_bytes,
     has_image,
+    header_text,
     image_info,
     read_header,
 )
@@ -58,7 +59,7 @@ class DicomSeries:
 
     @property
     def description(self) -> str:
-        return str(self.headers[0].get("SeriesDescription", ""))
+        return header_text(self.headers[0], "SeriesDescription", self.files[0]) or ""
 
     @property
     def folder(self) -> Path:
@@ -67,7 +68,7 @@ class DicomSeries:
     def describe(self, root: Path) -> str:
         """One line: UID, description, slice count, modality and the folder relative to ``root``."""
         where = os.path.relpath(self.folder, root)
-        modality = self.headers[0].get("Modality", "")
+        modality = header_text(self.headers[0], "Modality", self.files[0]) or ""
         return f"{self.uid} {self.description!r} ({len(self.files)} {modality} slices in {where!r})"
 
 
@@ -89,7 +90,7 @@ def find_series(folder: str | Path) -> list[DicomSeries]:
         raise TumorscopeError(f"cannot list: {os_problem(exc)}", root) from exc
     groups: dict[str, list[tuple[Path, Dataset, DicomInfo]]] = defaultdict(list)
     for path, ds, info in found:
-        groups[str(ds.SeriesInstanceUID)].append((path, ds, info))
+        groups[str(header_text(ds, "SeriesInstanceUID", path))].append((path, ds, info))
     series = [
         DicomSeries(uid, tuple(g[0] for g in group), tuple(g[1] for g in group), tuple(g[2] for g in group))
         for uid, group in groups.items()
@@ -135,18 +136,20 @@ def read_dicom_series(folder: str | Path, series_uid: str | None = None) -> Imag
     arrays = [_pixels(f, series.headers[i], series.infos[i]) for f, i in zip(files, order)]
     if irregular:
         warnings.warn(f"{series.folder}: slice spacing is irregular (missing slices?)", stacklevel=2)
-    first = series.headers[order[0]]
     dy, dx = info.spacing
+    with decoding(files[0], "DICOM"):
+        identifiers = _fields(series.headers[order[0]], _SERIES_FIELDS)
+    sop_uids = [header_text(series.headers[i], "SOPInstanceUID", series.files[i]) or "" for i in order]
     image = Image(
         array=np.concatenate(arrays),
         spacing=(dx, dy, spacing_z),
         origin=origin,
         direction=direction,
         metadata={
-            **_fields(first, _SERIES_FIELDS),
+            **identifiers,
             "n_slices": len(files),
             "files": [str(f) for f in files],
-            "sop_instance_uids": [str(series.headers[i].get("SOPInstanceUID", "")) for i in order],
+            "sop_instance_uids": sop_uids,
             "irregular_slice_spacing": irregular,
         },
         path=series.folder,
@@ -207,7 +210,7 @@ def _image_headers(paths: Iterable[Path]) -> list[tuple[Path, Dataset, DicomInfo
         if suffix(p) not in _DICOM_SUFFIXES and not has_dicom_preamble(p):
             continue
         ds = _read_header(p)
-        if has_image(ds) and "SeriesInstanceUID" in ds:
+        if has_image(ds) and header_text(ds, "SeriesInstanceUID", p):
             out.append((p, ds, image_info(ds, p)))
     return out
 

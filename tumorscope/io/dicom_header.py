@@ -9,6 +9,7 @@ declare: a decoder given less reads uninitialised memory.
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from tumorscope.limits import check_declared_size
 _NATIVE_SYNTAXES = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"})
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _DEFER = 4096  # elements longer than this are not loaded with the header
+_HEADER_BYTES = 64 * 1024 * 1024  # a header (all but PixelData) longer than this is refused
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,15 @@ class DicomInfo:
 
 
 def read_header(path: Path) -> Dataset:
-    """The header of a DICOM file, large values (PixelData) deferred; TumorscopeError on a damaged file."""
+    """The header of a DICOM file, large values (PixelData) deferred; TumorscopeError on a damaged file.
+
+    The file's first bytes are parsed from memory: an element whose (damaged) length claims
+    gigabytes then reads what is there, where reading the file would first allocate the claim.
+    """
     with decoding(path, "DICOM"):
-        return pydicom.dcmread(path, force=True, defer_size=_DEFER)
+        with open(path, "rb") as f:
+            head = f.read(_HEADER_BYTES)
+        return pydicom.dcmread(io.BytesIO(head), force=True, defer_size=_DEFER)
 
 
 def has_image(header: Dataset) -> bool:

@@ -188,7 +188,35 @@ def _tiff_series(tif: tifffile.TiffFile, path: Path) -> tuple[Any, tifffile.Tiff
     palette = page.photometric == tifffile.PHOTOMETRIC.PALETTE
     itemsize = np.dtype(series.dtype).itemsize
     check_declared_size(tuple(series.shape) + ((3,) if palette else ()), max(itemsize, 1), path, "TIFF image")
+    _check_strips(series, path)
     return series, page, mode
+
+
+def _check_strips(series: Any, path: Path) -> None:
+    """Every strip/tile must lie inside the file, and raw pages must store all their pixels.
+
+    A damaged StripByteCounts claiming gigabytes would otherwise be read (and allocated) as such,
+    and a raw page with too few bytes decoded with zeros in place of the missing pixels.
+    """
+    size = path.stat().st_size
+    key = series.keyframe
+    needed = int(np.prod(key.shape)) * np.dtype(key.dtype).itemsize if key.dtype is not None else 0
+    raw = key.compression == 1 and key.bitspersample % 8 == 0
+    for page in series.pages:
+        if page is None:
+            continue
+        offsets, counts = page.dataoffsets, page.databytecounts
+        for offset, count in zip(offsets, counts):
+            if count and (offset < 0 or offset + count > size):
+                raise TumorscopeError(
+                    f"cannot read TIFF: a strip of {count} bytes at offset {offset} runs past the end "
+                    f"of the {size}-byte file (truncated or damaged)",
+                    path,
+                )
+        if len(offsets) != len(counts):
+            raise TumorscopeError("cannot read TIFF: strip offsets and byte counts differ in number", path)
+        if raw and sum(counts) < needed:
+            raise TumorscopeError(f"cannot read TIFF: page stores {sum(counts)} bytes of its {needed} (truncated)", path)
 
 
 def _channels_last_order(axes: str, shape: tuple[int, ...], path: Path) -> tuple[list[int], bool]:
