@@ -183,6 +183,7 @@ def probe_dicom(path: str | Path, series_uid: str | None = None) -> dict[str, An
     p = Path(path)
     if p.is_dir():
         series = select_series(p, series_uid)
+        _check_consistent(series)
         headers, infos, n = series.headers, series.infos, len(series.files)
     else:
         file = check_file(p)
