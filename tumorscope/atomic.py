@@ -31,8 +31,20 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
 
+class _TextSafePath(type(Path())):  # type: ignore[misc]
+    """The path ``atomic_path`` yields: ``write_text`` (on it and on paths joined under it) writes UTF-8
+    whatever the locale, and text holding a non-UTF-8 file name (surrogate escapes) as ``\\xNN``
+    instead of failing with UnicodeEncodeError after all the work is done."""
+
+    def write_text(self, data: str, encoding: str | None = None, errors: str | None = None,
+                   newline: str | None = None) -> int:
+        if encoding is None and errors is None:
+            encoding, data = "utf-8", printable(data)
+        return super().write_text(data, encoding=encoding, errors=errors, newline=newline)
+
+
 def _temp_name(target: Path, kind: str = "tmp") -> Path:
-    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.{kind}")
+    return _TextSafePath(target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.{kind}"))
 
 
 def _process_start(pid: int) -> float | None:

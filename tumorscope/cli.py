@@ -80,6 +80,13 @@ def _log_warning(
         logging.getLogger("py.warnings").debug("%s:%d: %s: %s", filename, lineno, category.__name__, text)
 
 
+def _own_records(record: logging.LogRecord) -> bool:
+    """Without --debug only tumorscope's own log lines print; libraries' (pydicom logs every warning
+    it raises) go to the debug log."""
+    name = record.name
+    return name in ("root", "__main__") or name == "tumorscope" or name.startswith("tumorscope.")
+
+
 def _setup_output(debug: bool) -> None:
     """Logging, warnings into the log, and streams that print any file name (non-UTF-8 bytes shown as backslash escapes)."""
     for stream in (sys.stdout, sys.stderr):
@@ -91,6 +98,9 @@ def _setup_output(debug: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s" if debug else "%(message)s",
     )
     warnings.showwarning = _log_warning
+    if not debug:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_own_records)
     try:
         import SimpleITK as sitk  # ITK prints its warnings from C++ straight to stderr
 

@@ -188,7 +188,7 @@ def header_int(header: Dataset, keyword: str, path: Path, default: Any = ..., po
     except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
         ok = False
     if not ok or (positive and result <= 0):
-        raise TumorscopeError(f"malformed DICOM {keyword} {_show(value)}: expected a {'positive ' if positive else ''}integer", path)
+        raise TumorscopeError(f"malformed DICOM {keyword} {_show(value)}: expected {'a positive' if positive else 'an'} integer", path)
     return result
 
 
