@@ -148,3 +148,17 @@ def test_write_text_keeps_non_utf8_names_readable(tmp_path: Path) -> None:
     name = os.fsdecode(b"caf\xe9.png")
     write_text(tmp_path / "p.csv", f"file\n{name}\n")
     assert (tmp_path / "p.csv").read_text(encoding="utf-8") == "file\ncaf\\xe9.png\n"
+
+
+def test_unwritable_or_too_long_targets_are_clean_errors(tmp_path: Path) -> None:
+    from tumorscope.errors import TumorscopeError
+
+    with pytest.raises(TumorscopeError, match="too long"):
+        write_text(tmp_path / ("x" * 300) / "a.txt", "x")
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(TumorscopeError, match="cannot write"):
+        write_text(tmp_path / "file" / "a.txt", "x")
+    long_ok = tmp_path / ("y" * 250)  # a valid name whose temporary would exceed 255 bytes
+    write_text(long_ok, "fine")
+    assert long_ok.read_text() == "fine"
+    assert _temporaries(tmp_path) == []

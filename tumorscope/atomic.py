@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import re
 import secrets
@@ -22,11 +23,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tumorscope.errors import printable
+from tumorscope.errors import TumorscopeError, printable
 
 _TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<token>[0-9a-f]{8})\.(?P<kind>tmp|old\.tmp)$")
 _LEGACY_TMP = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")  # mkstemp names of earlier versions
 _LEGACY_AGE_S = 24 * 3600
+_NAME_MAX = 255
+_USER_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS,
+                          errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENOTEMPTY})
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
@@ -44,7 +48,17 @@ class _TextSafePath(type(Path())):  # type: ignore[misc]
 
 
 def _temp_name(target: Path, kind: str = "tmp") -> Path:
-    return _TextSafePath(target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.{kind}"))
+    """``.<name>.<pid>.<random>.<kind>`` beside ``target``; a name too long for that is shortened
+    (such a temporary is still cleaned when stale, but never restored onto its target)."""
+    name = target.name
+    room = _NAME_MAX - len(f"..{os.getpid()}.01234567.{kind}~".encode())
+    if len(os.fsencode(name)) > room:
+        name = os.fsdecode(os.fsencode(name)[:room]) + "~"
+    return _TextSafePath(target.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}.{kind}"))
+
+
+def _write_error(exc: OSError, target: Path) -> TumorscopeError:
+    return TumorscopeError(f"cannot write: {exc.strerror or exc}", target)
 
 
 def _process_start(pid: int) -> float | None:
@@ -113,6 +127,8 @@ def clean_stale(parent: Path, legacy_name: str | None = None) -> list[Path]:
             continue
         target = parent / m["name"]
         if m.groupdict().get("kind") == "old.tmp" and not os.path.lexists(target):
+            if m["name"].endswith("~"):  # maybe a shortened name: keep it rather than guess its target
+                continue
             with contextlib.suppress(OSError):
                 os.rename(entry, target)
                 done.append(entry)
@@ -156,12 +172,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     removed and ``path`` is untouched. Stale temporaries of killed runs are removed first.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _write_error(exc, target) from exc
     clean_stale(target.parent, target.name)
     tmp = _temp_name(target)
     try:
         yield tmp
         _swap_in(tmp, target)
+    except OSError as exc:
+        if exc.errno in _USER_ERRNOS:  # a path, a disk or a permission the user can fix
+            raise _write_error(exc, target) from exc
+        raise
     finally:
         if os.path.lexists(tmp):
             _remove(tmp)
