@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fuzz.corpus import SEED_KINDS, mutate_file, rename_odd, write_seed
-from tests.fuzz.harness import Case, run_cases
+from tests.fuzz.harness import REPO, Case, run_cases
 
 FAST_CASES = 40
 
@@ -55,5 +55,40 @@ def test_fuzz_readers_fast(tmp_path: Path, fuzz_seed: int) -> None:
 @pytest.mark.slow
 def test_fuzz_readers_long(tmp_path: Path, fuzz_seed: int, long_cases: int) -> None:
     cases = _cases(tmp_path, long_cases, fuzz_seed + 1)
+    problems = run_cases(cases, tmp_path / "run", timeout=3600)
+    assert not problems, f"{len(problems)} of {len(cases)} cases:\n" + "\n".join(problems[:40])
+
+
+def _real_seeds(shared: Path) -> list[Path]:
+    """One file of each real dataset (and one DICOM series folder) under ``shared``."""
+    picks = [
+        next(iter(sorted((shared / "lgg_mri_segmentation").rglob("*_1.tif"))), None),
+        next(iter(sorted((shared / "brain_tumor_mri_4class").rglob("*.jpg"))), None),
+        next(iter(sorted((shared / "busi").rglob("*).png"))), None),
+        next(iter(sorted((shared / "histopathology").rglob("*.jpeg"))), None),
+        next(iter(sorted((shared / "brats2018").rglob("*_flair.nii.gz"))), None),
+        next(iter(sorted((shared / "dicom_series_sample").rglob("*.dcm"))), None),
+    ]
+    return [p for p in picks if p is not None]
+
+
+@pytest.mark.fuzz
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_fuzz_real_files_long(tmp_path: Path, fuzz_seed: int, long_cases: int) -> None:
+    """Mutations of real files from ../shared/data (skipped when absent)."""
+    shared = REPO.parent / "shared" / "data"
+    seeds = _real_seeds(shared) if shared.is_dir() else []
+    if not seeds:
+        pytest.skip("../shared/data not available")
+    cases = []
+    for n, seed_file in enumerate(seeds):
+        cases.append(Case(seed_file, "read", f"{seed_file.name} clean"))
+        for k in range(long_cases):
+            rng = random.Random(f"{fuzz_seed}:real:{n}:{k}")
+            target = tmp_path / f"{n}" / f"{k}" / seed_file.name
+            target.parent.mkdir(parents=True)
+            shutil.copyfile(seed_file, target)
+            cases.append(Case(target, "read", f"{seed_file.name} #{k} {mutate_file(target, rng)}"))
     problems = run_cases(cases, tmp_path / "run", timeout=3600)
     assert not problems, f"{len(problems)} of {len(cases)} cases:\n" + "\n".join(problems[:40])
