@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tumorscope import __version__
-from tumorscope.errors import TumorscopeError
+from tumorscope.errors import TumorscopeError, display_path, printable
 
 # Modules that each define ``register(subparsers)``; order is the pipeline's order in --help.
 _STAGES = (
@@ -62,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
+# OS errors a user fixes (a path too long, missing, a loop, no permission, a full or read-only disk):
+# one line and exit 2 like any TumorscopeError, wherever in the pipeline they surface.
+_USER_ERRNOS = frozenset({
+    errno.ENAMETOOLONG, errno.ENOENT, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT,
+    errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+})
 
 
 def _log_warning(
@@ -123,18 +130,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"tumorscope: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in _USER_ERRNOS or exc.filename is None:
+            return _internal_error(exc, args.debug)
+        if args.debug:
+            traceback.print_exc()
+        print(f"tumorscope: error: {display_path(exc.filename)}: {exc.strerror}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("tumorscope: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a bare traceback
-        if args.debug:
-            traceback.print_exc()
-        print(
-            f"tumorscope: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-            file=sys.stderr,
-        )
-        return 1
+        return _internal_error(exc, args.debug)
     return int(result or 0)
+
+
+def _internal_error(exc: Exception, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    message = " ".join(printable(str(exc)).split())
+    print(
+        f"tumorscope: internal error: {type(exc).__name__}: {message} (run with --debug for the traceback)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -111,3 +111,8 @@ def test_nan_volume_refused_through_inspect_of_nnunet(tmp_path: Path) -> None:
     proc = _run("datasets", "inspect", str(root))
     assert proc.returncode == 0, proc.stderr  # inspect lists unreadable masks instead of failing
     assert b"NaN" in proc.stdout + proc.stderr
+
+
+def test_names_over_255_bytes_are_clean_errors(tmp_path: Path) -> None:
+    long_dir = tmp_path / ("x" * 300)
+    _clean_error(_run("datasets", "inspect", str(long_dir)), "x" * 300, "File name too long")
