@@ -342,3 +342,19 @@ def test_float_mask_with_nan_is_refused(tmp_path: Path) -> None:
     nii = tmp_path / "mask.nii.gz"
     nib.save(nib.Nifti1Image(mask[..., None], np.eye(4)), nii)
     _refused(nii, "NaN", reader=read_mask)
+
+
+def test_tiff_directory_loop_is_refused_not_followed_for_ever(tmp_path: Path) -> None:
+    path = tmp_path / "loop.tif"
+    tifffile.imwrite(path, np.zeros((3, 8, 8), np.uint8), photometric="minisblack")
+    with tifffile.TiffFile(path) as tif:
+        first, second = tif.pages[0].offset, tif.pages[1].offset
+        n_tags = len(tif.pages[1].tags)
+    data = bytearray(path.read_bytes())
+    next_at = second + 2 + 12 * n_tags
+    data[next_at : next_at + 4] = first.to_bytes(4, "little")  # page 2 -> page 1 again
+    path.write_bytes(bytes(data))
+    t0 = time.monotonic()
+    _refused(path, "loop")
+    _refused(path, "loop", reader=probe_image)
+    assert time.monotonic() - t0 < 5

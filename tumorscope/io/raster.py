@@ -7,6 +7,7 @@ TIFF is a volume. Spacing is 1.0 unless an ImageJ TIFF states a physical unit (D
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tumorscope.io.formats import PILLOW, TIFF, check_file, decoding, image_form
 from tumorscope.io.image import Image
 from tumorscope.io.mask import mask_is_empty  # noqa: F401  (data layouts import it from here)
 from tumorscope.io.tiff_codecs import install as _install_bounded_codecs
+from tumorscope.io.tiff_ifd import check_ifd_chain
 from tumorscope.limits import check_declared_size
 
 _install_bounded_codecs()
@@ -66,6 +68,7 @@ def probe_raster(path: str | Path) -> dict[str, Any]:
     """
     p = check_file(path)
     if _raster_format(p) == TIFF:
+        check_ifd_chain(p)
         with decoding(p, "TIFF"), tifffile.TiffFile(p) as tif:
             series, page, mode = _tiff_series(tif, p)
             shape, axes, dtype = series.shape, series.axes, series.dtype
@@ -74,7 +77,7 @@ def probe_raster(path: str | Path) -> dict[str, Any]:
         out_shape = tuple(int(shape[i]) for i in order) + ((3,) if palette else (1,) if add_channel else ())
         out_dtype = "uint8" if palette or dtype == np.bool_ else str(np.dtype(dtype).newbyteorder("="))
         return {"shape": out_shape, "dtype": out_dtype, "mode": mode, "format": "TIFF"}
-    with decoding(p, _KIND[suffix(p)]), PILImage.open(p) as im:
+    with decoding(p, _KIND[suffix(p)]), _open_pillow(p) as im:
         _, channels, out_dtype = _pillow_layout(im, p)
         check_declared_size((im.height, im.width, channels), np.dtype(out_dtype).itemsize, p, _KIND[suffix(p)])
         return {
@@ -113,6 +116,12 @@ def _raster_format(path: Path) -> str:
     return fmt
 
 
+def _open_pillow(path: Path) -> PILImage.Image:
+    """Pillow on the file's bytes in memory: a damaged chunk length claiming gigabytes then reads
+    what is there, where reading the file would first allocate the claim."""
+    return PILImage.open(io.BytesIO(path.read_bytes()))
+
+
 def _pillow_layout(im: PILImage.Image, path: Path) -> tuple[str | None, int, str]:
     """(mode to convert to or None, channels, dtype) for a Pillow image."""
     if im.mode == "P" and im.has_transparency_data:
@@ -124,7 +133,7 @@ def _pillow_layout(im: PILImage.Image, path: Path) -> tuple[str | None, int, str
 
 def _read_pillow(path: Path) -> Image:
     kind = _KIND[suffix(path)]
-    with decoding(path, kind), PILImage.open(path) as im:
+    with decoding(path, kind), _open_pillow(path) as im:
         mode, fmt = im.mode, im.format
         target, channels, dtype = _pillow_layout(im, path)
         # 4 bytes a pixel channel: Pillow may decode to a 32-bit mode before the conversion.
@@ -138,6 +147,7 @@ def _read_pillow(path: Path) -> Image:
 
 
 def _read_tiff(path: Path) -> Image:
+    check_ifd_chain(path)
     with decoding(path, "TIFF"), tifffile.TiffFile(path) as tif:
         series, page, mode = _tiff_series(tif, path)
         colormap, spacing, n_pages = _colormap(page, path), _imagej_spacing(tif), len(tif.pages)
