@@ -12,11 +12,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 CASE_SECONDS = 20.0
+STALL_SECONDS = 60.0  # no case finished for this long (imports included): a hang
 CAP_MB = 1536
 # The worker reads with smaller limits than the defaults so that the cap above holds for anything the
 # limits allow; the size-bomb tests use the defaults.
@@ -43,16 +45,7 @@ def run_cases(cases: list[Case], workdir: Path, timeout: float = 600.0) -> list[
         rest = cases_file.with_name(f"cases_{start}.jsonl")
         rest.write_text("".join(cases_file.read_text().splitlines(keepends=True)[start:]))
         results_file.write_text("")
-        env = {**os.environ, **WORKER_ENV, "PYTHONPATH": str(REPO)}
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "tests.fuzz.worker", str(rest), str(results_file), str(CAP_MB)],
-                cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
-            )
-            died = proc.returncode != 0
-            why = f"worker exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
-        except subprocess.TimeoutExpired:
-            died, why = True, f"worker still running after {timeout:.0f} s (hang)"
+        died, why = _run_worker(rest, results_file, timeout)
         last_start = None
         for line in results_file.read_text().splitlines():
             rec = json.loads(line)
@@ -74,6 +67,32 @@ def run_cases(cases: list[Case], workdir: Path, timeout: float = 600.0) -> list[
             continue
         problems.extend(_check(c, rec))
     return problems
+
+
+def _run_worker(cases_file: Path, results_file: Path, timeout: float) -> tuple[bool, str]:
+    """Run the worker until it ends; kill it when no case finishes for ``STALL_SECONDS`` (a hang)
+    or after ``timeout``. Returns (died, why)."""
+    env = {**os.environ, **WORKER_ENV, "PYTHONPATH": str(REPO)}
+    errors = results_file.with_suffix(".stderr")
+    with open(errors, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.fuzz.worker", str(cases_file), str(results_file), str(CAP_MB)],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err,
+        )
+        started = last_change = time.monotonic()
+        size = -1
+        while proc.poll() is None:
+            time.sleep(0.2)
+            now = time.monotonic()
+            if results_file.stat().st_size != size:
+                size, last_change = results_file.stat().st_size, now
+            if now - last_change > STALL_SECONDS or now - started > timeout:
+                proc.kill()
+                proc.wait()
+                return True, f"no case finished for {now - last_change:.0f} s (hang), killed"
+    if proc.returncode != 0:
+        return True, f"worker exit {proc.returncode}: {errors.read_text().strip()[-300:]}"
+    return False, ""
 
 
 def _check(c: Case, rec: dict) -> list[str]:

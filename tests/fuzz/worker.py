@@ -37,6 +37,12 @@ def _op(op: str, path: Path) -> None:
         inspect_dataset(path)
         ds = load_dataset(path)
         load_stacks([s for s in ds.samples if s.image.suffix.lower() in (".tif", ".tiff", ".png")][:12])
+    elif op == "selftest_hang":  # the harness's own tests: a case that never ends, one that aborts
+        time.sleep(3600)
+    elif op == "selftest_abort":
+        os.abort()
+    elif op == "selftest_other":
+        raise KeyError(str(path))
     else:
         raise ValueError(op)
 
