@@ -123,7 +123,10 @@ def check_pixel_bytes(header: Dataset, info: DicomInfo, path: Path) -> None:
         present = min(int(length), max(0, path.stat().st_size - int(tell)))
     else:
         present = int(length)
-    declared = math.ceil(info.rows * info.columns * info.frames * info.samples * info.bits / 8)
+    samples = info.samples
+    if samples == 3 and "422" in str(_value(header, "PhotometricInterpretation", path) or ""):
+        samples = 2  # YBR_FULL_422 stores two values per pixel (chroma halved horizontally)
+    declared = math.ceil(info.rows * info.columns * info.frames * samples * info.bits / 8)
     dims = f"{info.rows} rows x {info.columns} columns x {info.frames} frame(s) x {info.samples} sample(s) x {info.bits} bits"
     if present < declared:
         raise TumorscopeError(

@@ -119,7 +119,11 @@ def _raster_format(path: Path) -> str:
 def _open_pillow(path: Path) -> PILImage.Image:
     """Pillow on the file's bytes in memory: a damaged chunk length claiming gigabytes then reads
     what is there, where reading the file would first allocate the claim."""
-    return PILImage.open(io.BytesIO(path.read_bytes()))
+    try:
+        return PILImage.open(io.BytesIO(path.read_bytes()))
+    except PILImage.UnidentifiedImageError:
+        kind = _KIND[suffix(path)]
+        raise TumorscopeError(f"cannot read {kind}: cannot identify image file (damaged, or not a {kind})", path) from None
 
 
 def _pillow_layout(im: PILImage.Image, path: Path) -> tuple[str | None, int, str]:
