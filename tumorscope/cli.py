@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
 from tumorscope import __version__
-from tumorscope.errors import TumorscopeError
+from tumorscope.errors import TumorscopeError, display_path, printable
 
 # Modules that each define ``register(subparsers)``; order is the pipeline's order in --help.
 _STAGES = (
@@ -85,13 +88,64 @@ def _explain_input(bundle: object, input_path: Path, out_dir: Path, method: str)
     explain_input(bundle, input_path, out_dir, method)
 
 
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+# OS errors a user fixes (a path too long, missing, a loop, no permission, a full or read-only disk):
+# one line and exit 2 like any TumorscopeError, wherever in the pipeline they surface.
+_USER_ERRNOS = frozenset({
+    errno.ENAMETOOLONG, errno.ENOENT, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT,
+    errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+})
+
+
+def _log_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int,
+    file: TextIO | None = None, line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for the CLI: warnings go to the log, never straight to stderr.
+
+    tumorscope's own warnings (meant for the user) log at WARNING as one line; library warnings
+    (pydicom, nibabel, Pillow, tifffile...) log at DEBUG, so they show only with ``--debug``.
+    """
+    text = " ".join(str(message).split())
+    if str(Path(filename).resolve()).startswith(_PACKAGE_DIR):
+        logging.getLogger("tumorscope").warning("warning: %s", text)
+    else:
+        logging.getLogger("py.warnings").debug("%s:%d: %s: %s", filename, lineno, category.__name__, text)
+
+
+def _own_records(record: logging.LogRecord) -> bool:
+    """Without --debug only tumorscope's own log lines print; libraries' (pydicom logs every warning
+    it raises) go to the debug log."""
+    name = record.name
+    return name in ("root", "__main__") or name == "tumorscope" or name.startswith("tumorscope.")
+
+
+def _setup_output(debug: bool) -> None:
+    """Logging, warnings into the log, and streams that print any file name (non-UTF-8 bytes shown as backslash escapes)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure: Any = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s" if debug else "%(message)s",
+    )
+    warnings.showwarning = _log_warning
+    if not debug:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_own_records)
+    try:
+        import SimpleITK as sitk  # ITK prints its warnings from C++ straight to stderr
+
+        sitk.ProcessObject.SetGlobalWarningDisplay(debug)
+    except ImportError:  # pragma: no cover
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",
-    )
+    _setup_output(args.debug)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
@@ -102,18 +156,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"tumorscope: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in _USER_ERRNOS or exc.filename is None:
+            return _internal_error(exc, args.debug)
+        if args.debug:
+            traceback.print_exc()
+        print(f"tumorscope: error: {display_path(exc.filename)}: {exc.strerror}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("tumorscope: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a bare traceback
-        if args.debug:
-            traceback.print_exc()
-        print(
-            f"tumorscope: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-            file=sys.stderr,
-        )
-        return 1
+        return _internal_error(exc, args.debug)
     return int(result or 0)
+
+
+def _internal_error(exc: Exception, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    message = " ".join(printable(str(exc)).split())
+    print(
+        f"tumorscope: internal error: {type(exc).__name__}: {message} (run with --debug for the traceback)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from tumorscope.data.sample import Sample
 from tumorscope.errors import TumorscopeError
+from tumorscope.io.image import Image
 from tumorscope.progress import progress
 
 
@@ -39,6 +42,31 @@ def volume_key(sample: Sample) -> str:
     return str(sample.extra.get("volume_id") or sample.patient_id or sample.image)
 
 
+def check_same_geometry(images: Sequence[Image], paths: Sequence[Path]) -> None:
+    """Slices of one volume must share size, channels, dtype and pixel spacing; TumorscopeError naming
+    the first slice that differs (and the first slice it differs from) otherwise."""
+    if not images:
+        return
+    first, first_path = images[0], paths[0]
+    for im, path in zip(images[1:], paths[1:]):
+        problem = None
+        if im.spatial_ndim != first.spatial_ndim:
+            problem = f"is {im.spatial_ndim}-D, {first_path.name} is {first.spatial_ndim}-D"
+        elif im.array.shape != first.array.shape:
+            problem = f"slice size {_shape(im)} differs from {_shape(first)} of {first_path.name}"
+        elif im.array.dtype != first.array.dtype:
+            problem = f"pixel type {im.array.dtype} differs from {first.array.dtype} of {first_path.name}"
+        elif not np.allclose(im.spacing, first.spacing, rtol=1e-3, atol=1e-6):
+            problem = f"pixel spacing {im.spacing} differs from {first.spacing} of {first_path.name}"
+        if problem:
+            raise TumorscopeError(f"{problem}; the slices of one volume must match", path)
+
+
+def _shape(im: Image) -> str:
+    """``WxH`` (or ``WxHxD``) and channels, as people read image sizes."""
+    return "x".join(str(n) for n in reversed(im.spatial_shape)) + f" with {im.n_channels} channel(s)"
+
+
 def load_stacks(samples: list[Sample], with_masks: bool = True, desc: str = "reading slices") -> list[SliceStack]:
     """Read samples into one SliceStack per volume (slices ordered by slice index)."""
     from tumorscope.io import read_image, read_mask
@@ -50,13 +78,11 @@ def load_stacks(samples: list[Sample], with_masks: bool = True, desc: str = "rea
     for key, group in progress(sorted(groups.items()), desc=desc, total=len(groups)):
         group.sort(key=lambda s: (s.slice_index if s.slice_index is not None else 0, str(s.image)))
         imgs = [read_image(s.image) for s in group]
+        check_same_geometry(imgs, [s.image for s in group])
         masks = None
         if with_masks and all(s.masks for s in group):
             masks = np.stack([read_mask(list(s.masks), shape=im.spatial_shape) for s, im in zip(group, imgs)])
         arrays = [im.array for im in imgs]
-        if any(a.shape != arrays[0].shape for a in arrays):
-            bad = next(im for im in imgs if im.array.shape != arrays[0].shape)
-            raise TumorscopeError(f"slice shape {bad.array.shape} differs from {arrays[0].shape} in the same volume", bad.path)
         stacks.append(
             SliceStack(
                 id=key,

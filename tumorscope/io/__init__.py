@@ -3,6 +3,8 @@
 Everything comes back as an :class:`Image` (channels-last pixels plus ITK geometry) or, for masks,
 a boolean array. Every user-caused problem (missing, empty, damaged or unsupported file, a mask
 of the wrong size) is a :class:`~tumorscope.errors.TumorscopeError` naming the file.
+Headers are checked before any pixel is decoded (declared sizes against the bytes present and the
+limits of :mod:`tumorscope.limits`, geometry, value syntax); see docs/reliability.md.
 """
 
 from tumorscope.io.convert import binarize, stack_slices, to_gray, to_rgb

@@ -22,8 +22,19 @@ import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
 from tumorscope.errors import TumorscopeError
-from tumorscope.io.formats import check_file, decoding, has_dicom_preamble, suffix
+from tumorscope.io.checks import check_image
+from tumorscope.io.dicom_header import (
+    DicomInfo,
+    check_decoded,
+    check_pixel_bytes,
+    has_image,
+    header_text,
+    image_info,
+    read_header,
+)
+from tumorscope.io.formats import check_file, decoding, has_dicom_preamble, native_path, os_problem, suffix
 from tumorscope.io.image import Image
+from tumorscope.limits import check_declared_size
 
 _DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 _SERIES_FIELDS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SeriesDescription", "Modality")
@@ -44,10 +55,11 @@ class DicomSeries:
     uid: str
     files: tuple[Path, ...]
     headers: tuple[Dataset, ...]
+    infos: tuple[DicomInfo, ...]
 
     @property
     def description(self) -> str:
-        return str(self.headers[0].get("SeriesDescription", ""))
+        return header_text(self.headers[0], "SeriesDescription", self.files[0]) or ""
 
     @property
     def folder(self) -> Path:
@@ -56,7 +68,7 @@ class DicomSeries:
     def describe(self, root: Path) -> str:
         """One line: UID, description, slice count, modality and the folder relative to ``root``."""
         where = os.path.relpath(self.folder, root)
-        modality = self.headers[0].get("Modality", "")
+        modality = header_text(self.headers[0], "Modality", self.files[0]) or ""
         return f"{self.uid} {self.description!r} ({len(self.files)} {modality} slices in {where!r})"
 
 
@@ -67,16 +79,22 @@ def find_series(folder: str | Path) -> list[DicomSeries]:
     other files (CSV, XML, LICENSE...) and DICOM objects without pixels (DICOMDIR) are ignored.
     """
     root = Path(folder)
-    if not root.is_dir():
-        raise TumorscopeError("no such folder", root)
-    found = _image_headers(sorted(p for p in root.iterdir() if p.is_file()))
-    if not found:
-        nested = (Path(d) / n for d, _dirs, names in sorted(os.walk(root)) for n in sorted(names))
-        found = _image_headers(nested)
-    groups: dict[str, list[tuple[Path, Dataset]]] = defaultdict(list)
-    for path, ds in found:
-        groups[str(ds.SeriesInstanceUID)].append((path, ds))
-    series = [DicomSeries(uid, tuple(p for p, _ in g), tuple(d for _, d in g)) for uid, g in groups.items()]
+    try:
+        if not root.is_dir():
+            raise TumorscopeError("no such folder", root)
+        found = _image_headers(sorted(p for p in root.iterdir() if p.is_file()))
+        if not found:
+            nested = (Path(d) / n for d, _dirs, names in sorted(os.walk(root)) for n in sorted(names))
+            found = _image_headers(nested)
+    except OSError as exc:
+        raise TumorscopeError(f"cannot list: {os_problem(exc)}", root) from exc
+    groups: dict[str, list[tuple[Path, Dataset, DicomInfo]]] = defaultdict(list)
+    for path, ds, info in found:
+        groups[str(header_text(ds, "SeriesInstanceUID", path))].append((path, ds, info))
+    series = [
+        DicomSeries(uid, tuple(g[0] for g in group), tuple(g[1] for g in group), tuple(g[2] for g in group))
+        for uid, group in groups.items()
+    ]
     return sorted(series, key=lambda s: (str(s.folder), s.uid))
 
 
@@ -106,31 +124,37 @@ def read_dicom_series(folder: str | Path, series_uid: str | None = None) -> Imag
     order, and ``irregular_slice_spacing`` (gaps or uneven steps between slices).
     """
     series = select_series(folder, series_uid)
-    if len(series.files) == 1 and int(series.headers[0].get("NumberOfFrames", 1) or 1) > 1:
+    if len(series.files) == 1 and series.infos[0].frames > 1:
         return read_dicom_file(series.files[0])
     order, spacing_z, origin, direction, irregular = _slice_geometry(series)
     files = [series.files[i] for i in order]
-    arrays = [_array(_decode(f)) for f in files]
-    if len({a.shape for a in arrays}) > 1:
-        raise TumorscopeError("slices of the series differ in size or frame count", series.folder)
+    info = series.infos[order[0]]
+    check_declared_size(
+        (len(files), info.rows, info.columns, info.samples), 4 if info.samples == 1 else info.bits / 8,
+        series.folder, "DICOM series",
+    )
+    arrays = [_pixels(f, series.headers[i], series.infos[i]) for f, i in zip(files, order)]
     if irregular:
         warnings.warn(f"{series.folder}: slice spacing is irregular (missing slices?)", stacklevel=2)
-    first = series.headers[order[0]]
-    dy, dx = _pixel_spacing(first)
-    return Image(
+    dy, dx = info.spacing
+    with decoding(files[0], "DICOM"):
+        identifiers = _fields(series.headers[order[0]], _SERIES_FIELDS)
+    sop_uids = [header_text(series.headers[i], "SOPInstanceUID", series.files[i]) or "" for i in order]
+    image = Image(
         array=np.concatenate(arrays),
         spacing=(dx, dy, spacing_z),
         origin=origin,
         direction=direction,
         metadata={
-            **_fields(first, _SERIES_FIELDS),
+            **identifiers,
             "n_slices": len(files),
             "files": [str(f) for f in files],
-            "sop_instance_uids": [str(series.headers[i].get("SOPInstanceUID", "")) for i in order],
+            "sop_instance_uids": sop_uids,
             "irregular_slice_spacing": irregular,
         },
         path=series.folder,
     )
+    return check_image(image)
 
 
 def read_dicom_file(path: str | Path) -> Image:
@@ -140,14 +164,18 @@ def read_dicom_file(path: str | Path) -> Image:
     orientation are in ``metadata`` (ImagePositionPatient, ImageOrientationPatient).
     """
     p = check_file(path)
-    header = _image_header(p)
+    header = _read_header(p)
+    info = image_info(header, p)
+    check_pixel_bytes(header, info, p)
     img = _decode(p)
-    array = _array(img)
-    metadata = _fields(header, _FILE_FIELDS)
+    array = _array(img, p)
+    check_decoded(array, info, p)
+    with decoding(p, "DICOM"):
+        metadata = _fields(header, _FILE_FIELDS)
     if array.shape[0] > 1:
-        return Image(array, img.GetSpacing(), img.GetOrigin(), img.GetDirection(), metadata, p)
-    dy, dx = _pixel_spacing(header)
-    return Image.from_array(array[0], spacing=(dx, dy), metadata=metadata, path=p)
+        return check_image(Image(array, img.GetSpacing(), img.GetOrigin(), img.GetDirection(), metadata, p))
+    dy, dx = info.spacing
+    return check_image(Image.from_array(array[0], spacing=(dx, dy), metadata=metadata, path=p))
 
 
 def probe_dicom(path: str | Path, series_uid: str | None = None) -> dict[str, Any]:
@@ -155,38 +183,27 @@ def probe_dicom(path: str | Path, series_uid: str | None = None) -> dict[str, An
     p = Path(path)
     if p.is_dir():
         series = select_series(p, series_uid)
-        headers, n = series.headers, len(series.files)
+        _check_consistent(series)
+        headers, infos, n = series.headers, series.infos, len(series.files)
     else:
-        headers, n = (_image_header(check_file(p)),), 1
-    first = headers[0]
-    frames = int(first.get("NumberOfFrames", 1) or 1)
-    channels = int(first.get("SamplesPerPixel", 1))
-    plane = (int(first.Rows), int(first.Columns), channels)
-    depth = n * frames if (p.is_dir() or frames > 1) else 0
-    dtype = "float32" if channels == 1 else ("uint8" if int(first.get("BitsAllocated", 8)) == 8 else "uint16")
-    return {
-        "shape": (depth, *plane) if depth else plane,
-        "dtype": dtype,
-        "mode": str(first.get("PhotometricInterpretation", "")),
-        "format": "DICOM",
-    }
+        file = check_file(p)
+        header = _read_header(file)
+        headers, infos, n = (header,), (image_info(header, file),), 1
+    first, info = headers[0], infos[0]
+    plane = (info.rows, info.columns, info.samples)
+    depth = n * info.frames if (p.is_dir() or info.frames > 1) else 0
+    dtype = "float32" if info.samples == 1 else ("uint8" if info.bits == 8 else "uint16")
+    with decoding(p, "DICOM"):
+        mode = str(first.get("PhotometricInterpretation", ""))
+    return {"shape": (depth, *plane) if depth else plane, "dtype": dtype, "mode": mode, "format": "DICOM"}
 
 
 def _read_header(path: Path) -> Dataset:
-    with decoding(path, "DICOM"):
-        return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    return read_header(path)
 
 
-def _image_header(path: Path) -> Dataset:
-    """The header of a DICOM file that must hold an image."""
-    header = _read_header(path)
-    if "Rows" not in header:
-        raise TumorscopeError("cannot read DICOM: no image in it (truncated, or a DICOMDIR or report)", path)
-    return header
-
-
-def _image_headers(paths: Iterable[Path]) -> list[tuple[Path, Dataset]]:
-    """(path, header) of the DICOM image files among ``paths``; a damaged DICOM file is an error."""
+def _image_headers(paths: Iterable[Path]) -> list[tuple[Path, Dataset, DicomInfo]]:
+    """(path, header, checked values) of the DICOM image files among ``paths``; a damaged one is an error."""
     out = []
     for p in paths:
         if p.name.startswith(".") or not p.is_file() or p.stat().st_size == 0:
@@ -194,21 +211,30 @@ def _image_headers(paths: Iterable[Path]) -> list[tuple[Path, Dataset]]:
         if suffix(p) not in _DICOM_SUFFIXES and not has_dicom_preamble(p):
             continue
         ds = _read_header(p)
-        if "Rows" in ds and "SeriesInstanceUID" in ds:
-            out.append((p, ds))
+        if has_image(ds) and header_text(ds, "SeriesInstanceUID", p):
+            out.append((p, ds, image_info(ds, p)))
     return out
 
 
+def _pixels(path: Path, header: Dataset, info: DicomInfo) -> np.ndarray:
+    """``(frames, Y, X, C)`` pixels of one file of a series, after its stored size is checked."""
+    check_pixel_bytes(header, info, path)
+    array = _array(_decode(path), path)
+    check_decoded(array, info, path)
+    return array
+
+
 def _decode(path: Path) -> sitk.Image:
-    with decoding(path, "DICOM"):
-        return sitk.ReadImage(str(path))
+    with decoding(path, "DICOM"), native_path(path) as name:
+        return sitk.ReadImage(name)
 
 
-def _array(img: sitk.Image) -> np.ndarray:
+def _array(img: sitk.Image, path: Path) -> np.ndarray:
     """``(frames, Y, X, C)`` pixels of a decoded file; gray as float32."""
-    array = sitk.GetArrayFromImage(img)
-    if img.GetNumberOfComponentsPerPixel() == 1:
-        array = array.astype(np.float32)[..., None]
+    with decoding(path, "DICOM"):
+        array = sitk.GetArrayFromImage(img)
+        if img.GetNumberOfComponentsPerPixel() == 1:
+            array = array.astype(np.float32)[..., None]
     return array if img.GetDimension() == 3 else array[None]
 
 
@@ -220,15 +246,14 @@ def _slice_geometry(
     Without ImagePositionPatient/ImageOrientationPatient the order is InstanceNumber's, the
     spacing SliceThickness (or 1) and the geometry identity.
     """
-    headers = series.headers
-    if len({(int(h.Rows), int(h.Columns)) for h in headers}) > 1:
-        raise TumorscopeError("slices of the series differ in size", series.folder)
-    first = headers[0]
-    fallback_dz = float(first.get("SpacingBetweenSlices") or first.get("SliceThickness") or 1.0)
-    if not all("ImagePositionPatient" in h and "ImageOrientationPatient" in h for h in headers):
-        order = sorted(range(len(headers)), key=lambda i: int(headers[i].get("InstanceNumber") or i))
+    infos = series.infos
+    _check_consistent(series)
+    fallback_dz = _fallback_dz(series)
+    if not all(i.position is not None and i.orientation is not None for i in infos):
+        numbers = [i.instance if i.instance is not None else k for k, i in enumerate(infos)]
+        order = sorted(range(len(infos)), key=numbers.__getitem__)
         return order, fallback_dz, (0.0, 0.0, 0.0), tuple(np.eye(3).ravel().tolist()), False
-    orientations = np.array([h.ImageOrientationPatient for h in headers], dtype=float)
+    orientations = np.array([i.orientation for i in infos], dtype=float)
     if np.abs(orientations - orientations[0]).max() > 1e-4:
         raise TumorscopeError(
             "slices of the series have different orientations (a localizer mixed in?)", series.folder
@@ -236,7 +261,7 @@ def _slice_geometry(
     row, col = orientations[0, :3], orientations[0, 3:]
     normal = np.cross(row, col)
     normal /= np.linalg.norm(normal)
-    positions = np.array([h.ImagePositionPatient for h in headers], dtype=float)
+    positions = np.array([i.position for i in infos], dtype=float)
     along = positions @ normal
     order = [int(i) for i in np.argsort(along, kind="stable")]
     steps = np.diff(along[order])
@@ -251,10 +276,36 @@ def _slice_geometry(
     return order, dz, tuple(positions[order[0]].tolist()), tuple(direction.ravel().tolist()), irregular
 
 
-def _pixel_spacing(header: Dataset) -> tuple[float, float]:
-    """(row spacing, column spacing) = (dy, dx) in mm, 1.0 when the file gives none."""
-    spacing = header.get("PixelSpacing") or header.get("ImagerPixelSpacing") or (1.0, 1.0)
-    return float(spacing[0]), float(spacing[1])
+def _check_consistent(series: DicomSeries) -> None:
+    """Every file of a series must have the first file's size, samples, bits and pixel spacing."""
+    first = series.infos[0]
+    for path, info in zip(series.files, series.infos):
+        for what, a, b in (
+            ("size (rows x columns)", (info.rows, info.columns), (first.rows, first.columns)),
+            ("frame count", info.frames, first.frames),
+            ("samples per pixel", info.samples, first.samples),
+            ("bits allocated", info.bits, first.bits),
+        ):
+            if a != b:
+                raise TumorscopeError(
+                    f"{what} {a} differs from {b} of {series.files[0].name} in the same series", path
+                )
+        if not np.allclose(info.spacing, first.spacing, rtol=1e-3, atol=1e-4):
+            raise TumorscopeError(
+                f"pixel spacing {info.spacing} differs from {first.spacing} of {series.files[0].name} in the same series",
+                path,
+            )
+
+
+def _fallback_dz(series: DicomSeries) -> float:
+    """Slice spacing when positions are missing: SpacingBetweenSlices, else SliceThickness, else 1."""
+    first, path = series.headers[0], series.files[0]
+    with decoding(path, "DICOM"):
+        value = first.get("SpacingBetweenSlices") or first.get("SliceThickness") or 1.0
+        dz = float(value)
+    if not (np.isfinite(dz) and dz > 0):
+        return 1.0
+    return dz
 
 
 def _fields(header: Dataset, keywords: Iterable[str]) -> dict[str, Any]:

@@ -19,8 +19,10 @@ import numpy as np
 
 from tumorscope.atomic import atomic_path
 from tumorscope.errors import TumorscopeError
+from tumorscope.io.checks import check_image
 from tumorscope.io.formats import check_file, decoding, suffix
 from tumorscope.io.image import Image
+from tumorscope.io.nifti_header import checked_header, itk_geometry, load_checked
 
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])  # its own inverse: flip x and y
 
@@ -28,34 +30,38 @@ _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])  # its own inverse: flip x and y
 def read_nifti(path: str | Path) -> Image:
     """Read a NIfTI file; NaN or infinite voxels are a TumorscopeError."""
     p = check_file(path)
+    header = checked_header(p)
+    sdim, n_channels = _layout(header, p)
+    spacing, origin, direction = itk_geometry(header, sdim, p)
+    img = load_checked(p, header)
     with decoding(p, "NIfTI"):
-        img: Any = nib.load(p, mmap=False)
         proxy = img.dataobj
         data = np.asarray(proxy.get_unscaled())
-    sdim, n_channels = _layout(img, p)
-    if _is_scaled(proxy):
-        data = data.astype(_dtype(proxy)) * proxy.slope + proxy.inter
-    data = data.reshape(data.shape[:sdim] + (n_channels,))  # drop the empty 4th axis of vector files
-    data = data.astype(data.dtype.newbyteorder("="), copy=False)
-    if data.dtype.kind == "f" and not np.isfinite(data).all():
-        n_bad = int(data.size - np.isfinite(data).sum())
-        raise TumorscopeError(f"contains {n_bad} NaN or infinite voxel value(s)", p)
-    spacing, origin, direction = _itk_geometry(img, sdim)
+        if _is_scaled(proxy):
+            data = data.astype(_dtype(proxy)) * proxy.slope + proxy.inter
+        data = data.reshape(data.shape[:sdim] + (n_channels,))  # drop the empty 4th axis of vector files
+        data = data.astype(data.dtype.newbyteorder("="), copy=False)
     # NIfTI stores x fastest as (X, Y[, Z], C); Image wants ([Z,] Y, X, C).
     array = np.ascontiguousarray(np.moveaxis(data, list(range(sdim)), list(range(sdim))[::-1]))
-    return Image(array, spacing, origin, direction, {"format": "NIfTI"}, p)
+    return check_image(Image(array, spacing, origin, direction, {"format": "NIfTI"}, p))
 
 
 def probe_nifti(path: str | Path) -> dict[str, Any]:
     """Shape and dtype ``read_nifti`` would return, from the header only."""
     p = check_file(path)
+    header = checked_header(p)
+    sdim, n_channels = _layout(header, p)
+    itk_geometry(header, sdim, p)
+    shape = header.get_data_shape()
     with decoding(p, "NIfTI"):
-        img: Any = nib.load(p)
-    sdim, n_channels = _layout(img, p)
+        slope, inter = header.get_slope_inter()
+    scaled = (slope is not None and slope != 1) or (inter is not None and inter != 0)
+    dtype = np.dtype(header.get_data_dtype())
+    out_dtype = np.dtype(np.float64 if dtype == np.float64 else np.float32) if scaled else dtype
     return {
-        "shape": (*img.shape[:sdim][::-1], n_channels),
-        "dtype": str(_dtype(img.dataobj)),
-        "mode": f"{len(img.shape)}-D",
+        "shape": (*shape[:sdim][::-1], n_channels),
+        "dtype": str(out_dtype.newbyteorder("=")),
+        "mode": f"{len(shape)}-D",
         "format": "NIfTI",
     }
 
@@ -90,10 +96,10 @@ def write_nifti(image: Image, path: str | Path) -> Path:
     return target
 
 
-def _layout(img: Any, path: Path) -> tuple[int, int]:
+def _layout(header: Any, path: Path) -> tuple[int, int]:
     """(spatial dimensions, channels) of a NIfTI image."""
-    shape = img.shape
-    if img.get_data_dtype().names:
+    shape = header.get_data_shape()
+    if header.get_data_dtype().names:
         raise TumorscopeError("unsupported NIfTI datatype: RGB/structured voxels", path)
     if len(shape) in (2, 3):
         return len(shape), 1
@@ -113,24 +119,6 @@ def _dtype(proxy: Any) -> np.dtype:
     if not _is_scaled(proxy):
         return np.dtype(proxy.dtype)
     return np.dtype(np.float64 if proxy.dtype == np.float64 else np.float32)
-
-
-def _itk_geometry(img: Any, sdim: int) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
-    """(spacing, origin, direction) in ITK/LPS convention from the sform (or qform) of ``img``."""
-    header = img.header
-    if header["sform_code"] > 0 or header["qform_code"] > 0:
-        affine = header.get_best_affine()
-        linear = _RAS_TO_LPS @ affine[:3, :3]
-        spacing = np.linalg.norm(linear, axis=0)
-        direction, origin = linear / spacing, _RAS_TO_LPS @ affine[:3, 3]
-    else:  # no orientation stored: pixdim spacing, ITK's default placement
-        spacing, direction, origin = np.asarray(header.get_zooms()[:3], float), np.eye(3), np.zeros(3)
-        spacing = np.pad(spacing, (0, 3 - spacing.size), constant_values=1.0)
-    return (
-        tuple(spacing[:sdim].tolist()),
-        tuple(origin[:sdim].tolist()),
-        tuple(direction[:sdim, :sdim].ravel().tolist()),
-    )
 
 
 def _affine(image: Image) -> np.ndarray:

@@ -7,6 +7,7 @@ TIFF is a volume. Spacing is 1.0 unless an ImageJ TIFF states a physical unit (D
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,14 @@ from PIL import Image as PILImage
 
 from tumorscope.atomic import atomic_path
 from tumorscope.errors import TumorscopeError
+from tumorscope.io.checks import check_image
 from tumorscope.io.formats import PILLOW, TIFF, check_file, decoding, image_format, suffix
 from tumorscope.io.image import Image
+from tumorscope.io.tiff_codecs import install as _install_bounded_codecs
+from tumorscope.io.tiff_ifd import check_ifd_chain
+from tumorscope.limits import check_declared_size
+
+_install_bounded_codecs()
 
 # Pillow mode -> (mode to convert to, or None to keep; channels; dtype of the array we return).
 _PILLOW_MODES: dict[str, tuple[str | None, int, str]] = {
@@ -60,21 +67,18 @@ def probe_raster(path: str | Path) -> dict[str, Any]:
     """
     p = check_file(path)
     if _raster_format(p) == TIFF:
+        check_ifd_chain(p)
         with decoding(p, "TIFF"), tifffile.TiffFile(p) as tif:
-            series = tif.series[0]
-            shape, axes, dtype, page = series.shape, series.axes, series.dtype, series.keyframe
-            palette = _colormap(page) is not None
+            series, page, mode = _tiff_series(tif, p)
+            shape, axes, dtype = series.shape, series.axes, series.dtype
+            palette = _colormap(page, p) is not None
         order, add_channel = _channels_last_order(axes, shape, p)
         out_shape = tuple(int(shape[i]) for i in order) + ((3,) if palette else (1,) if add_channel else ())
-        out_dtype = "uint8" if palette or dtype == np.bool_ else str(dtype)
-        return {
-            "shape": out_shape,
-            "dtype": out_dtype,
-            "mode": tifffile.PHOTOMETRIC(page.photometric).name,
-            "format": "TIFF",
-        }
-    with decoding(p, _KIND[suffix(p)]), PILImage.open(p) as im:
+        out_dtype = "uint8" if palette or dtype == np.bool_ else str(np.dtype(dtype).newbyteorder("="))
+        return {"shape": out_shape, "dtype": out_dtype, "mode": mode, "format": "TIFF"}
+    with decoding(p, _KIND[suffix(p)]), _open_pillow(p) as im:
         _, channels, out_dtype = _pillow_layout(im, p)
+        check_declared_size((im.height, im.width, channels), np.dtype(out_dtype).itemsize, p, _KIND[suffix(p)])
         return {
             "shape": (im.height, im.width, channels),
             "dtype": out_dtype,
@@ -111,6 +115,16 @@ def _raster_format(path: Path) -> str:
     return fmt
 
 
+def _open_pillow(path: Path) -> PILImage.Image:
+    """Pillow on the file's bytes in memory: a damaged chunk length claiming gigabytes then reads
+    what is there, where reading the file would first allocate the claim."""
+    try:
+        return PILImage.open(io.BytesIO(path.read_bytes()))
+    except PILImage.UnidentifiedImageError:
+        kind = _KIND[suffix(path)]
+        raise TumorscopeError(f"cannot read {kind}: cannot identify image file (damaged, or not a {kind})", path) from None
+
+
 def _pillow_layout(im: PILImage.Image, path: Path) -> tuple[str | None, int, str]:
     """(mode to convert to or None, channels, dtype) for a Pillow image."""
     if im.mode == "P" and im.has_transparency_data:
@@ -121,23 +135,35 @@ def _pillow_layout(im: PILImage.Image, path: Path) -> tuple[str | None, int, str
 
 
 def _read_pillow(path: Path) -> Image:
-    with decoding(path, _KIND[suffix(path)]), PILImage.open(path) as im:
+    kind = _KIND[suffix(path)]
+    with decoding(path, kind), _open_pillow(path) as im:
         mode, fmt = im.mode, im.format
-        target, _, dtype = _pillow_layout(im, path)
+        target, channels, dtype = _pillow_layout(im, path)
+        # 4 bytes a pixel channel: Pillow may decode to a 32-bit mode before the conversion.
+        check_declared_size((im.height, im.width, channels), max(4, np.dtype(dtype).itemsize), path, kind)
         pixels = np.array(im.convert(target) if target else im)  # decodes: damaged files fail here
     if pixels.ndim == 2:
         pixels = pixels[..., None]
-    return Image.from_array(pixels.astype(dtype), metadata={"format": fmt, "mode": mode}, path=path)
+    if pixels.shape[:2] != (im.height, im.width):
+        raise TumorscopeError(f"cannot read {kind}: decoded {pixels.shape[:2]} pixels, header says {(im.height, im.width)}", path)
+    return check_image(Image.from_array(pixels.astype(dtype), metadata={"format": fmt, "mode": mode}, path=path))
 
 
 def _read_tiff(path: Path) -> Image:
+    check_ifd_chain(path)
     with decoding(path, "TIFF"), tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
-        pixels, axes, page = series.asarray(), series.axes, series.keyframe
-        colormap, spacing, n_pages = _colormap(page), _imagej_spacing(tif), len(tif.pages)
-    order, add_channel = _channels_last_order(axes, pixels.shape, path)
+        series, page, mode = _tiff_series(tif, path)
+        colormap, spacing, n_pages = _colormap(page, path), _imagej_spacing(tif), len(tif.pages)
+        order, add_channel = _channels_last_order(series.axes, series.shape, path)
+        pixels = series.asarray()
+        if tuple(pixels.shape) != tuple(series.shape):
+            raise TumorscopeError(f"cannot read TIFF: decoded {pixels.shape}, header says {series.shape}", path)
     pixels = pixels.transpose(order)
     if colormap is not None:
+        if pixels.dtype.kind not in "ui" or pixels.size and (pixels.min() < 0 or pixels.max() >= colormap.shape[1]):
+            raise TumorscopeError(
+                f"cannot read TIFF: palette has {colormap.shape[1]} colours but pixels index beyond it", path
+            )
         pixels = np.moveaxis(colormap[:, pixels] >> 8, 0, -1).astype(np.uint8)
     elif add_channel:
         pixels = pixels[..., None]
@@ -145,12 +171,65 @@ def _read_tiff(path: Path) -> Image:
         pixels = pixels.astype(np.uint8) * 255
     pixels = pixels.astype(pixels.dtype.newbyteorder("="), copy=False)
     dim = pixels.ndim - 1
-    return Image.from_array(
+    image = Image.from_array(
         pixels,
         spacing=spacing[:dim] if spacing else None,
-        metadata={"format": "TIFF", "mode": tifffile.PHOTOMETRIC(page.photometric).name, "pages": n_pages},
+        metadata={"format": "TIFF", "mode": mode, "pages": n_pages},
         path=path,
     )
+    return check_image(image)
+
+
+def _tiff_series(tif: tifffile.TiffFile, path: Path) -> tuple[Any, tifffile.TiffPage, str]:
+    """(first series, its key page, photometric name) after the header checks (call inside ``decoding``).
+
+    Unknown photometric or compression values and sizes over the limits are refused before any
+    strip or tile is decompressed.
+    """
+    if not tif.series:
+        raise TumorscopeError("cannot read TIFF: no image in it", path)
+    series = tif.series[0]
+    page = series.keyframe
+    try:
+        mode = tifffile.PHOTOMETRIC(page.photometric).name
+    except ValueError:
+        raise TumorscopeError(f"cannot read TIFF: unknown photometric interpretation {page.photometric}", path) from None
+    try:
+        tifffile.COMPRESSION(page.compression)
+    except ValueError:
+        raise TumorscopeError(f"cannot read TIFF: unknown compression {page.compression}", path) from None
+    palette = page.photometric == tifffile.PHOTOMETRIC.PALETTE
+    itemsize = np.dtype(series.dtype).itemsize
+    check_declared_size(tuple(series.shape) + ((3,) if palette else ()), max(itemsize, 1), path, "TIFF image")
+    _check_strips(series, path)
+    return series, page, mode
+
+
+def _check_strips(series: Any, path: Path) -> None:
+    """Every strip/tile must lie inside the file, and raw pages must store all their pixels.
+
+    A damaged StripByteCounts claiming gigabytes would otherwise be read (and allocated) as such,
+    and a raw page with too few bytes decoded with zeros in place of the missing pixels.
+    """
+    size = path.stat().st_size
+    key = series.keyframe
+    needed = int(np.prod(key.shape)) * np.dtype(key.dtype).itemsize if key.dtype is not None else 0
+    raw = key.compression == 1 and key.bitspersample % 8 == 0
+    for page in series.pages:
+        if page is None:
+            continue
+        offsets, counts = page.dataoffsets, page.databytecounts
+        for offset, count in zip(offsets, counts):
+            if count and (offset < 0 or offset + count > size):
+                raise TumorscopeError(
+                    f"cannot read TIFF: a strip of {count} bytes at offset {offset} runs past the end "
+                    f"of the {size}-byte file (truncated or damaged)",
+                    path,
+                )
+        if len(offsets) != len(counts):
+            raise TumorscopeError("cannot read TIFF: strip offsets and byte counts differ in number", path)
+        if raw and sum(counts) < needed:
+            raise TumorscopeError(f"cannot read TIFF: page stores {sum(counts)} bytes of its {needed} (truncated)", path)
 
 
 def _channels_last_order(axes: str, shape: tuple[int, ...], path: Path) -> tuple[list[int], bool]:
@@ -166,9 +245,15 @@ def _channels_last_order(axes: str, shape: tuple[int, ...], path: Path) -> tuple
     return other + channel, not channel
 
 
-def _colormap(page: tifffile.TiffPage) -> np.ndarray | None:
+def _colormap(page: tifffile.TiffPage, path: Path) -> np.ndarray | None:
     """The 16-bit (3, N) colour map of a palette TIFF page, None for other pages."""
-    return page.colormap if page.photometric == tifffile.PHOTOMETRIC.PALETTE else None
+    if page.photometric != tifffile.PHOTOMETRIC.PALETTE:
+        return None
+    colormap = page.colormap
+    if colormap is None or colormap.ndim != 2 or colormap.shape[0] != 3 or colormap.shape[1] == 0:
+        shape = None if colormap is None else colormap.shape
+        raise TumorscopeError(f"cannot read TIFF: palette image with a bad colour map (shape {shape})", path)
+    return np.asarray(colormap, dtype=np.uint16)
 
 
 def _imagej_spacing(tif: tifffile.TiffFile) -> tuple[float, float, float] | None:

@@ -22,6 +22,7 @@ import numpy as np
 from tumorscope.data.layouts.class_folders import is_ignored
 from tumorscope.data.sample import Sample
 from tumorscope.errors import TumorscopeError
+from tumorscope.io.formats import one_line
 
 NAME = "tcia_dicom"
 _TAGS = (
@@ -51,11 +52,18 @@ def _header(path: Path) -> dict[str, Any]:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    from tumorscope.io.dicom_header import header_floats, header_int, header_text
+
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(_TAGS))
     except (InvalidDicomError, OSError, ValueError) as exc:
-        raise TumorscopeError(f"not a readable DICOM file ({exc})", path) from exc
-    head = {tag: ds.get(tag) for tag in _TAGS}
+        raise TumorscopeError(f"not a readable DICOM file ({one_line(exc)})", path) from exc
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on damaged files
+        raise TumorscopeError(f"not a readable DICOM file ({one_line(exc)})", path) from exc
+    head: dict[str, Any] = {tag: header_text(ds, tag, path) for tag in ("PatientID", "SeriesInstanceUID", "SOPInstanceUID")}
+    head["ImagePositionPatient"] = header_floats(ds, "ImagePositionPatient", path, 3)
+    head["ImageOrientationPatient"] = header_floats(ds, "ImageOrientationPatient", path, 6)
+    head["InstanceNumber"] = header_int(ds, "InstanceNumber", path, default=None, positive=False)
     for tag in ("SeriesInstanceUID", "SOPInstanceUID"):
         if not head[tag]:
             raise TumorscopeError(f"DICOM file has no {tag}", path)
