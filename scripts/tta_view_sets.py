@@ -55,8 +55,10 @@ def predict_views(ens: Path, fold: int) -> dict[str, np.ndarray]:
     """Fold ``fold`` of an ensembled CV: labels, paths and per-view probabilities on its val and test images."""
     from tumorscope.bundle import load_bundle
     from tumorscope.data.dataset import load_dataset
+    from tumorscope.data.dedup import training_dedup
     from tumorscope.data.splits import load_splits, select
-    from tumorscope.train.classification import load_images, training_dedup, validation_views
+    from tumorscope.train.classification import load_images
+    from tumorscope.train.selection import validation_views
 
     bundle = load_bundle(ens / f"fold{fold}" / "bundle")
     split = load_splits(ens / f"fold{fold}" / "splits.json")[0]
@@ -80,7 +82,7 @@ def mean_views(fold: Any, part: str, views: list[str]) -> np.ndarray:
 def choose(folds: list[Any]) -> dict[str, Any]:
     """Per fold the set with the best validation score; pooled test correct counts of the chosen sets, of the
     fold's stored mirror choice and of every set."""
-    from tumorscope.train.classification import selection_score
+    from tumorscope.train.selection import selection_score
 
     chosen = []
     correct: dict[str, int] = dict.fromkeys([*SETS, "chosen", "stored"], 0)

@@ -33,7 +33,7 @@ def demo_input(out: Path, example_volume: str | None, force_synthetic: bool) -> 
 def run_demo(out: Path, model: str = "lgg-flair-seg", force_synthetic: bool = False) -> dict:
     from tumorscope.bundle import load_bundle
     from tumorscope.predict.inputs import read_input
-    from tumorscope.predict.segment import write_segmentation
+    from tumorscope.predict.outputs import write_segmentation
 
     bundle = load_bundle(model)
     out.mkdir(parents=True, exist_ok=True)

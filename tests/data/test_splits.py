@@ -174,7 +174,7 @@ def test_lgg_five_folds_never_share_a_patient(lgg_dir: Path):
 def test_datasets_split_cli_writes_the_split_cv_and_train_would_make(tmp_path: Path, capsys):
     from tests.synthetic import write_kaggle3m
     from tumorscope.cli import main
-    from tumorscope.train.config import TrainConfig
+    from tumorscope.options import TrainConfig
     from tumorscope.train.data_split import split_for_run
 
     data = write_kaggle3m(tmp_path / "lgg", n_patients=10, n_slices=3, size=16)

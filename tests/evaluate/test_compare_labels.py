@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tumorscope.evaluate.compare import _tta_note
+from tumorscope.options.describe import _tta_note
 
 
 def _folds(root: Path, tta: list[bool | None]) -> Path:

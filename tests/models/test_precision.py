@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from tumorscope.bundle.publish.sections import compute_phrase as _compute_phrase
 from tumorscope.models import build_model, precision
 from tumorscope.predict.classify import predict_tensors
-from tumorscope.train.publish import _compute_phrase
 
 
 @pytest.fixture

@@ -18,14 +18,8 @@ from tumorscope.errors import TumorscopeError
 from tumorscope.models import build_model
 from tumorscope.predict.classify import predict_files
 from tumorscope.preprocess.augment import augmenter
-from tumorscope.train.classification import (
-    class_weights,
-    fit_temperature,
-    focal_loss,
-    mixup_batch,
-    resolve_sampler,
-    scaled,
-)
+from tumorscope.train.classification import class_weights, focal_loss, mixup_batch, resolve_sampler
+from tumorscope.train.selection import fit_temperature, scaled
 from tumorscope.train.transfer import load_init
 
 CLASSES = ("alpha", "beta", "gamma")
@@ -359,7 +353,7 @@ def test_members_of_different_sizes_ensemble_at_the_largest_size(data, fold_run,
 def test_mixed_ensembles_are_described_by_their_members(tmp_path):
     """compare's label and the card's network sentence group an ensemble's members by network and size."""
     from tumorscope.bundle.publish.sections import network_sentence as _network_sentence
-    from tumorscope.evaluate.compare import describe
+    from tumorscope.options.describe import describe
 
     base = {"model": "resnet18", "width": 32, "channels": "gray", "crop": "foreground", "epochs": 80}
     members = []

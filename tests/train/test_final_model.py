@@ -10,7 +10,7 @@ from tests.train.test_classification import TINY, write_classes
 from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
 from tumorscope.errors import TumorscopeError
-from tumorscope.train.config import TrainConfig
+from tumorscope.options import TrainConfig
 from tumorscope.train.data_split import split_for_run
 
 
@@ -37,7 +37,7 @@ def test_training_without_validation_keeps_the_last_epoch_of_all_images(final_ru
 
 
 def test_classification_keeps_the_last_epoch_by_default_and_still_scores_validation(tmp_path):
-    from tumorscope.evaluate.compare import describe
+    from tumorscope.options.describe import describe
 
     data = write_classes(tmp_path / "data")
     run = tmp_path / "r"
@@ -92,7 +92,7 @@ def test_segmentation_refuses_a_missing_validation_part(tmp_path):
 
 
 def test_publish_final_bundles_the_all_image_model_with_the_recipes_cv_numbers(final_runs, tmp_path):
-    from tumorscope.train.publish import publish
+    from tumorscope.bundle.publish.write import publish
 
     data = final_runs[0].parent / "data"
     cv = tmp_path / "cv"

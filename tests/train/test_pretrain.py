@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from tumorscope.bundle import load_bundle
+from tumorscope.bundle.publish.write import publish
 from tumorscope.cli import main
 from tumorscope.preprocess.augment import augmenter
 from tumorscope.train.pretrain import contrastive_view, nt_xent
-from tumorscope.train.publish import publish
 
 from .test_classification import TINY, write_classes
 

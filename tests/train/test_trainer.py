@@ -101,8 +101,8 @@ def test_classification_with_augmentation_and_mixup_is_seeded_and_resumes_exactl
     repeats, and a run stopped after one epoch and resumed ends with the uninterrupted run's weights."""
     from dataclasses import replace
 
+    from tumorscope.options import TrainConfig
     from tumorscope.train.classification import train_classification
-    from tumorscope.train.config import TrainConfig
 
     from .test_classification import write_classes
 

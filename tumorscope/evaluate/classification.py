@@ -18,7 +18,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from tumorscope.bundle import Bundle
-from tumorscope.data.dedup import DUP_PREFIX  # defined with the deduplication; importable from here too
+from tumorscope.data.dedup import DUP_PREFIX
 from tumorscope.data.sample import Sample
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.bootstrap import cluster_bootstrap_ci

@@ -16,10 +16,10 @@ import numpy as np
 
 from tumorscope.atomic import write_text
 from tumorscope.errors import TumorscopeError
-from tumorscope.options.describe import COLUMNS, _tta_note, describe, network_label, run_config  # noqa: F401 (re-exported)
+from tumorscope.options.describe import COLUMNS, describe, run_config
 from tumorscope.results import MetricsReport
 
-__all__ = ["COLUMNS", "comparison_table", "describe", "load_result", "network_label", "run_config", "write_comparison"]
+__all__ = ["comparison_table", "load_result", "write_comparison"]
 
 
 def _read(path: Path) -> dict[str, Any]:

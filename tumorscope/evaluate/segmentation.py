@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
+from tumorscope.bundle.postprocess import PostProcess
 from tumorscope.data.volumes import SliceStack
 from tumorscope.evaluate.bootstrap import bootstrap_ci, cluster_bootstrap_ci
 from tumorscope.evaluate.overlap import dice, hd95, iou
-from tumorscope.predict.postprocess import PostProcess
 from tumorscope.predict.segmentation import predict_probabilities
 from tumorscope.predict.volumetric import SlidingWindow, is_volumetric, predict_stack
 from tumorscope.preprocess.pipeline import Preprocessor

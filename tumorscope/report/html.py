@@ -278,8 +278,7 @@ def _gallery(m: ModelReport) -> Section:
     from tumorscope.explain.evaluate import explainer_for
     from tumorscope.explain.evidence import gallery
     from tumorscope.explain.methods import normalized
-    from tumorscope.predict.segment import display_channel
-    from tumorscope.report.overlay import heat_overlay, overlay
+    from tumorscope.predict.overlay import display_channel, heat_overlay, overlay
     from tumorscope.report.plots import image_panels
 
     if (missing := _need_evidence(m, "gallery")) is not None:

@@ -29,22 +29,15 @@ from tumorscope.evaluate.classification import evaluate_classification_bundle
 from tumorscope.models import build_model
 from tumorscope.models.classifiers import freeze_stages
 from tumorscope.models.precision import autocast, channels_last, to_channels_last
+from tumorscope.options import TrainConfig
 from tumorscope.predict.classify import fingerprint, image_array, image_tensor, predict_tensors
 from tumorscope.preprocess.augment import Compose, augmenter, levels
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
 from tumorscope.report.figures import write_classification_figures
 from tumorscope.train.batchnorm import recompute_batchnorm
-from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
-from tumorscope.train.selection import (  # noqa: F401 - re-exported: where these used to live
-    calibrate,
-    choose_tta,
-    fit_temperature,
-    scaled,
-    selection_score,
-    validation_views,
-)
+from tumorscope.train.selection import selection_score
 from tumorscope.train.trainer import Generator, Trainer, training_result
 from tumorscope.train.transfer import load_init
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from tumorscope.atomic import write_json
 from tumorscope.evaluate.folds import summarize_folds
-from tumorscope.train.config import TrainConfig
+from tumorscope.options import TrainConfig
 from tumorscope.train.run import run_training
 
-__all__ = ["cross_validate", "summarize_folds"]
+__all__ = ["cross_validate"]
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from tumorscope.data.dataset import Dataset, load_dataset
 from tumorscope.data.sample import Sample
 from tumorscope.data.splits import PARTS, Split, kfold, load_splits, make_split, save_splits, select
 from tumorscope.errors import TumorscopeError
-from tumorscope.train.config import TrainConfig
+from tumorscope.options import TrainConfig
 
 
 def split_for_run(cfg: TrainConfig, run: Path, dataset: Dataset | None = None,

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from tumorscope.atomic import write_json
+from tumorscope.bundle.postprocess import PostProcess
 from tumorscope.data.volumes import SliceStack
 from tumorscope.evaluate.overlap import dice
-from tumorscope.predict.postprocess import PostProcess
 from tumorscope.predict.segmentation import predict_probabilities
 from tumorscope.preprocess.pipeline import Preprocessor
 

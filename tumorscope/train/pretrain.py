@@ -26,11 +26,12 @@ from tumorscope.data.dataset import load_dataset
 from tumorscope.errors import TumorscopeError
 from tumorscope.models import build_model
 from tumorscope.models.precision import autocast
+from tumorscope.options import PretrainConfig
+from tumorscope.options.describe import PRETRAIN_SUMMARY
 from tumorscope.predict.classify import image_array, image_tensor
 from tumorscope.preprocess.augment import Compose, augmenter
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
-from tumorscope.train.config import PRETRAIN_SUMMARY, PretrainConfig
 from tumorscope.train.loop import save_torch
 from tumorscope.train.trainer import Trainer, training_result
 

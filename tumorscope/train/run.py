@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tumorscope.errors import TumorscopeError
+from tumorscope.options import TrainConfig
 from tumorscope.train.classification import train_classification
-from tumorscope.train.config import TrainConfig
 from tumorscope.train.segmentation import train_segmentation
 
 

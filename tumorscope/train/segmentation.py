@@ -13,29 +13,19 @@ import numpy as np
 import torch
 
 from tumorscope.atomic import write_json
+from tumorscope.bundle.postprocess import PostProcess
 from tumorscope.data.volumes import SliceStack, load_stacks
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models import build_model
 from tumorscope.models.precision import autocast
 from tumorscope.models.registry import MODELS
-from tumorscope.predict.postprocess import PostProcess
+from tumorscope.options import TrainConfig
 from tumorscope.preprocess.augment import Compose, augmenter
 from tumorscope.preprocess.channels import select_channels
 from tumorscope.preprocess.pipeline import Preprocessor, resize
-from tumorscope.train.config import TrainConfig
 from tumorscope.train.data_split import split_for_run
-from tumorscope.train.postprocess_search import (  # noqa: F401 - re-exported: where these used to live
-    best_postprocess,
-    choose_postprocess,
-    postprocess_scores,
-    tune_postprocess,
-)
-from tumorscope.train.segmentation_base import (  # noqa: F401 - re-exported
-    LOSSES,
-    SegmentationTrainer,
-    bundle_config,
-    validation_row,
-)
+from tumorscope.train.postprocess_search import tune_postprocess
+from tumorscope.train.segmentation_base import SegmentationTrainer
 from tumorscope.train.volumetric import VolumeTrainer
 
 log = logging.getLogger(__name__)

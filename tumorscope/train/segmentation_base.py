@@ -11,12 +11,12 @@ from monai.losses import DiceCELoss, DiceFocalLoss, DiceLoss, FocalLoss
 
 from tumorscope.atomic import write_json
 from tumorscope.bundle import save_bundle
+from tumorscope.bundle.postprocess import PostProcess
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
-from tumorscope.predict.postprocess import PostProcess
+from tumorscope.options import TrainConfig
 from tumorscope.preprocess.augment import levels
 from tumorscope.preprocess.pipeline import Preprocessor
-from tumorscope.train.config import TrainConfig
 from tumorscope.train.trainer import Trainer, training_result
 
 LOSSES = {

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from tumorscope.atomic import write_json
+from tumorscope.bundle.postprocess import PostProcess
 from tumorscope.data.volumes import load_stacks
 from tumorscope.models import build_model
 from tumorscope.models.precision import autocast
-from tumorscope.predict.postprocess import PostProcess
 from tumorscope.predict.volumetric import SlidingWindow, as_volume, make_plan, predict_stack, volume_tensor
 from tumorscope.preprocess.augment import Compose, augmenter
 from tumorscope.preprocess.pipeline import Preprocessor
