@@ -115,7 +115,7 @@ def test_classification_with_augmentation_and_mixup_is_seeded_and_resumes_exactl
 
     train_classification(replace(cfg, out=str(tmp_path / "a")))
     train_classification(replace(cfg, out=str(tmp_path / "b")))
-    stopped = train_classification(replace(cfg, out=str(tmp_path / "c"), time_limit=0.0))
+    stopped = train_classification(replace(cfg, out=str(tmp_path / "c"), time_limit=1e-9))
     assert stopped["epochs_run"] == 1
     train_classification(replace(cfg, out=str(tmp_path / "c")), resume=True)
     a, b, c = weights("a"), weights("b"), weights("c")
