@@ -76,9 +76,3 @@ def test_component_of_exactly_min_size_is_kept():
     m = np.zeros((1, 10, 10), bool)
     m[0, 1:3, 1:3] = True  # 4 pixels
     assert remove_small_components(m, 4).sum() == 4 and remove_small_components(m, 5).sum() == 0
-
-
-def test_old_import_path_still_works():
-    from tumorscope.predict import postprocess as old
-
-    assert old.PostProcess is PostProcess

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from tumorscope.bundle.publish.render import escape_markdown
+from tumorscope.errors import TumorscopeError
 from tumorscope.options.describe import COLUMNS, network_label
+from tumorscope.results import MetricsReport
 
 
 def final_lines(cv_dir: Path, cfg: dict[str, Any], first: dict[str, Any], first_cfg: dict[str, Any],
@@ -148,8 +150,11 @@ def compute_phrase(summary: dict[str, Any]) -> str:
 
 
 def ci_cell(m: dict[str, Any], key: str) -> str:
-    ci = m.get("ci95", {}).get(key)
-    return f"{m[key]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+    """``0.950 [0.937, 0.962]``: a metric of a results file with its CI, read through the results schema."""
+    est = MetricsReport.from_json(m).estimate(key)
+    if est is None:
+        raise TumorscopeError(f"no {key!r} in these results")
+    return est.format()
 
 
 def storage_line(stored: str, measured: str) -> str:

@@ -16,6 +16,7 @@ from tumorscope.bundle.publish.seg_commands import config_of, ensemble_commands,
 from tumorscope.data.dataset import load_dataset
 from tumorscope.errors import TumorscopeError
 from tumorscope.options import shell_join
+from tumorscope.results import MetricsReport
 
 DATA = "../shared/data/lgg_mri_segmentation"
 KEYS = ["dice_mean", "dice_median", "iou_mean", "hd95_mean_mm", "slice_sensitivity", "slice_specificity", "slice_auc"]
@@ -62,11 +63,17 @@ def _member_line(run: Path) -> str:
             f"{t['train_seconds'] / 60:.1f} min, {t['epochs_run']} epochs, best epoch {t['best_epoch']}")
 
 
+def dice_cell(summary: dict[str, Any]) -> str:
+    """A CV summary's mean Dice with its CI (results schema)."""
+    est = MetricsReport.from_json(summary).estimate("dice_mean")
+    return "-" if est is None else est.format()
+
+
 def _candidate_rows(cvs: list[Path], summaries: list[dict[str, Any]], members: list[list[Path]], vals: list[float],
                     best: int) -> str:
     return "\n".join(
         f"| {'**' if i == best else ''}`{c}`{'** (shipped)' if i == best else ''} | {len(members[i])} | "
-        f"{vals[i]:.3f} | {s['dice_mean']:.3f} [{s['dice_ci95'][0]:.3f}, {s['dice_ci95'][1]:.3f}] | "
+        f"{vals[i]:.3f} | {dice_cell(s)} | "
         f"{s['dice_median']:.3f} |" for i, (c, s) in enumerate(zip(cvs, summaries)))
 
 
@@ -95,13 +102,15 @@ def publish_segmentation(cv: list[Path], final: list[Path], flair_only: Path | N
     if flair_only and {r[0] for r in recipes} >= {"flair", "mri3"}:
         fo = _read(flair_only / "cv_summary.json")
         flair_line = (f"- With FLAIR alone (NIfTI, DICOM, one gray slice) only the FLAIR members vote: their own "
-                      f"ensemble's CV Dice is {fo['dice_mean']:.3f} [{fo['dice_ci95'][0]:.3f}, "
-                      f"{fo['dice_ci95'][1]:.3f}] (`{flair_only}`), expect that rather than the full ensemble's.")
+                      f"ensemble's CV Dice is {dice_cell(fo)} (`{flair_only}`), expect that rather than the full ensemble's.")
     complete_line = (
         f"The one complete volume (TCGA_CS_4942, all 20 slices): Dice {complete['dice']:.3f}, "
         f"{complete['false_positive_slices']} false-positive slice(s) among its "
         f"{complete['n_slices'] - complete['tumor_slices']} tumor-free slices." if complete else "")
-    lo, hi = summary["dice_ci95"]
+    dice = MetricsReport.from_json(summary).estimate("dice_mean")
+    if dice is None or dice.ci is None:
+        raise TumorscopeError("no mean Dice with a CI in the chosen ensemble's CV summary", cv[best])
+    lo, hi = dice.ci
     member_cvs = [_read(d / "cv_summary.json") for d in cv_members]  # each member's folds scored alone
     candidates = {c: ms for c, ms in zip(cv, cand_members)} | ({flair_only: read_members(flair_only)} if flair_only else {})
     publish_line = shell_join(["tumorscope", "models", "publish", name, "--cv", *map(str, cv), "--final",
