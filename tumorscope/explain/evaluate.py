@@ -110,7 +110,7 @@ def evaluate_explanations(
         rows.extend(stack_rows)
     return summarize_explanations(rows, list(methods), seconds, n_boot, seed) | {
         "task": bundle.task,
-        "layer": explainer.layer,
+        "layer": explainer.layer_names,
         "tolerance_px": tolerance,
         "steps": steps,
         "explained_score": (
