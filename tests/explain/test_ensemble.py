@@ -6,25 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from tests.explain.helpers import make_flair_only, tiny_ensemble_bundle
-from tests.synthetic import write_kaggle3m
-from tumorscope.data.dataset import load_dataset
-from tumorscope.data.volumes import load_stacks
 from tumorscope.errors import TumorscopeError
 from tumorscope.explain.evaluate import evaluate_explanations, explainer_for
 from tumorscope.explain.evidence import segmentation_evidence
 from tumorscope.explain.layers import embeddings, member_layers
-
-
-@pytest.fixture(scope="module")
-def ens(tmp_path_factory):
-    """(bundle, dataset root, stacks): patients 0 and 2 have tumor, patient 2 is FLAIR-only."""
-    root = tmp_path_factory.mktemp("ens")
-    bundle = tiny_ensemble_bundle(root / "ens_bundle")
-    data = write_kaggle3m(root / "lgg", n_patients=3, n_slices=4, size=32)
-    make_flair_only(sorted((data / "kaggle_3m").iterdir())[2])
-    stacks = load_stacks(load_dataset(data).samples)
-    return bundle, data, stacks
 
 
 def _inputs(bundle, stacks):
