@@ -98,3 +98,17 @@ def test_evaluate_then_report_draws_an_ensemble_bundle(ens, tmp_path):
     page = html.read_text()
     assert 'alt="t-SNE"' in page and 'alt="worst case"' in page  # embeddings and Grad-CAM gallery drawn
     assert "could not be drawn" not in page
+
+
+def test_explain_one_flair_only_patient_names_the_voting_members_layer(ens, tmp_path):
+    import json
+
+    from tumorscope.cli import main
+
+    bundle, data, _ = ens
+    patient = sorted((data / "kaggle_3m").iterdir())[2]
+    out = tmp_path / "ex"
+    assert main(["explain", "--model", str(bundle.path), "-i", str(patient), "-o", str(out), "--method", "gradcam"]) == 0
+    summary = json.loads((out / "explain.json").read_text())
+    assert summary["layer"].startswith("members.0.") and "members.1." not in summary["layer"]  # the FLAIR member only
+    assert summary["slices"] and all((out / r["heatmap"]).exists() for r in summary["slices"])
