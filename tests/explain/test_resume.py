@@ -44,6 +44,7 @@ def test_a_rerun_skips_finished_methods_and_says_so(ens, tmp_path, monkeypatch, 
         assert _run(bundle, data, out, "gradcam", "saliency", "ig") == 0
     assert set(seen) == {"ig"}  # only the new method ran
     assert "gradcam: finished in an earlier run, skipped" in caplog.text
+    assert "baseline: finished in an earlier run, skipped" in caplog.text  # the method list is not in the key
     again = _metrics(out)
     assert again["reused"] == ["gradcam", "saliency"] and set(again["methods"]) == {"gradcam", "saliency", "ig"}
     for m in ("gradcam", "saliency"):

@@ -99,6 +99,7 @@ def evaluate_explanations(
     batches = _prepare(explainer, bundle.preprocessor, stacks, picks)
     base = parts.load("baseline")
     if base is None:
+        log.info("explain: baseline: scoring %d tumor slices of %d volumes", len(picks), len(batches))
         base = {"rows": [_base_row(explainer, b.stack, k, b.x[j], b.masks[j], b.targets.described[j],
                                    b.targets.select[j : j + 1], tolerance, steps, seed)
                          for b in progress(batches, desc="chance baseline") for j, k in enumerate(b.ks)]}
@@ -110,6 +111,7 @@ def evaluate_explanations(
     for m in methods:
         part = parts.load(m)
         if part is None:
+            log.info("explain: %s: started", m)
             try:
                 part = _method_part(explainer, batches, m, tolerance, steps, seed)
             except Exception as exc:  # noqa: BLE001 - one failing method must not lose the others
