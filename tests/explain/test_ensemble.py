@@ -71,6 +71,9 @@ def test_cam_on_an_ensemble_at_any_batch_composition(ens, method):
         ex.score(torch.cat([x] * 3), ex.targets(x).select[:1])  # other-sized calls in between, as evaluate makes
         maps = ex.attribute(x, method)
         assert maps.shape == (len(x), 32, 32) and np.isfinite(maps).all() and (maps >= 0).all()
+        fresh = explainer_for(bundle)  # no earlier call: nothing stale to borrow (the old code broadcast a
+        fresh.batch_size = 3  # batch-of-1 gradient over an 11-image activation and returned 11 maps, silently)
+        assert np.allclose(maps, fresh.attribute(x, method), atol=1e-6)
 
 
 def test_ensemble_cam_is_the_mean_of_the_members_maps(ens):
