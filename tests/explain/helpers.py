@@ -103,3 +103,27 @@ def write_busi(root: Path, n_per_class: int = 3, seed: int = 0) -> Path:
             PILImage.fromarray(np.repeat(img.astype(np.uint8)[..., None], 3, axis=-1)).save(base / cls / f"{cls} ({i}).png")
             PILImage.fromarray((mask * 255).astype(np.uint8)).save(base / cls / f"{cls} ({i})_mask.png")
     return root
+
+
+def tiny_ensemble_bundle(path: Path, size: int = 32) -> Bundle:
+    """An lgg-flair-seg-like ensemble bundle of untrained width-4 U-Nets: one reads FLAIR (channel 1), one reads
+    all three MR sequences, so on a FLAIR-only input (all channels equal) only the first one votes."""
+    torch.manual_seed(0)
+    members = [{"name": "unet2d", "in_channels": 1, "options": {"width": 4}, "channels": [1]},
+               {"name": "unet2d", "in_channels": 3, "options": {"width": 4}, "channels": [0, 1, 2]}]
+    model = build_model("ensemble", 3, 1, members=members)
+    config = {"name": path.name, "task": "segmentation", "classes": ["tumor"],
+              "model": {"name": "ensemble", "in_channels": 3, "out_channels": 1, "options": {"members": members}},
+              "preprocessing": {"channels": "mri3", "size": [size, size]}, "postprocessing": {"threshold": 0.5}}
+    return save_bundle(path, model, config)
+
+
+def make_flair_only(patient_dir: Path) -> None:
+    """Rewrite a kaggle_3m patient's slices with FLAIR in all three channels, as the LGG data does for patients
+    missing a sequence (3 of the shared data's 83 patients)."""
+    import tifffile
+
+    for tif in patient_dir.glob("*.tif"):
+        if not tif.name.endswith("_mask.tif"):
+            img = tifffile.imread(tif)
+            tifffile.imwrite(tif, np.repeat(img[..., 1:2], 3, axis=-1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,10 @@ predicted mask (whole image when none is predicted); classification the predicte
 --evaluate writes OUT/explain_metrics.json: per method the pointing game (heatmap maximum inside the
 tumor mask grown by --tolerance pixels), the share of positive heatmap energy inside the mask, and the
 deletion/insertion AUCs (model probability as the most-salient pixels are removed / inserted first; lower
-deletion = more faithful), each with a 95% bootstrap CI over patients, beside chance baselines."""
+deletion = more faithful), each with a 95% bootstrap CI over patients, beside chance baselines.
+Each method's results are saved in OUT/explain_parts/ as soon as it finishes: rerunning the same command
+skips finished methods and recomputes an interrupted one. A method that fails is recorded (explain_metrics.json
+"failed"), the others still run, and the command exits with status 1 naming it."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,13 +90,19 @@ def _cmd_evaluate(args: argparse.Namespace, bundle: Any) -> int:
         raise TumorscopeError("no tumor masks in the selected samples: faithfulness needs masks", args.data)
     metrics = evaluate_explanations(
         bundle, stacks, args.methods, max_slices=args.max_slices, tolerance=args.tolerance, steps=args.steps,
-        n_boot=args.boot, layer=args.layer,
+        n_boot=args.boot, layer=args.layer, out_dir=args.out,
     )
     metrics.update({"model": bundle.name, "model_path": str(bundle.path), "data": str(args.data), "split": args.split,
                     "skipped_unreadable": skipped})
     write_json(args.out / "explain_metrics.json", metrics)
     print(format_explain_metrics(metrics))
     print(f"written: {args.out / 'explain_metrics.json'}")
+    if metrics["failed"]:
+        for name, error in metrics["failed"].items():
+            print(f"tumorscope: explain: method {name} failed: {error}", file=sys.stderr)
+        print(f"tumorscope: explain: {len(metrics['failed'])} method(s) failed ({', '.join(metrics['failed'])}); "
+              "rerun the same command to retry them (finished methods are skipped)", file=sys.stderr)
+        return 1
     return 0
 
 

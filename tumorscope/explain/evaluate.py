@@ -4,15 +4,19 @@ Each tumor slice (LGG) or tumor image (BUSI benign/malignant) is explained with 
 of :mod:`tumorscope.explain.faithfulness` are averaged over slices, with 95% bootstrap CIs that resample
 whole patients (images when the dataset has no patients). Chance levels are reported beside them: a
 random point (pointing game), a uniform map (energy) and a random pixel order (deletion/insertion).
+Methods run one after the other; each finished one is saved and reused by a rerun (:mod:`.parts`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from tumorscope.data.volumes import SliceStack
 from tumorscope.evaluate.bootstrap import cluster_bootstrap_ci
@@ -23,7 +27,8 @@ from tumorscope.explain.faithfulness import (
     pointing_hit,
     tolerance_region,
 )
-from tumorscope.explain.methods import METHODS, Explainer, to_grid
+from tumorscope.explain.methods import METHODS, Explainer, Targets, to_grid
+from tumorscope.explain.parts import Parts
 from tumorscope.progress import progress
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,9 @@ def pick_tumor_slices(stacks: list[SliceStack], max_slices: int | None = None) -
     return [(int(i), int(k)) for i, k in picks]
 
 
+CAMS = ("gradcam", "gradcampp")
+
+
 def evaluate_explanations(
     bundle: Any,
     stacks: list[SliceStack],
@@ -75,42 +83,50 @@ def evaluate_explanations(
     n_boot: int = 1000,
     seed: int = 0,
     layer: str | None = None,
+    out_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Explain every picked tumor slice with every method and score the maps (see module docstring)."""
+    """Explain every picked tumor slice with every method and score the maps (see module docstring).
+
+    Method by method: with ``out_dir`` each finished one (and the chance baseline before them) is saved at once
+    and a rerun with the same settings skips it (:mod:`tumorscope.explain.parts`). A method that raises is
+    recorded under ``failed`` (its error) and the others still run."""
     explainer = explainer_for(bundle, layer)
-    pre = bundle.preprocessor
     picks = pick_tumor_slices(stacks, max_slices)
-    by_stack: dict[int, list[int]] = {}
-    for i, k in picks:
-        by_stack.setdefault(i, []).append(k)
-    rows: list[dict[str, Any]] = []
-    seconds = dict.fromkeys(methods, 0.0)
-    for i, ks in progress(list(by_stack.items()), desc="explaining", total=len(by_stack)):
-        stack = stacks[i]
-        x = pre.tensor(stack.images, stack.id)[ks]  # the volume is normalised as a whole, as in training
-        targets = explainer.targets(x)
-        masks = stack.masks[ks]  # type: ignore[index]
-        stack_rows = [_base_row(explainer, stack, k, x[j], masks[j], targets.described[j], targets.select[j : j + 1],
-                                tolerance, steps, seed) for j, k in enumerate(ks)]
-        for m in methods:
-            t0 = time.perf_counter()
-            maps = explainer.attribute(x, m, targets)
-            seconds[m] += time.perf_counter() - t0
-            native = to_grid(maps, masks.shape[-2:])
-            for j, row in enumerate(stack_rows):
-                curves = perturbation_curves(_scorer(explainer, targets.select[j : j + 1]), x[j], maps[j], steps, seed)
-                row["methods"][m] = {
-                    "pointing_game": float(pointing_hit(native[j], masks[j], tolerance)),
-                    "energy_in_mask": energy_in_mask(native[j], masks[j]),
-                    "deletion_auc": curve_auc(curves["deletion"]),
-                    "insertion_auc": curve_auc(curves["insertion"]),
-                    "deletion_curve": curves["deletion"].round(4).tolist(),
-                    "insertion_curve": curves["insertion"].round(4).tolist(),
-                }
-        rows.extend(stack_rows)
-    return summarize_explanations(rows, list(methods), seconds, n_boot, seed) | {
+    settings = {"model": bundle.name, "weights": bundle.config.get("weights_sha256"), "task": bundle.task,
+                "slices": [[stacks[i].id, k] for i, k in picks], "tolerance": tolerance, "steps": steps,
+                "seed": seed, "layer": layer, "threshold": explainer.threshold, "ig_steps": explainer.ig_steps}
+    parts = Parts(out_dir, settings)
+    batches = _prepare(explainer, bundle.preprocessor, stacks, picks)
+    base = parts.load("baseline")
+    if base is None:
+        log.info("explain: baseline: scoring %d tumor slices of %d volumes", len(picks), len(batches))
+        base = {"rows": [_base_row(explainer, b.stack, k, b.x[j], b.masks[j], b.targets.described[j],
+                                   b.targets.select[j : j + 1], tolerance, steps, seed)
+                         for b in progress(batches, desc="chance baseline") for j, k in enumerate(b.ks)]}
+        parts.save("baseline", base)
+    rows: list[dict[str, Any]] = base["rows"]
+    seconds: dict[str, float] = {}
+    failed: dict[str, str] = {}
+    layers: list[str] = []
+    for m in methods:
+        part = parts.load(m)
+        if part is None:
+            log.info("explain: %s: started", m)
+            try:
+                part = _method_part(explainer, batches, m, tolerance, steps, seed)
+            except Exception as exc:  # noqa: BLE001 - one failing method must not lose the others
+                log.error("explain: %s failed: %s: %s", m, type(exc).__name__, exc)
+                failed[m] = f"{type(exc).__name__}: {exc}"
+                continue
+            parts.save(m, part)
+        seconds[m] = part["seconds"]
+        layers += [part["layer"]] if part.get("layer") and part["layer"] not in layers else []
+        for row, scores in zip(rows, part["rows"]):
+            row["methods"][m] = scores
+    done = [m for m in methods if m not in failed]
+    return summarize_explanations(rows, done, seconds, n_boot, seed) | {
         "task": bundle.task,
-        "layer": explainer.layer,
+        "layer": "; ".join(layers) or layer,
         "tolerance_px": tolerance,
         "steps": steps,
         "explained_score": (
@@ -118,7 +134,54 @@ def evaluate_explanations(
             if bundle.task == "segmentation" else "logit of the predicted class"
         ),
         "n_tumor_slices_available": len(pick_tumor_slices(stacks)),
+        "failed": failed,
+        "reused": [m for m in parts.reused if m != "baseline"],
     }
+
+
+@dataclass
+class _Batch:
+    """The picked slices of one volume: network input, explained targets and tumor masks."""
+
+    stack: SliceStack
+    ks: list[int]
+    x: torch.Tensor
+    targets: Targets
+    masks: np.ndarray
+
+
+def _prepare(explainer: Explainer, pre: Any, stacks: list[SliceStack], picks: list[tuple[int, int]]) -> list[_Batch]:
+    by_stack: dict[int, list[int]] = {}
+    for i, k in picks:
+        by_stack.setdefault(i, []).append(k)
+    out = []
+    for i, ks in progress(list(by_stack.items()), desc="preparing", total=len(by_stack)):
+        x = pre.tensor(stacks[i].images, stacks[i].id)[ks]  # the volume is normalised as a whole, as in training
+        out.append(_Batch(stacks[i], ks, x, explainer.targets(x), stacks[i].masks[ks]))  # type: ignore[index]
+    return out
+
+
+def _method_part(
+    explainer: Explainer, batches: list[_Batch], m: str, tolerance: float, steps: int, seed: int
+) -> dict[str, Any]:
+    """One method's scores for every picked slice (in pick order), its attribution time and Grad-CAM layer."""
+    rows, seconds = [], 0.0
+    for b in progress(batches, desc=f"explaining ({m})", total=len(batches)):
+        t0 = time.perf_counter()
+        maps = explainer.attribute(b.x, m, b.targets)
+        seconds += time.perf_counter() - t0
+        native = to_grid(maps, b.masks.shape[-2:])
+        for j in range(len(b.ks)):
+            curves = perturbation_curves(_scorer(explainer, b.targets.select[j : j + 1]), b.x[j], maps[j], steps, seed)
+            rows.append({
+                "pointing_game": float(pointing_hit(native[j], b.masks[j], tolerance)),
+                "energy_in_mask": energy_in_mask(native[j], b.masks[j]),
+                "deletion_auc": curve_auc(curves["deletion"]),
+                "insertion_auc": curve_auc(curves["insertion"]),
+                "deletion_curve": curves["deletion"].round(4).tolist(),
+                "insertion_curve": curves["insertion"].round(4).tolist(),
+            })
+    return {"rows": rows, "seconds": seconds, "layer": explainer.layer_names if m in CAMS else None}
 
 
 def _scorer(explainer: Explainer, select: Any) -> Any:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from tumorscope.data.volumes import SliceStack
-from tumorscope.explain.layers import embeddings, target_layer
+from tumorscope.explain.layers import embeddings
 from tumorscope.progress import progress
 
 
@@ -52,14 +52,12 @@ def segmentation_evidence(bundle: Any, stacks: list[SliceStack], max_embed: int 
 
     model, pre, post = bundle.model, bundle.preprocessor, bundle.postprocess
     results, feats, labels, cases = [], [], [], []
-    layer = None
     for stack in progress(stacks, desc="predicting", total=len(stacks)):
         prob = predict_probabilities(model, pre, stack.images, tta=post.tta)
         res = score_patient(stack, prob, post)
         results.append(res)
         x = pre.tensor(stack.images, stack.id)
-        layer = layer or target_layer(model, x[:1], "segmentation")
-        feats.append(embeddings(model, x, "segmentation", layer)[0].numpy())
+        feats.append(embeddings(model, x, "segmentation")[0].numpy())
         labels += ["tumor" if t else "no tumor" for t in res.slice_truth]
         if res.truth_voxels > 0 and stack.masks is not None:
             k = int(stack.masks.reshape(stack.n_slices, -1).sum(1).argmax())
@@ -95,13 +93,12 @@ def classification_evidence(
     shown = {int(order[i]) for i in (0, len(order) // 2, len(order) - 1)} if len(order) else set()
     keep_set = set(keep.tolist())
     todo = sorted(keep_set | shown)
-    feats, cases, layer = [], [], None
+    feats, cases = [], []
     for start in progress(range(0, len(todo), 32), desc="embedding", total=(len(todo) + 31) // 32):
         chunk = todo[start : start + 32]
         arrays = [image_array(files[i]) for i in chunk]
         x = torch.stack([image_tensor(pre, a, files[i]) for a, i in zip(arrays, chunk)])
-        layer = layer or target_layer(model, x[:1], "classification")
-        f = embeddings(model, x, "classification", layer)[0].numpy()
+        f = embeddings(model, x, "classification")[0].numpy()
         feats += [f[j] for j, i in enumerate(chunk) if i in keep_set]
         for j, i in enumerate(chunk):
             if i in shown:

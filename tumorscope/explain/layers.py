@@ -1,4 +1,5 @@
-"""Which layer to explain and what a network "sees": target-layer choice and penultimate embeddings.
+"""Which layer to explain and what a network "sees": target-layer choice, the one way to reach the layers of
+an ensemble's members, and penultimate embeddings.
 
 The target layer is found by one probing forward pass, so it works for any network of the registry:
 for segmentation the deepest feature map with the most channels (the U-Net bottleneck; skip-connection
@@ -6,16 +7,92 @@ concatenations excluded), taken after its last activation, as Grad-CAM assumes (
 end in a signed sum, which measured worse on validation patients: docs/explainability.md); for
 classification the last feature map that still has a spatial extent (``layer4`` of a ResNet, the last
 conv block of a small CNN) before global pooling.
+
+An ensemble (:class:`~tumorscope.models.ensemble.ProbabilityEnsemble`) is several networks: every hook-based
+tool asks :func:`member_layers` for one layer per member, and :func:`for_input` keeps those of the members that
+vote on a given batch (a member that does not vote never runs, so a hook on it would never fire).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from tumorscope.errors import TumorscopeError
+from tumorscope.models.ensemble import ProbabilityEnsemble
 
 ACTIVATIONS = (nn.ReLU, nn.PReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.ReLU6)
+
+
+@dataclass(frozen=True)
+class MemberLayer:
+    """A layer of one network inside a model: ``member`` is the ensemble member's index (None for a plain
+    network), ``prefix`` that network's name in the model (``members.2.`` or ``""``), ``layer`` the name inside it."""
+
+    member: int | None
+    prefix: str
+    layer: str
+
+    @property
+    def path(self) -> str:
+        """The layer's name in the whole model (``model.named_modules()``)."""
+        return self.prefix + self.layer
+
+
+def networks(model: nn.Module) -> list[tuple[int | None, nn.Module]]:
+    """(member index, network) of every network inside ``model``: an ensemble's members, else the model."""
+    if isinstance(model, ProbabilityEnsemble):
+        return list(enumerate(model.members))
+    return [(None, model)]
+
+
+def network_input(model: nn.Module, member: int | None, x: torch.Tensor) -> torch.Tensor:
+    """What network ``member`` reads of the model's input ``x`` (its channels, at its size)."""
+    return model.member_input(member, x) if isinstance(model, ProbabilityEnsemble) and member is not None else x
+
+
+def _voters(model: nn.Module, x: torch.Tensor) -> set[int | None]:
+    if isinstance(model, ProbabilityEnsemble):
+        return set(model.voters(x))
+    return {None}
+
+
+def member_layers(
+    model: nn.Module, x: torch.Tensor, task: str, layer: str | None = None, voting: bool = True
+) -> list[MemberLayer]:
+    """One layer per network of ``model`` (see module docstring), in member order; with ``voting`` only the
+    networks that run on ``x``. ``layer`` overrides the choice: a name inside every member (or inside a plain
+    network), or one member's full name (``members.1.<name>``)."""
+    out = []
+    for member, net in networks(model):
+        prefix = "" if member is None else f"members.{member}."
+        names = dict(net.named_modules())
+        if layer is None:
+            name = target_layer(net, network_input(model, member, x[:1]), task)
+        elif layer in names:
+            name = layer
+        elif prefix and layer.startswith(prefix) and layer[len(prefix):] in names:
+            name = layer[len(prefix):]
+        else:
+            continue
+        out.append(MemberLayer(member, prefix, name))
+    if not out:
+        raise TumorscopeError(f"no layer {layer!r} in {type(model).__name__} (see named_modules())")
+    return for_input(model, x, out) if voting else out
+
+
+def for_input(model: nn.Module, x: torch.Tensor, layers: list[MemberLayer]) -> list[MemberLayer]:
+    """The ``layers`` of the networks that run on the batch ``x`` (an ensemble's voters)."""
+    voters = _voters(model, x)
+    kept = [p for p in layers if p.member in voters]
+    if not kept:
+        raise TumorscopeError(
+            f"layer {', '.join(p.path for p in layers)} is in a member that does not vote on this input (members "
+            f"{sorted(v for v in voters if v is not None)} do: all input channels are equal); choose another --layer"
+        )
+    return kept
 
 
 def _feature_maps(model: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
@@ -41,7 +118,10 @@ def _feature_maps(model: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[in
 
 
 def target_layer(model: nn.Module, x: torch.Tensor, task: str) -> str:
-    """The name of the submodule Grad-CAM should use (see module docstring)."""
+    """The name of the submodule of one network that Grad-CAM should use (see module docstring); for an
+    ensemble use :func:`member_layers`."""
+    if isinstance(model, ProbabilityEnsemble):
+        raise TypeError("an ensemble has one target layer per member: use member_layers()")
     maps = _feature_maps(model, x[:1])
     if task == "segmentation":
         if maps:
@@ -67,25 +147,39 @@ def _last_linear(model: nn.Module) -> nn.Linear | None:
 
 
 @torch.no_grad()
-def embeddings(model: nn.Module, x: torch.Tensor, task: str, layer: str, batch_size: int = 32) -> tuple[
-    torch.Tensor, torch.Tensor
-]:
-    """(features (N, F), outputs) for a batch: the input of a classifier's last linear layer, or the
-    target layer's map averaged over space (segmentation bottleneck); ``outputs`` are the logits."""
+def embeddings(
+    model: nn.Module, x: torch.Tensor, task: str, layer: str | None = None, batch_size: int = 32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features (N, F), outputs) for a batch: the input of a classifier's last linear layer, or the target
+    layer's map averaged over space (segmentation bottleneck); ``outputs`` are the model's logits.
+
+    An ensemble's features are its members' features side by side, every member run on its own input (voting
+    or not), so F is the same for every batch."""
     model.eval()
-    head = _last_linear(model) if task != "segmentation" else None
-    module = head if head is not None else dict(model.named_modules())[layer]
+    layers = member_layers(model, x, task, layer, voting=False)
+    nets = dict(networks(model))
+    feats, outs = [], []
+    for i in range(0, x.shape[0], batch_size):
+        xb = x[i : i + batch_size]
+        parts = [_features(nets[p.member], network_input(model, p.member, xb), task, p) for p in layers]
+        feats.append(torch.cat([f for f, _ in parts], dim=1))
+        outs.append(parts[0][1] if layers[0].member is None else model(xb).float())  # a plain network ran once
+    return torch.cat(feats), torch.cat(outs)
+
+
+def _features(net: nn.Module, x: torch.Tensor, task: str, where: MemberLayer) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, F) features and the outputs of one network (see :func:`embeddings`), from one forward pass."""
+    head = _last_linear(net) if task != "segmentation" else None
     got: list[torch.Tensor] = []
     if head is not None:
-        handle = module.register_forward_pre_hook(lambda _m, inp: got.append(inp[0].flatten(1)))
+        handle = head.register_forward_pre_hook(lambda _m, inp: got.append(inp[0].flatten(1)))
     else:
+        module = dict(net.named_modules())[where.layer]
         handle = module.register_forward_hook(lambda _m, _i, out: got.append(out.float().mean(dim=(2, 3))))
-    feats, outs = [], []
     try:
-        for i in range(0, x.shape[0], batch_size):
-            got.clear()
-            outs.append(model(x[i : i + batch_size]).float())
-            feats.append(got[-1].float())
+        out = net(x).float()
     finally:
         handle.remove()
-    return torch.cat(feats), torch.cat(outs)
+    if not got:
+        raise TumorscopeError(f"layer {where.path} did not run in a forward pass of {type(net).__name__}")
+    return got[-1].float(), out

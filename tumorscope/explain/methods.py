@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tumorscope.errors import TumorscopeError
+from tumorscope.explain.layers import MemberLayer, for_input, member_layers
 
 METHODS = ("gradcam", "gradcampp", "saliency", "ig", "occlusion")
 
@@ -63,9 +64,11 @@ class Targets:
 
 
 class Explainer:
-    """Heatmaps for one network. Build it once per model: monai's CAM keeps its hooks on the network.
+    """Heatmaps for one network or ensemble. Build it once per model: monai's CAM keeps its hooks on the network.
 
-    ``layer`` overrides the automatic Grad-CAM target layer (a name from ``model.named_modules()``).
+    ``layer`` overrides the automatic Grad-CAM target layer (a name from ``model.named_modules()``; for an
+    ensemble a name inside every member, or one member's ``members.<i>.<name>``). An ensemble's Grad-CAM is the
+    mean of the maps of its score taken at each voting member's layer (:func:`~tumorscope.explain.layers.member_layers`).
     """
 
     def __init__(
@@ -88,7 +91,9 @@ class Explainer:
         # eval() on the wrappers too: monai's CAM restores the wrapper's mode onto the whole network
         self.logit = ScoreModel(self.model, task).eval()
         self.prob = ScoreModel(self.model, task, probability=True).eval()
-        self._cams: dict[str, Any] = {}
+        self._cams: dict[tuple[str, ...], Any] = {}
+        self._layers: tuple[str | None, list[MemberLayer]] | None = None  # (override, every member's layer)
+        self._used: dict[str, None] = {}  # layers Grad-CAM used, in order
 
     # -- targets and scores ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -129,14 +134,16 @@ class Explainer:
         return torch.cat(out).numpy()
 
     # -- attribution ----------------------------------------------------------------------------------
-    def target_layer(self, x: torch.Tensor) -> str:
-        if self.layer is None:
-            from tumorscope.explain.layers import target_layer
+    def layers_for(self, x: torch.Tensor) -> list[MemberLayer]:
+        """The Grad-CAM layers of the networks that run on the batch ``x`` (chosen once per model)."""
+        if self._layers is None or self._layers[0] != self.layer:
+            self._layers = (self.layer, member_layers(self.model, x, self.task, self.layer, voting=False))
+        return for_input(self.model, x, self._layers[1])
 
-            self.layer = target_layer(self.model, x, self.task)
-        elif self.layer not in dict(self.model.named_modules()):
-            raise TumorscopeError(f"no layer {self.layer!r} in {type(self.model).__name__} (see named_modules())")
-        return self.layer
+    @property
+    def layer_names(self) -> str | None:
+        """The layers Grad-CAM used so far (comma-separated), else the ``layer`` option."""
+        return ", ".join(self._used) if self._used else self.layer
 
     def attribute(self, x: torch.Tensor, method: str, targets: Targets | None = None) -> np.ndarray:
         """(N, H, W) float32 maps for the (N, C, H, W) network input ``x``."""
@@ -151,15 +158,25 @@ class Explainer:
         return np.concatenate(maps).astype(np.float32)
 
     def _cam(self, kind: str, x: torch.Tensor, select: torch.Tensor) -> np.ndarray:
+        """monai's (Grad-)CAM at each voting network's layer, averaged. Its hooks stay on the network and keep the
+        last call's tensors, so they are cleared first: a layer that did not run can never lend a stale map."""
         from monai.visualize import GradCAM, GradCAMpp
 
-        if kind not in self._cams:
-            layer = "model." + self.target_layer(x)
+        layers = self.layers_for(x)
+        key = (kind, *(p.path for p in layers))
+        if key not in self._cams:
             cls = GradCAM if kind == "gradcam" else GradCAMpp
-            self._cams[kind] = cls(self.logit, target_layers=layer, postprocessing=lambda m: m)
-        with torch.enable_grad():
-            cam = self._cams[kind](x.clone().requires_grad_(True), class_idx=0, select=select)
-        return cam[:, 0].detach().numpy()
+            names: Any = [f"model.{p.path}" for p in layers]  # monai annotates str, takes a sequence (ensure_tuple)
+            self._cams[key] = cls(self.logit, target_layers=names, postprocessing=lambda m: m)
+        cam = self._cams[key]
+        maps = []
+        for j, p in enumerate(layers):
+            cam.nn_module.activations.clear()
+            cam.nn_module.gradients.clear()
+            with torch.enable_grad():
+                maps.append(cam(x.clone().requires_grad_(True), class_idx=0, layer_idx=j, select=select)[:, 0].detach())
+            self._used[p.path] = None
+        return torch.stack(maps).mean(dim=0).numpy()
 
     def _gradcam(self, x: torch.Tensor, select: torch.Tensor) -> np.ndarray:
         return self._cam("gradcam", x, select)

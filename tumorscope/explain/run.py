@@ -68,7 +68,7 @@ def explain_input(
         (tmp / "heatmaps").mkdir()
         for inp in inputs:
             summary["slices"] += _explain_one(explainer, bundle, inp, tmp, method, max_slices)
-        summary["layer"] = explainer.layer if method in ("gradcam", "gradcampp") else None
+        summary["layer"] = explainer.layer_names if method in ("gradcam", "gradcampp") else None
         (tmp / "explain.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
