@@ -64,6 +64,29 @@ def test_finds_the_tumor_of_its_held_out_example_patient(lgg_dir, tmp_path):
     assert summary["dice_vs_ground_truth"] > 0.6
 
 
+def _report_draws(evaluation, tmp_path) -> str:
+    """`tumorscope report` of an evaluation folder: exit 0 and no section that failed to draw."""
+    html = tmp_path / "report.html"
+    assert main(["report", str(evaluation), "-o", str(html)]) == 0
+    text = html.read_text()
+    assert "could not be drawn" not in text
+    return text
+
+
+@pytest.mark.shared_data
+def test_ensemble_evaluation_of_a_held_out_patient_is_reported(lgg_dir, tmp_path):
+    """The shipped four-U-Net ensemble: evaluate on its held-out example patient, then draw the report (its
+    embedding and overlay sections once failed on ensembles: a forward hook that never fired)."""
+    example = load_bundle(NAME).config["example_volume"]
+    data = tmp_path / "lgg" / "kaggle_3m"
+    data.mkdir(parents=True)
+    (data / example).symlink_to(lgg_dir / "kaggle_3m" / example)
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", NAME, "--data", str(data.parent), "--out", str(out), "--boot", "20"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["dice_mean"] > 0.6
+    assert "Dice" in _report_draws(out, tmp_path)
+
+
 CLASSIFIERS = ("brain-mri-tumor-type", "breast-us-lesion", "colon-histo-tumor")
 
 
@@ -91,6 +114,7 @@ def test_colon_bundle_on_images_it_never_saw(colon_dir, tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["excluded_seen_in_training"] >= 60 and m["n"] >= 10
     assert m["accuracy"] >= 0.9
+    _report_draws(out, tmp_path)
 
 
 ALL_IMAGE_BUNDLES = [  # name, dataset fixture, folder scored, images it trained on (None: all), mirror TTA stored
@@ -119,6 +143,7 @@ def test_bundle_trained_on_every_image_is_never_scored_on_them(name, fixture, fo
         m = json.loads((out / "metrics.json").read_text())
         assert m["excluded_seen_in_training"] >= n_seen and m["n"] <= 10  # only images dedup dropped
         assert m["tta"] is tta
+        _report_draws(out, tmp_path)
     assert bundle.tta is tta
     by_class: dict[str, list] = {}
     for s in load_dataset(data).samples:
@@ -126,3 +151,6 @@ def test_bundle_trained_on_every_image_is_never_scored_on_them(name, fixture, fo
     samples = [s for group in by_class.values() for s in sorted(group, key=lambda s: s.image.name)[:5]]
     seen = evaluate_classification_bundle(bundle, samples, n_boot=20, exclude_seen=False)
     assert seen.counts["n"] == len(samples) == 5 * len(bundle.classes) and seen.value("accuracy") >= 0.9
+    seen.extra["model"] = name  # the smoke evaluation is drawn too: every bundled model's evaluation reports
+    seen.write(tmp_path / "seen" / "metrics.json")
+    _report_draws(tmp_path / "seen", tmp_path)

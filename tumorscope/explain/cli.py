@@ -9,6 +9,7 @@ from typing import Any
 
 from tumorscope.errors import TumorscopeError
 from tumorscope.explain.methods import METHODS
+from tumorscope.results import Estimate
 
 _EPILOG = """\
 examples:
@@ -109,7 +110,7 @@ def _cmd_evaluate(args: argparse.Namespace, bundle: Any) -> int:
 def format_explain_metrics(m: dict[str, Any]) -> str:
     """A table of the per-method means (with CIs) and the chance baselines."""
     def cell(s: dict[str, Any]) -> str:
-        return f"{s['mean']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]"
+        return Estimate.from_json(s).format()
 
     unit = "patients" if m.get("task") == "segmentation" else "groups (patients, or images without patient ids)"
     lines = [f"{m['n_slices']} tumor slices of {m['n_patients']} {unit} (pointing tolerance {m['tolerance_px']:g} px)",

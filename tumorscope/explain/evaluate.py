@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from tumorscope.data.volumes import SliceStack
+from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.bootstrap import cluster_bootstrap_ci
 from tumorscope.explain.faithfulness import (
     curve_auc,
@@ -30,6 +31,7 @@ from tumorscope.explain.faithfulness import (
 from tumorscope.explain.methods import METHODS, Explainer, Targets, to_grid
 from tumorscope.explain.parts import Parts
 from tumorscope.progress import progress
+from tumorscope.results import Estimate
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,6 @@ def load_scorable(samples: list[Any]) -> tuple[list[SliceStack], list[str]]:
     """Read the samples per volume; a volume that cannot be read (e.g. BUSI's ``benign (4)``, whose second
     mask has another size than the image) is left out and its problem returned, not fatal."""
     from tumorscope.data.volumes import load_stacks, volume_key
-    from tumorscope.errors import TumorscopeError
 
     groups: dict[str, list[Any]] = {}
     for s in samples:
@@ -218,12 +219,12 @@ def _base_row(
 def _stat(values: np.ndarray, groups: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
     """Mean over slices with a 95% CI from resampling whole groups (patients)."""
     if values.size == 0:
-        return {"mean": float("nan"), "ci95": [float("nan"), float("nan")], "n": 0}
+        return Estimate(float("nan"), float("nan"), float("nan"), 0, "slice").legacy()
     ids, g = np.unique(groups, return_inverse=True)
     sums = np.bincount(g, weights=values, minlength=len(ids))
     counts = np.bincount(g, minlength=len(ids)).astype(float)
     ci = cluster_bootstrap_ci(len(ids), lambda idx: float(sums[idx].sum() / counts[idx].sum()), n_boot=n_boot, seed=seed)
-    return {"mean": float(values.mean()), "ci95": ci, "n": int(values.size)}
+    return Estimate.of(float(values.mean()), ci, int(values.size), "slice").legacy()
 
 
 def summarize_explanations(

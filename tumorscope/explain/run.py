@@ -19,8 +19,7 @@ from tumorscope.errors import TumorscopeError
 from tumorscope.explain.evaluate import explainer_for
 from tumorscope.explain.methods import METHODS, Explainer, normalized
 from tumorscope.predict.inputs import PredictInput, read_input
-from tumorscope.predict.overlay import heat_overlay, save_rgb
-from tumorscope.predict.segment import display_channel
+from tumorscope.predict.overlay import display_channel, heat_overlay, save_rgb
 
 MAX_SLICES = 48
 
