@@ -112,7 +112,7 @@ def discover(path: Path) -> Source:
         return Source(path, "bundle", str(path))
     hint = "; for a cross-validation folder pass its fold folders" if (path / "cv_config.json").exists() else ""
     raise TumorscopeError("not a run, evaluation, explain or bundle folder (no metrics.csv, metrics.json, "
-                          f"explain_metrics.json or weights.pt){hint}", path)
+                          f"explain_metrics.json or bundle weights){hint}", path)
 
 
 def _resolve_data(ref: str | None, bases: list[Path]) -> Path | None:
