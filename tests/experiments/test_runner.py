@@ -77,7 +77,7 @@ def test_round_16_matches_its_old_scripts() -> None:
         *(f"tumorscope train {BUSI_FINAL} --seed {s} --out runs/cls16/final/busi_r18_s{s}" for s in (0, 1, 2)),
         f"tumorscope ensemble {final} --tta off --weights float16 --out runs/cls16/final_busi"]
     assert commands("cls16", "publish") == [
-        "python -m tumorscope.train.publish breast-us-lesion runs/cls16/busi_last_ens3 --final runs/cls16/final_busi"]
+        "tumorscope models publish breast-us-lesion runs/cls16/busi_last_ens3 --final runs/cls16/final_busi"]
 
 
 def test_other_rounds_keep_their_old_commands() -> None:
