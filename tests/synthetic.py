@@ -84,3 +84,12 @@ def read_segmentation_metrics(out: Path) -> dict:
     assert not missing, missing
     assert m["task"] == "segmentation" and 0.0 <= m["dice_mean"] <= 1.0
     return m
+
+
+def noisy_predictions(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices (n/3 each of 3 classes) and softmax probabilities of noisy logits favouring the true class."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), n // 3)
+    logits = rng.normal(size=(n, 3)) + 1.5 * np.eye(3)[y]
+    p = np.exp(logits)
+    return y, p / p.sum(1, keepdims=True)

@@ -12,6 +12,7 @@ from sklearn.metrics import (
 )
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
+from tests.synthetic import noisy_predictions
 from tumorscope.evaluate.classification import (
     binary_auc,
     calibration_bins,
@@ -26,12 +27,6 @@ from tumorscope.evaluate.classification import (
 CLASSES = ["a", "b", "c"]
 
 
-def noisy_predictions(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(3), n // 3)
-    logits = rng.normal(size=(n, 3)) + 1.5 * np.eye(3)[y]
-    p = np.exp(logits)
-    return y, p / p.sum(1, keepdims=True)
 
 
 def test_metrics_match_scikit_learn():

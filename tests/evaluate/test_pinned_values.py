@@ -7,6 +7,7 @@ earlier hand-written code (bincount confusion matrix, hand-rolled bootstrap) and
 import numpy as np
 import pytest
 
+from tests.synthetic import noisy_predictions as noisy
 from tumorscope.evaluate.bootstrap import bootstrap_ci, cluster_bootstrap_ci
 from tumorscope.evaluate.classification import classification_metrics
 from tumorscope.evaluate.segmentation import PatientResult, summarize
@@ -17,12 +18,6 @@ SCALARS = ("accuracy", "balanced_accuracy", "auc_macro", "sensitivity_macro", "s
            "precision_macro", "f1_macro", "ece")
 
 
-def noisy(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(3), n // 3)
-    logits = rng.normal(size=(n, 3)) + 1.5 * np.eye(3)[y]
-    p = np.exp(logits)
-    return y, p / p.sum(1, keepdims=True)
 
 
 def patients(n: int = 12, seed: int = 1) -> list[PatientResult]:

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from tests.synthetic import noisy_predictions
 from tumorscope.evaluate.classification import classification_report
 from tumorscope.report.figures import (
     FIGURES,
@@ -17,12 +18,6 @@ CLASSES = ["a", "b", "c"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def noisy_predictions(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(3), n // 3)
-    logits = rng.normal(size=(n, 3)) + 1.5 * np.eye(3)[y]
-    p = np.exp(logits)
-    return y, p / p.sum(1, keepdims=True)
 
 
 def test_plots_are_written(tmp_path):
