@@ -35,18 +35,6 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
 
-class _TextSafePath(type(Path())):  # type: ignore[misc]
-    """The path ``atomic_path`` yields: ``write_text`` (on it and on paths joined under it) writes UTF-8
-    whatever the locale, and text holding a non-UTF-8 file name (surrogate escapes) as ``\\xNN``
-    instead of failing with UnicodeEncodeError after all the work is done."""
-
-    def write_text(self, data: str, encoding: str | None = None, errors: str | None = None,
-                   newline: str | None = None) -> int:
-        if encoding is None and errors is None:
-            encoding, data = "utf-8", printable(data)
-        return super().write_text(data, encoding=encoding, errors=errors, newline=newline)
-
-
 def _temp_name(target: Path, kind: str = "tmp") -> Path:
     """``.<name>.<pid>.<random>.<kind>`` beside ``target``; a name too long for that is shortened
     (such a temporary is still cleaned when stale, but never restored onto its target)."""
@@ -54,7 +42,7 @@ def _temp_name(target: Path, kind: str = "tmp") -> Path:
     room = _NAME_MAX - len(f"..{os.getpid()}.01234567.{kind}~".encode())
     if len(os.fsencode(name)) > room:
         name = os.fsdecode(os.fsencode(name)[:room]) + "~"
-    return _TextSafePath(target.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}.{kind}"))
+    return target.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}.{kind}")
 
 
 def _write_error(exc: OSError, target: Path) -> TumorscopeError:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tumorscope.atomic import atomic_path
-from tumorscope.errors import TumorscopeError
+from tumorscope.errors import TumorscopeError, printable
 from tumorscope.results import Estimate, MetricsReport
 
 _EPILOG = """\
@@ -145,7 +145,7 @@ def write_per_patient_csv(rows: list[dict[str, Any]], path: Path) -> None:
     w.writeheader()
     w.writerows(rows)
     with atomic_path(path) as tmp:
-        tmp.write_text(buf.getvalue())
+        tmp.write_text(printable(buf.getvalue()), encoding="utf-8")  # names may hold non-UTF-8 bytes
 
 
 def format_metrics(m: MetricsReport | dict[str, Any]) -> str:

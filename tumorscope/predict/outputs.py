@@ -18,6 +18,7 @@ import numpy as np
 from tumorscope.atomic import atomic_path
 from tumorscope.bundle import Bundle
 from tumorscope.bundle.postprocess import PostProcess, count_components
+from tumorscope.errors import printable
 from tumorscope.io.image import Image
 from tumorscope.predict.classify import list_images, predict_files
 from tumorscope.predict.inputs import PredictInput
@@ -130,7 +131,7 @@ def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | 
     w.writerows(rows)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
-        (tmp / "predictions.csv").write_text(buf.getvalue())
+        (tmp / "predictions.csv").write_text(printable(buf.getvalue()), encoding="utf-8")  # names may hold non-UTF-8 bytes
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if single:
         probs = ", ".join(f"{c} {summary['probabilities'][c]:.3f}" for c in classes)
