@@ -23,14 +23,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tumorscope.errors import TumorscopeError, printable
+from tumorscope.errors import USER_OS_ERRNOS, TumorscopeError, printable
 
 _TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<token>[0-9a-f]{8})\.(?P<kind>tmp|old\.tmp)$")
 _LEGACY_TMP = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")  # mkstemp names of earlier versions
 _LEGACY_AGE_S = 24 * 3600
 _NAME_MAX = 255
-_USER_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS,
-                          errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENOTEMPTY})
+_USER_ERRNOS = USER_OS_ERRNOS | {errno.EEXIST, errno.ENOTEMPTY}  # a target in the way of the swap
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 

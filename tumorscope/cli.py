@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tumorscope import __version__
-from tumorscope.errors import TumorscopeError, display_path, printable
+from tumorscope.errors import USER_OS_ERRNOS, TumorscopeError, display_path, printable
 
 # Modules that each define ``register(subparsers)``; order is the pipeline's order in --help.
 _STAGES = (
@@ -91,10 +91,7 @@ def _explain_input(bundle: object, input_path: Path, out_dir: Path, method: str)
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 # OS errors a user fixes (a path too long, missing, a loop, no permission, a full or read-only disk):
 # one line and exit 2 like any TumorscopeError, wherever in the pipeline they surface.
-_USER_ERRNOS = frozenset({
-    errno.ENAMETOOLONG, errno.ENOENT, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT,
-    errno.EROFS, errno.ENOTDIR, errno.EISDIR,
-})
+_USER_ERRNOS = USER_OS_ERRNOS | {errno.ENOENT, errno.ELOOP}  # also a missing path or a symlink loop
 
 
 def _log_warning(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -16,6 +17,12 @@ def display_path(path: str | Path) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+# OS errors a user fixes (a path too long, no permission, a full or read-only disk, a file where a folder is
+# expected): reported as one line naming the path, never as an internal error. Callers add their own cases.
+USER_OS_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS,
+                            errno.ENOTDIR, errno.EISDIR})
 
 
 def printable(text: str) -> str:
