@@ -26,6 +26,7 @@ _STAGES = (
     "tumorscope.demo",
     "tumorscope.explain.cli",
     "tumorscope.report.cli",
+    "tumorscope.serve.cli",
 )
 
 

@@ -36,6 +36,15 @@ def write_segmentation(
     """Predict and write everything into ``out_dir`` atomically (all files or none)."""
     post = post or bundle.postprocess
     prob, mask = segment(bundle, inp, post)
+    return write_segmentation_result(bundle, inp, prob, mask, out_dir, post, synthetic)
+
+
+def write_segmentation_result(
+    bundle: Bundle, inp: PredictInput, prob: np.ndarray, mask: np.ndarray, out_dir: Path, post: PostProcess,
+    synthetic: bool = False,
+) -> dict[str, Any]:
+    """Write a computed segmentation (probabilities and post-processed mask, (N, Y, X) each) into ``out_dir``
+    atomically: the mask files, overlays and summary.json. Returns the summary."""
     tumor_slices = [i for i in range(mask.shape[0]) if mask[i].any()]
     vox = inp.voxel_volume
     summary: dict[str, Any] = {
@@ -99,10 +108,19 @@ def _write_masks(inp: PredictInput, mask: np.ndarray, out: Path) -> list[str]:
 
 
 def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | Path,
-                         tta: bool | None = None) -> dict[str, Any]:
+                         tta: bool | None = None, relative_to: Path | None = None, quiet: bool = False
+                         ) -> dict[str, Any]:
     """Classify one image or a folder of images; writes ``predictions.csv`` and ``summary.json`` into
-    ``out_dir`` atomically. In a folder, unreadable files are listed with their problem and skipped."""
+    ``out_dir`` atomically. In a folder, unreadable files are listed with their problem and skipped.
+    ``relative_to`` writes file names relative to that folder (a service shows no server path);
+    ``quiet`` prints nothing."""
     input_path, out_dir = Path(input_path), Path(out_dir)
+
+    def shown(path: Path) -> str:
+        if relative_to is not None and Path(path).is_relative_to(relative_to):
+            return str(Path(path).relative_to(relative_to))
+        return str(path)
+
     files = list_images(input_path)
     single = input_path.is_file()
     res = predict_files(bundle, files, strict=single, tta=tta)
@@ -110,12 +128,12 @@ def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | 
     rows = []
     for path, p in zip(res.paths, res.probs):
         k = int(np.argmax(p))
-        rows.append({"file": str(path), "predicted": classes[k], "probability": round(float(p[k]), 6),
+        rows.append({"file": shown(path), "predicted": classes[k], "probability": round(float(p[k]), 6),
                      **{f"p_{c}": round(float(v), 6) for c, v in zip(classes, p)}, "error": ""})
-    rows += [{"file": str(path), "predicted": "", "probability": "", **{f"p_{c}": "" for c in classes},
+    rows += [{"file": shown(path), "predicted": "", "probability": "", **{f"p_{c}": "" for c in classes},
               "error": problem} for path, problem in res.errors.items()]
     summary: dict[str, Any] = {
-        "input": str(input_path),
+        "input": shown(input_path),
         "model": bundle.name,
         "classes": classes,
         "n_images": len(res.paths),
@@ -133,6 +151,8 @@ def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | 
         tmp.mkdir()
         (tmp / "predictions.csv").write_text(printable(buf.getvalue()), encoding="utf-8")  # names may hold non-UTF-8 bytes
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if quiet:
+        return summary
     if single:
         probs = ", ".join(f"{c} {summary['probabilities'][c]:.3f}" for c in classes)
         print(f"{files[0].name}: {summary['predicted']} ({probs})")

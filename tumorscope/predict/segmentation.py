@@ -34,6 +34,23 @@ def segment(bundle: Bundle, inp: PredictInput, post: PostProcess | None = None) 
     return prob, post(prob)
 
 
+def segment_many(bundle: Bundle, inputs: list[PredictInput], post: PostProcess | None = None
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`segment` for several inputs at once: the slices of 2-D inputs of one size run as one batch
+    (a service answering many single-slice requests); each result equals ``segment`` on its own input."""
+    post = post or bundle.postprocess
+    if is_volumetric(bundle.model) or len({inp.slices.shape[1:] for inp in inputs}) != 1:
+        return [segment(bundle, inp, post) for inp in inputs]
+    for inp in inputs:
+        if inp.slices.ndim != 4:
+            raise TumorscopeError(f"expected 2-D slices or a volume, got shape {inp.slices.shape}", inp.path)
+    pre = bundle.preprocessor  # normalised per input (percentiles are a volume's own), then run as one batch
+    x = torch.cat([pre.tensor(inp.slices, inp.path) for inp in inputs])
+    prob = _probabilities(bundle.model, x, inputs[0].slices.shape[1:3], post.tta)
+    bounds = np.cumsum([0] + [len(inp.slices) for inp in inputs])
+    return [(p, post(p)) for p in (prob[a:b] for a, b in zip(bounds[:-1], bounds[1:]))]
+
+
 @torch.no_grad()
 def predict_probabilities(
     model: torch.nn.Module,
@@ -48,9 +65,13 @@ def predict_probabilities(
 
     Logits are resized back to (Y, X) before the sigmoid, so masks line up with the input pixels.
     """
+    return _probabilities(model, pre.tensor(stack, path), stack.shape[1:3], tta, batch_size, bf16)
+
+
+@torch.no_grad()
+def _probabilities(model: torch.nn.Module, x: torch.Tensor, out_size: tuple[int, ...], tta: bool,
+                   batch_size: int = 32, bf16: bool = True) -> np.ndarray:
     model.eval()
-    x = pre.tensor(stack, path)
-    out_size = stack.shape[1:3]
     probs = []
     for i in range(0, x.shape[0], batch_size):
         xb = x[i : i + batch_size]

@@ -1,0 +1,128 @@
+"""Clinician review: accept, reject or correct a finished prediction. A corrected mask must have the
+predicted mask's geometry (same shape, binary); it is stored beside the result, never over it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from tumorscope.atomic import atomic_path
+from tumorscope.errors import TumorscopeError
+from tumorscope.serve.accounts import Account
+from tumorscope.serve.audit import record
+from tumorscope.serve.db import Review, as_utc
+from tumorscope.serve.errors import BadRequest, Conflict, ServiceError, UnsupportedMedia
+from tumorscope.serve.schemas import ReviewIn
+from tumorscope.serve.uploads import StoredUpload, store_upload
+from tumorscope.serve.views import REVIEWS_PREFIX, get_prediction
+
+MASK_KINDS = ("png", "tiff", "bmp", "nifti")
+REVIEW_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/ReviewIn"}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["decision"], "properties": {
+        "decision": {"type": "string", "enum": ["accept", "reject", "correct"]},
+        "comment": {"type": "string"},
+        "mask": {"type": "string", "format": "binary", "description": "the corrected mask (PNG/TIFF/NIfTI) in the "
+                 "input's geometry; required for decision=correct"}}}}}}}
+
+
+class Malformed(ServiceError):
+    status = 422
+
+
+async def save_review(request: Request, user: Account, pid: str) -> dict[str, Any]:
+    state = request.app.state
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    mask: StoredUpload | None = None
+    if ctype == "application/json":
+        try:
+            fields = ReviewIn.model_validate(json.loads(await request.body() or b"null"))
+        except (ValueError, ValidationError) as exc:
+            raise Malformed(f"review body: {_first_error(exc)}") from None
+    elif ctype == "multipart/form-data":
+        form = await request.form()
+        try:
+            fields = ReviewIn.model_validate({k: form[k] for k in ("decision", "comment") if k in form
+                                              and isinstance(form[k], str)})
+        except ValidationError as exc:
+            raise Malformed(f"review form: {_first_error(exc)}") from None
+        part = form.get("mask")
+        if part is not None and not isinstance(part, str):
+            mask = await store_upload(part, state.settings.reviews / ".uploads", state.settings.max_upload)
+    else:
+        raise UnsupportedMedia("send the review as application/json, or multipart/form-data with a mask")
+    if fields.decision == "correct" and mask is None:
+        raise Malformed("decision 'correct' needs the corrected mask as the multipart field 'mask'")
+    if fields.decision != "correct" and mask is not None:
+        raise Malformed(f"a mask goes with decision 'correct' only, not {fields.decision!r}")
+    return await run_in_threadpool(_store, request, user, pid, fields, mask)
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{'.'.join(str(x) for x in err['loc']) or 'body'}: {err['msg']}"
+    return "not valid JSON"
+
+
+def _store(request: Request, user: Account, pid: str, fields: ReviewIn, mask: StoredUpload | None) -> dict[str, Any]:
+    state = request.app.state
+    with Session(state.engine) as s, s.begin():
+        pred = get_prediction(s, pid)
+        if pred.status != "done":
+            raise Conflict(f"prediction {pid} is {pred.status}; only a finished prediction can be reviewed")
+        predicted = _predicted_mask(state.settings.results / pred.result_dir, pred.result or {})
+        row = Review(prediction_id=pid, reviewer=user.name, decision=fields.decision, comment=fields.comment)
+        s.add(row)
+        s.flush()
+        if mask is not None:
+            row.corrected_mask = _save_mask(mask, predicted, state.settings.reviews / pid / str(row.id))
+        record(s, user.name, "review", pred, decision=fields.decision, comment=fields.comment)
+        out = {"id": row.id, "decision": row.decision, "reviewer": row.reviewer, "comment": row.comment,
+               "corrected_mask": row.corrected_mask, "created_at": as_utc(row.created_at)}
+    return jsonable_encoder(out)
+
+
+def _predicted_mask(result_dir: Path, summary: dict[str, Any]) -> np.ndarray:
+    """The predicted mask as (N, Y, X), the geometry a correction must match."""
+    from tumorscope.io import read_image
+
+    files = summary.get("mask_files") or []
+    if not files:
+        raise Conflict("this prediction has no mask to correct (a classification)")
+    arrays = [np.asarray(read_image(result_dir / f).array) for f in files]
+    arrays = [a[..., 0] if a.ndim in (3, 4) and a.shape[-1] == 1 else a for a in arrays]
+    return np.stack(arrays) if arrays[0].ndim == 2 else arrays[0]
+
+
+def _save_mask(upload: StoredUpload, predicted: np.ndarray, folder: Path) -> str:
+    from tumorscope.io import read_image
+
+    if upload.kind not in MASK_KINDS:
+        raise UnsupportedMedia(f"the corrected mask must be PNG, TIFF, BMP or NIfTI, not {upload.kind}")
+    try:
+        arr = np.asarray(read_image(upload.path).array)
+    except TumorscopeError as exc:
+        raise BadRequest(f"mask: {exc.problem}") from None
+    if arr.ndim >= 3 and arr.shape[-1] in (1, 3, 4) and arr.shape[:-1] in (predicted.shape, predicted.shape[1:]):
+        arr = arr[..., 0]
+    if arr.shape not in (predicted.shape, predicted.shape[1:]) or (arr.shape != predicted.shape
+                                                                   and predicted.shape[0] != 1):
+        raise BadRequest(f"mask: shape {arr.shape} differs from the prediction's {predicted.shape}: a corrected "
+                         "mask must be in the input's geometry")
+    values = np.unique(arr)
+    if values.size > 2 or not set(values.tolist()) <= {0, 1, 255}:
+        raise BadRequest(f"mask: values must be binary (0/1 or 0/255), found {values.size} distinct values")
+    name = "corrected_mask" + upload.path.name.removeprefix("input")
+    with atomic_path(folder) as tmp:
+        tmp.mkdir(parents=True)
+        (tmp / name).write_bytes(upload.path.read_bytes())
+    return f"{REVIEWS_PREFIX}{folder.name}/{name}"

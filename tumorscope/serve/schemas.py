@@ -1,0 +1,76 @@
+"""Response and request models: what ``/openapi.json`` documents, errors included."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="what was wrong, naming the file or field")
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses."""
+    what = {400: "damaged or unsafe input", 401: "missing, invalid or revoked token", 403: "role not allowed",
+            404: "unknown prediction, model or file", 409: "not in a state that allows this",
+            413: "upload over --max-upload", 415: "not a supported image, volume, DICOM or zip (by content)",
+            422: "malformed fields", 503: "starting: database or models not ready"}
+    return {c: {"model": ErrorBody, "description": what[c]} for c in codes}
+
+
+class Health(BaseModel):
+    status: Literal["ok", "starting"]
+
+
+class Submitted(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+
+
+class ReviewOut(BaseModel):
+    id: int
+    decision: Literal["accept", "reject", "correct"]
+    reviewer: str
+    comment: str
+    corrected_mask: str | None = Field(None, description="file name under /files/ when the decision is correct")
+    created_at: datetime
+
+
+class PredictionOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+    model: str
+    model_version: str
+    weights_sha256: str
+    input_sha256: str
+    created_at: datetime
+    finished_at: datetime | None = None
+    answered_from: str | None = Field(None, description="id whose stored result answered these same bytes")
+    result: dict[str, Any] | None = Field(None, description="predict's summary.json")
+    files: list[str] = Field(default_factory=list, description="names for /v1/predictions/{id}/files/{name}")
+    error: str | None = None
+    reviews: list[ReviewOut] = Field(default_factory=list)
+
+
+class ReviewIn(BaseModel):
+    decision: Literal["accept", "reject", "correct"]
+    comment: str = Field("", max_length=10_000)
+
+
+class ModelOut(BaseModel):
+    name: str
+    source: Literal["bundled", "installed"]
+    task: str
+    classes: list[str]
+    version: str
+    weights_sha256: str
+    inputs: dict[str, Any]
+    metrics: dict[str, Any]
+    postprocessing: dict[str, Any] | None = None
+
+
+class AuditOut(BaseModel):
+    events: list[dict[str, Any]]
