@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser demo test lint typecheck bench clean
+.PHONY: install browser services demo test lint typecheck bench clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "note: chromium is not installed (needs root: apt-get install -y chromium); the browser test will skip"; fi; }
 
+# Debian's PostgreSQL for the service's PostgreSQL tests (tests/serve/postgres.py starts a throwaway server of
+# its own per session; the Debian cluster service is not started). Installed when root (CI); else they skip.
+services:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else echo "note: PostgreSQL is not installed (needs root: apt-get install -y postgresql); the PostgreSQL tests will skip"; fi; }
+
 demo: install
 	$(BIN)/tumorscope demo --out demo_output
 
@@ -33,7 +40,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy tumorscope
 
-test: install browser lint typecheck
+test: install browser services lint typecheck
 	$(BIN)/python -m pytest -q
 
 bench: install
