@@ -36,7 +36,7 @@ class Conflict(ServiceError):
 
 
 class TooLarge(ServiceError):
-    """An upload, or a zip's content, over the limit (413)."""
+    """An upload over ``--max-upload`` (413). A zip that would inflate past its limits is an unsafe zip: 400."""
 
     status = 413
 

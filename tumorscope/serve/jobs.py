@@ -151,7 +151,11 @@ class Runner:
             with self._wake:
                 if self._stop:
                     return
-            jobs = self._claim()
+            try:
+                jobs = self._claim()
+            except Exception:  # the database went away for a moment: try again, never lose the worker
+                log.exception("cannot claim jobs")
+                jobs = []
             if not jobs:
                 with self._wake:
                     if not self._stop:
@@ -169,20 +173,19 @@ class Runner:
         with Session(self.engine, expire_on_commit=False) as s:
             queued = s.scalars(select(Prediction).where(Prediction.status == "queued")
                                .order_by(Prediction.created_at).limit(BATCH * 4)).all()
-            claimed: list[Prediction] = []
-            for job in queued:
-                if claimed and (job.model != claimed[0].model or job.input_kind == "zip"
-                                or claimed[0].input_kind == "zip"):
-                    continue
-                with s.begin():
-                    ok = s.execute(update(Prediction).where(Prediction.id == job.id, Prediction.status == "queued")
-                                   .values(status="running", started_at=utcnow(),
-                                           attempts=Prediction.attempts + 1)).rowcount
-                if ok:
-                    claimed.append(job)
-                if len(claimed) >= BATCH:
-                    break
-            return claimed
+        claimed: list[Prediction] = []
+        for job in queued:
+            if claimed and (job.model != claimed[0].model or "zip" in (job.input_kind, claimed[0].input_kind)):
+                continue
+            with self.engine.begin() as conn:  # compare-and-set: another worker may have taken it
+                ok = conn.execute(update(Prediction).where(Prediction.id == job.id, Prediction.status == "queued")
+                                  .values(status="running", started_at=utcnow(),
+                                          attempts=Prediction.attempts + 1)).rowcount
+            if ok:
+                claimed.append(job)
+            if len(claimed) >= BATCH:
+                break
+        return claimed
 
     def _upload(self, job: Prediction) -> StoredUpload:
         path = self.settings.uploads / job.input_sha256 / ("input" + EXTENSIONS[job.input_kind])

@@ -24,9 +24,9 @@ from tumorscope.serve.schemas import ReviewIn
 from tumorscope.serve.uploads import StoredUpload, store_upload
 from tumorscope.serve.views import REVIEWS_PREFIX, get_prediction
 
-MASK_KINDS = ("png", "tiff", "bmp", "nifti")
+MASK_KINDS = ("png", "tiff", "bmp", "nifti", "nifti_gz")
 REVIEW_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/ReviewIn"}},
+    "application/json": {"schema": ReviewIn.model_json_schema()},
     "multipart/form-data": {"schema": {"type": "object", "required": ["decision"], "properties": {
         "decision": {"type": "string", "enum": ["accept", "reject", "correct"]},
         "comment": {"type": "string"},
