@@ -122,6 +122,7 @@ def test_cv_pools_folds_and_compare_makes_a_table(data, tmp_path):
     bundle = load_bundle(zoo)
     assert bundle.name == "breast-us-lesion" and bundle.config["headline_metrics"]["cv_n"] == 30
     assert "fold_1_again_accuracy" in bundle.config["headline_metrics"]
+    assert bundle.reference == load_bundle(out / "fold0").reference is not None  # publishing keeps it
     assert "## Cross-validated results (2-fold, deduplicated, n = 30" in bundle.card
     assert "tumorscope cv --task classification" in bundle.card and "0.884" in bundle.card
 

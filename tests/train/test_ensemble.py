@@ -74,6 +74,8 @@ def test_ensemble_command_writes_a_bundle_that_predicts(two_runs, tmp_path):
     search = json.loads((out / "postprocess_search.json").read_text())
     assert search["n_val_volumes"] >= 1 and len(search["candidates"]) == 32
     assert "dice_mean" in json.loads((out / "val_metrics.json").read_text())
+    ref = bundle.reference  # the drift reference, on the shared validation patients
+    assert ref["source"].startswith("validation volumes") and "tumor_fraction" in ref["features"]
     # the reloaded network equals the mean of its members' probabilities
     x = torch.rand(2, 3, 32, 32)
     p_flair = torch.sigmoid(load_bundle(flair).model(x[:, 1:2]))

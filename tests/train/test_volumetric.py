@@ -102,6 +102,8 @@ def test_train_writes_plan_and_a_3d_bundle(trained):
     assert bundle.config["volumetric"]["patch_size"] == [48, 32, 32]
     assert any(isinstance(m, torch.nn.Conv3d) for m in bundle.model.modules())
     assert len((run / "metrics.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
+    ref = bundle.reference  # drift reference: every slice of the validation volumes, run by sliding window
+    assert ref["source"].startswith("validation volumes") and ref["features"]["tumor_fraction"]["n"] == 12 * ref["n_inputs"]
 
 
 def test_evaluate_3d_bundle_writes_the_2d_metric_keys(trained, tmp_path):

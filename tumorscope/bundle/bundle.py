@@ -1,4 +1,5 @@
-"""Bundles on disk: ``config.json`` + ``weights.safetensors`` (+ ``card.md``), checked on load: the config
+"""Bundles on disk: ``config.json`` + ``weights.safetensors`` (+ ``card.md``, + ``reference.json``: the drift
+reference, :mod:`tumorscope.bundle.reference`), checked on load: the config
 against the bundle schema (:mod:`tumorscope.bundle.schema`), the weights against their SHA-256.
 
 A bundle is what predict, evaluate, explain and serve load; it carries its preprocessing, so a model can
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import torch
 
 from tumorscope.atomic import atomic_path
 from tumorscope.bundle.postprocess import PostProcess
+from tumorscope.bundle.reference import REFERENCE_FILE, read_reference, write_reference_file
 from tumorscope.bundle.schema import FORMAT_VERSION, validate_config
 from tumorscope.bundle.weights import (  # re-exported: train/ and tests import them from here
     WEIGHTS_FILE,
@@ -77,6 +80,11 @@ class Bundle:
         card = self.path / "card.md"
         return card.read_text() if card.exists() else ""
 
+    @cached_property
+    def reference(self) -> dict[str, Any] | None:
+        """The drift reference (``reference.json``), None when the bundle has none; damaged: TumorscopeError."""
+        return read_reference(self.path)
+
     @property
     def weights_path(self) -> Path:
         """The weights file: ``weights.safetensors``, or ``weights.pt`` for a bundle made before it."""
@@ -105,10 +113,12 @@ def save_bundle(
     config: dict[str, Any],
     card: str | None = None,
     weights_dtype: str = "float32",
+    reference: dict[str, Any] | None = None,
 ) -> Bundle:
     """Write a bundle folder atomically. ``config`` needs ``task``, ``model`` ({name, in_channels,
     out_channels, options}) and ``preprocessing`` (the schema); ``weights_dtype`` (:func:`encode_weights`)
-    shrinks the weights file."""
+    shrinks the weights file; ``reference`` (:func:`~tumorscope.bundle.reference.build_reference`) is written
+    as ``reference.json``."""
     out = Path(out)
     cfg = {k: v for k, v in config.items() if k not in ("weights_dtype", "weights_sha256")}
     cfg["format_version"] = FORMAT_VERSION
@@ -123,6 +133,8 @@ def save_bundle(
         (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         if card:
             (tmp / "card.md").write_text(card)
+        if reference is not None:
+            write_reference_file(tmp / REFERENCE_FILE, reference)
     return Bundle(out, cfg)
 
 

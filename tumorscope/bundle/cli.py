@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = msub.add_parser("show", help="print a model card")
     q.add_argument("name", help="bundle name or folder")
     q.set_defaults(func=_cmd_show)
-    q = msub.add_parser("verify", help="load a bundle, check its checksum and build its network")
+    q = msub.add_parser("verify", help="load a bundle, check its checksum, build its network, read its drift reference")
     q.add_argument("name", help="bundle name or folder")
     q.set_defaults(func=_cmd_verify)
     from tumorscope.bundle.publish.cli import register as register_publish
@@ -71,4 +71,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     size = b.weights_path.stat().st_size / 2**20
     print(f"{b.name}: checksum ok, {b.config['model']['name']} with {n:,} parameters, task {b.task}, weights stored "
           f"as {b.config.get('weights_dtype', 'float32')} ({size:.1f} MiB)")
+    ref = b.reference  # a damaged reference.json fails verification too
+    print(f"drift reference: {len(ref['features'])} features, {ref['source']}" if ref else
+          "drift reference: none (the service reports no drift for this model)")
     return 0

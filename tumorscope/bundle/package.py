@@ -37,7 +37,8 @@ def package(
     weights_dtype: str = "float32",
 ) -> Path:
     """Write ``run_dir``'s bundle to ``out`` (atomically) under ``name`` with ``card`` and headline metrics;
-    ``weights_dtype`` float16 / int8 shrinks the weights file (loading turns them back into float32)."""
+    ``weights_dtype`` float16 / int8 shrinks the weights file (loading turns them back into float32); the run's
+    drift reference (``reference.json``) goes along."""
     src = load_bundle(run_dir)
     config = {**src.config, "name": name, "headline_metrics": headline, **(extra_config or {})}
-    return save_bundle(out, src.model, config, card=card, weights_dtype=weights_dtype).path
+    return save_bundle(out, src.model, config, card=card, weights_dtype=weights_dtype, reference=src.reference).path

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from monai.losses import FocalLoss
 
 from tumorscope.atomic import write_json
-from tumorscope.bundle import load_bundle, save_bundle
+from tumorscope.bundle import Bundle, load_bundle, save_bundle
 from tumorscope.data.dataset import Dataset, load_dataset
 from tumorscope.data.dedup import NEAR_THRESHOLD, summary_counts, training_dedup
 from tumorscope.data.sample import Sample
@@ -31,6 +31,7 @@ from tumorscope.models.classifiers import freeze_stages
 from tumorscope.models.precision import autocast, channels_last, to_channels_last
 from tumorscope.options import TrainConfig
 from tumorscope.predict.classify import fingerprint, image_array, image_tensor, predict_tensors
+from tumorscope.predict.reference import split_reference
 from tumorscope.preprocess.augment import Compose, augmenter, levels
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
@@ -270,7 +271,10 @@ class ClassificationTrainer(Trainer):
 
     def finish(self, result: dict[str, Any]) -> dict[str, Any]:
         training = self.training(result)
-        save_bundle(self.run_dir / "bundle", self.model, self.bundle_config(training))
+        config = self.bundle_config(training)
+        reference = split_reference(Bundle(self.run_dir / "bundle", config, self.model), self.parts["val"],
+                                    self.parts["train"], self.cfg.data)
+        save_bundle(self.run_dir / "bundle", self.model, config, reference=reference)
         summary: dict[str, Any] = training | {"classes": self.classes} | self.facts()
         if self.parts.get("test"):
             report = evaluate_classification_bundle(load_bundle(self.run_dir / "bundle"), self.parts["test"],

@@ -26,6 +26,7 @@ from tumorscope.evaluate.classification import evaluate_classification_bundle
 from tumorscope.evaluate.folds import summarize_folds
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models.ensemble import ProbabilityEnsemble
+from tumorscope.predict.reference import split_reference
 from tumorscope.preprocess.channels import KAGGLE3M_FLAIR
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.report.figures import write_classification_figures
@@ -122,7 +123,8 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
         val = load_stacks(select(ds, split, "val"), desc="reading val")
         post = tune_postprocess(model, pre, val, bf16=True, run=out)
         config["postprocessing"] = summary["postprocessing"] = post.to_dict()
-        save_bundle(out / "bundle", model, config, weights_dtype=weights_dtype)
+        reference = split_reference(Bundle(out / "bundle", config, model), val, [], ds.root)
+        save_bundle(out / "bundle", model, config, weights_dtype=weights_dtype, reference=reference)
         write_json(out / "val_metrics.json", summarize(evaluate_stacks(model, pre, post, val, show_progress=False)))
         if test_samples:
             test = summarize(evaluate_stacks(model, pre, post, load_stacks(test_samples, desc="reading test")))
@@ -147,7 +149,9 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
                 summary["calibration"] = calibrate(views if config["inference"]["tta"] else views[:1], images.y)
                 model.temperature = summary["calibration"]["temperature"]  # after the TTA choice: it cannot change it
                 config["model"]["options"]["temperature"] = model.temperature
-        save_bundle(out / "bundle", model, config, weights_dtype=weights_dtype)
+        reference = split_reference(Bundle(out / "bundle", config, model), val_samples, select(ds, split, "train"),
+                                    ds.root)
+        save_bundle(out / "bundle", model, config, weights_dtype=weights_dtype, reference=reference)
         if test_samples:
             report = evaluate_classification_bundle(load_bundle(out / "bundle"), test_samples, n_boot=1000)
             report.extra["figures"] = write_classification_figures(report, out / "test_eval")

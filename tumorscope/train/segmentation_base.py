@@ -1,5 +1,6 @@
 """What 2-D and 3-D segmentation training share: options check, losses (MONAI), per-epoch validation by
-per-patient Dice, the bundle config and the end of a run (post-processing search, bundle, held-out scores)."""
+per-patient Dice, the bundle config and the end of a run (post-processing search, bundle with its drift
+reference on the validation volumes, held-out scores)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import torch
 from monai.losses import DiceCELoss, DiceFocalLoss, DiceLoss, FocalLoss
 
 from tumorscope.atomic import write_json
-from tumorscope.bundle import save_bundle
+from tumorscope.bundle import Bundle, save_bundle
 from tumorscope.bundle.postprocess import PostProcess
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.options import TrainConfig
+from tumorscope.predict.reference import split_reference
 from tumorscope.preprocess.augment import levels
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.train.trainer import Trainer, training_result
@@ -94,7 +96,10 @@ class SegmentationTrainer(Trainer):
 
     def finish(self, result: dict[str, Any]) -> dict[str, Any]:
         self.post = self.tune_postprocess()
-        save_bundle(self.run_dir / "bundle", self.model, self.bundle_config(result))
+        config = self.bundle_config(result)
+        reference = split_reference(Bundle(self.run_dir / "bundle", config, self.model), self.parts["val"], [],
+                                    self.cfg.data)
+        save_bundle(self.run_dir / "bundle", self.model, config, reference=reference)
         summary = self.summary(result)
         self.after_bundle()
         if self.parts.get("test"):

@@ -16,7 +16,7 @@ ZOO_LIMIT = 19 * 2**20  # the zoo's limit is 20 MiB a bundle; config, card and t
 def publish(name: str, cv_dir: str | Path, extras: dict[str, Path] | None = None, zoo: Path = ZOO,
             fold: int = 0, final: str | Path | None = None) -> Path:
     """Write ``zoo/<name>/`` (weights of one CV fold's model, or of ``final``: the recipe trained on every image;
-    config with ``headline_metrics``, card.md)."""
+    config with ``headline_metrics``, card.md, and the source bundle's drift reference, reference.json)."""
     if name not in RECIPES:
         raise TumorscopeError(f"unknown zoo model {name!r}; known: {', '.join(RECIPES)}")
     cv_dir = Path(cv_dir)
@@ -27,5 +27,5 @@ def publish(name: str, cv_dir: str | Path, extras: dict[str, Path] | None = None
     config = {k: v for k, v in src.config.items() if k not in ("format_version", "weights_sha256")}
     config.update(name=name, headline_metrics=headline)
     out = zoo / name
-    save_bundle(out, src.model, config, card=card, weights_dtype=dtype)
+    save_bundle(out, src.model, config, card=card, weights_dtype=dtype, reference=src.reference)
     return out
