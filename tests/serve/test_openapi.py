@@ -40,7 +40,7 @@ def test_no_server_error_on_generated_requests(service: Server, tokens: dict[str
         [st, "run", f"{service.url}/openapi.json", "--checks", "not_a_server_error", "--max-examples", "6",
          "--seed", "7", "--max-time", "45", "--request-timeout", "60", "--workers", "1",
          "-H", f"Authorization: Bearer {tokens['admin']}", "--report", "ndjson", "--report-ndjson-path", str(report)],
-        capture_output=True, text=True, timeout=420)
+        capture_output=True, text=True, timeout=420, cwd=tmp_path)
     tail = (proc.stdout + proc.stderr)[-4000:]
     print(tail)
     assert proc.returncode == 0, tail
