@@ -265,8 +265,9 @@ class Runner:
 
     def _finish(self, pid: str, status: str, summary: dict[str, Any] | None, error: str | None) -> None:
         with Session(self.engine) as s, s.begin():
-            changed = s.execute(update(Prediction).where(Prediction.id == pid, Prediction.status == "running")
-                                .values(status=status, result=summary, error=error, finished_at=utcnow())).rowcount
+            changed = s.connection().execute(
+                update(Prediction).where(Prediction.id == pid, Prediction.status == "running")
+                .values(status=status, result=summary, error=error, finished_at=utcnow())).rowcount
             if changed:
                 pred = s.get(Prediction, pid)
                 record(s, "worker", "prediction", pred, safe_summary(summary), comment=error)

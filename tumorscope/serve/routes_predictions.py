@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 
+from tumorscope.predict.inputs import PredictInput
 from tumorscope.serve.audit import record
 from tumorscope.serve.auth import User
 from tumorscope.serve.review import REVIEW_BODY, save_review
@@ -48,12 +49,11 @@ async def submit(
     state = request.app.state
     bundle = await run_in_threadpool(state.models.get, model)
     upload = await store_upload(file, state.settings.uploads, state.settings.max_upload)
-    if bundle.task == "segmentation":
+    inp: PredictInput | None = None
+    if bundle.task == "segmentation" or upload.kind != "zip":
         inp = await run_in_threadpool(read_upload, upload, series)
-    else:  # classification reads a folder file by file (unreadable ones are listed, not fatal)
-        inp = await run_in_threadpool(read_upload, upload, series) if upload.kind != "zip" else None
-        if inp is None:
-            await run_in_threadpool(prepare_input, upload)
+    else:  # classification reads a zipped folder file by file (unreadable ones are listed, not fatal)
+        await run_in_threadpool(prepare_input, upload)
     options = {"series": series} if series else {}
     pred = await run_in_threadpool(state.runner.submit, user.name, upload, inp, bundle, options)
     wait = prefer_wait(prefer)
