@@ -132,14 +132,19 @@ def migrate(engine: Engine) -> None:
 
 def open_database(url: str) -> Engine:
     """Connect and migrate; a database that cannot be reached is one clear error."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError
 
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TumorscopeError(f"cannot create the database's folder: {exc.strerror}", folder) from exc
     engine = make_engine(url)
     try:
         migrate(engine)
-    except OperationalError as exc:
+    except DBAPIError as exc:  # unreachable, refused, not a database, no permission: the driver says which
+        reason = " ".join(str(exc.orig).split())  # drivers' messages span lines; the CLI prints one
         raise TumorscopeError(f"cannot open the database {engine.url.render_as_string(hide_password=True)}: "
-                              f"{exc.orig}") from exc
+                              f"{reason}") from exc
     return engine

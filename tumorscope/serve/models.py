@@ -6,6 +6,7 @@ Each bundle is loaded (checksum verified) once and kept with its network, so req
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ class ModelStore:
             path = ZOO / name if source == "bundled" else self.installed / name
             try:
                 bundle = load_bundle(path)
+                if bundle.name != name:  # a trained bundle names its run; here it goes by its installed name
+                    bundle = replace(bundle, config={**bundle.config, "name": name})
                 _ = bundle.model
             except TumorscopeError as exc:
                 raise NotFound(f"model {name!r} cannot be loaded: {exc.problem}") from exc

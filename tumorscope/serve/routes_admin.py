@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import secrets
 import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from tumorscope.atomic import clean_stale
 from tumorscope.bundle import load_bundle
 from tumorscope.errors import TumorscopeError
 from tumorscope.serve.audit import events_since, record
@@ -55,13 +60,26 @@ def _install(request: Request, actor: str, name: str, upload: StoredUpload) -> d
         bundle = load_bundle(root)
     except TumorscopeError as exc:
         raise BadRequest(f"not a valid bundle: {exc.problem}") from None
-    target = state.settings.models / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(bundle.path, state.settings.models / f".{name}.installing", dirs_exist_ok=True)
-    (state.settings.models / f".{name}.installing").rename(target)
+    _publish_bundle(bundle.path, state.settings.models, name)
     with Session(state.engine) as s, s.begin():
         record(s, actor, "model_install", summary={"model": name, "weights_sha256": bundle.config.get("weights_sha256")})
     return describe(state.models.get(name), "installed")
+
+
+def _publish_bundle(source: Path, models_dir: Path, name: str) -> None:
+    """Copy ``source`` to ``models_dir/name`` whole or not at all, never over an installed model: admins
+    installing one name at once get one install and 409s (atomic_path would replace the winner's copy)."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(models_dir)  # copies cut off by a kill
+    staging = models_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"  # the form clean_stale sweeps
+    try:
+        shutil.copytree(source, staging)
+        os.rename(staging, models_dir / name)  # fails on an existing (non-empty) folder
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            raise Conflict(f"a model {name!r} exists already (installed meanwhile)") from None
+        raise
 
 
 @router.delete("/models/{name}", status_code=204, responses=errors(401, 403, 404, 409))
