@@ -30,7 +30,7 @@ from tumorscope.serve.errors import ServiceError
 from tumorscope.serve.models import ModelStore, model_version, weights_sha256
 from tumorscope.serve.settings import Settings
 from tumorscope.serve.sniff import EXTENSIONS
-from tumorscope.serve.uploads import StoredUpload, prepare_input, read_upload
+from tumorscope.serve.uploads import UNPACKED, StoredUpload, prepare_input, read_upload
 
 log = logging.getLogger(__name__)
 BATCH = 8  # single-slice jobs of one model run together, at most this many
@@ -282,10 +282,14 @@ class Runner:
 
 
 def _relative(path: Path, folder: Path) -> str:
+    """How a result names its input: ``upload`` for the uploaded file, a path inside the zip for its content."""
     try:
-        return str(Path(path).relative_to(folder))
+        rel = Path(path).relative_to(folder)
     except ValueError:
         return "upload"
+    if rel.parts[:1] == (UNPACKED,):
+        return str(Path(*rel.parts[1:])) if len(rel.parts) > 1 else "zip"
+    return "upload"
 
 
 def _message(exc: BaseException, settings: Settings) -> str:

@@ -47,8 +47,12 @@ async def install_model(request: Request, admin: Admin, name: str,
         raise BadRequest("model names are 1-64 lowercase letters, digits, '.', '_' or '-'")
     if state.models.names().get(name):
         raise Conflict(f"a model {name!r} exists already (remove an installed one first; bundled ones stay)")
-    upload = await store_upload(file, state.settings.data_dir / ".model-uploads", state.settings.max_upload)
-    return await run_in_threadpool(_install, request, admin.name, name, upload)
+    scratch = state.settings.data_dir / ".model-uploads" / secrets.token_hex(8)  # this request's own
+    try:
+        upload = await store_upload(file, scratch, state.settings.max_upload)
+        return await run_in_threadpool(_install, request, admin.name, name, upload)
+    finally:  # the installed copy is all that is kept
+        await run_in_threadpool(shutil.rmtree, scratch, True)
 
 
 def _install(request: Request, actor: str, name: str, upload: StoredUpload) -> dict[str, Any]:
@@ -92,6 +96,7 @@ def remove_model(request: Request, admin: Admin, name: str) -> None:
     if source == "bundled":
         raise Conflict(f"{name!r} is bundled with tumorscope and cannot be removed")
     state.models.forget(name)
+    state.monitor.reset(name)  # a later model of this name is compared afresh
     shutil.rmtree(state.settings.models / name)
     with Session(state.engine) as s, s.begin():
         record(s, admin.name, "model_remove", summary={"model": name})
