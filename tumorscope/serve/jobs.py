@@ -42,7 +42,7 @@ class Runner:
 
     def __init__(self, settings: Settings, engine: Engine, models: ModelStore, observe: Any = None) -> None:
         self.settings, self.engine, self.models = settings, engine, models
-        self.observe = observe  # called as observe(prediction, bundle, inp, summary, arrays) after each job
+        self.observe = observe  # called as observe(bundle, inp, prob, mask, summary) after each computed job
         self._wake = threading.Condition()
         self._stop = False
         self._threads: list[threading.Thread] = []
