@@ -3,6 +3,7 @@ files, reviews, the audit trail, metrics, and every error status of the contract
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import socket
@@ -126,7 +127,8 @@ def test_review_accept_reject_correct(service: Server, tokens: dict[str, str]) -
         reviews = [e for e in mine if e["action"] == "review"]
         assert [(e["actor"], e["decision"]) for e in reviews] == [("carla", "accept"), ("carla", "correct")]
         assert all(len(e["weights_sha256"]) == 64 and len(e["input_sha256"]) == 64 for e in mine)
-        assert any(e["action"] == "export" for e in mine) and any(e["action"] == "user_add" for e in events)
+        assert {e["comment"] for e in mine if e["action"] == "export"} == {"masks", "reviews"}
+        assert any(e["action"] == "user_add" for e in events)
         assert a.get("/v1/audit", params={"since": "2999-01-01T00:00:00Z"}).json()["events"] == []
         assert a.get("/v1/audit", params={"since": "yesterday"}).status_code == 422
 
@@ -138,6 +140,7 @@ def test_error_statuses_and_the_server_stays_up(service: Server, tokens: dict[st
         truncated = png_bytes(2)[:200]
         r = submit(c, truncated)
         assert r.status_code == 400 and "upload" in r.json()["detail"] and "/" not in r.json()["detail"].split(":")[0]
+        assert not (service.data_dir / "uploads" / hashlib.sha256(truncated).hexdigest()).exists()  # not kept
         evil = io.BytesIO()
         with zipfile.ZipFile(evil, "w") as z:
             z.writestr("../../etc/evil.png", png_bytes(3))

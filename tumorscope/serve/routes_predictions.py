@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import re
+import shutil
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tumorscope.predict.inputs import PredictInput
 from tumorscope.serve.audit import record
 from tumorscope.serve.auth import User
+from tumorscope.serve.db import Prediction
+from tumorscope.serve.errors import ServiceError
 from tumorscope.serve.review import REVIEW_BODY, save_review
 from tumorscope.serve.schemas import PredictionOut, ReviewOut, Submitted, errors
-from tumorscope.serve.uploads import prepare_input, read_upload, store_upload
+from tumorscope.serve.uploads import StoredUpload, prepare_input, read_upload, store_upload
 from tumorscope.serve.views import file_path, get_prediction, prediction_json
 
 DEFAULT_MODEL = "lgg-flair-seg"
@@ -50,10 +54,14 @@ async def submit(
     bundle = await run_in_threadpool(state.models.get, model)
     upload = await store_upload(file, state.settings.uploads, state.settings.max_upload)
     inp: PredictInput | None = None
-    if bundle.task == "segmentation" or upload.kind != "zip":
-        inp = await run_in_threadpool(read_upload, upload, series)
-    else:  # classification reads a zipped folder file by file (unreadable ones are listed, not fatal)
-        await run_in_threadpool(prepare_input, upload)
+    try:
+        if bundle.task == "segmentation" or upload.kind != "zip":
+            inp = await run_in_threadpool(read_upload, upload, series)
+        else:  # classification reads a zipped folder file by file (unreadable ones are listed, not fatal)
+            await run_in_threadpool(prepare_input, upload)
+    except ServiceError:
+        await run_in_threadpool(_forget_refused, request, upload)
+        raise
     options = {"series": series} if series else {}
     pred = await run_in_threadpool(state.runner.submit, user.name, upload, inp, bundle, options)
     wait = prefer_wait(prefer)
@@ -63,6 +71,14 @@ async def submit(
         await state.runner.wait(pred.id, wait)
     body = await run_in_threadpool(_show, request, pred.id)
     return JSONResponse(jsonable_encoder(body), status_code=200 if body["status"] in ("done", "failed") else 202)
+
+
+def _forget_refused(request: Request, upload: StoredUpload) -> None:
+    """A refused upload is not kept, unless a prediction already uses the same bytes."""
+    with Session(request.app.state.engine) as s:
+        used = s.scalar(select(Prediction.id).where(Prediction.input_sha256 == upload.sha256).limit(1))
+    if used is None:
+        shutil.rmtree(upload.folder, ignore_errors=True)
 
 
 def _show(request: Request, pid: str) -> dict[str, Any]:
@@ -85,7 +101,7 @@ def download(request: Request, user: User, pid: str, name: str) -> FileResponse:
     with Session(state.engine) as s, s.begin():
         pred = get_prediction(s, pid)
         path = file_path(state.settings, pred, name)
-        record(s, user.name, "export", pred, comment=name)
+        record(s, user.name, "export", pred, comment=name.split("/")[0])  # the kind, not a name from the input
     return FileResponse(path)
 
 

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 
 class ErrorBody(BaseModel):
-    detail: str = Field(description="what was wrong, naming the file or field")
+    detail: str | list[dict[str, Any]] = Field(
+        description="what was wrong, naming the file or field (FastAPI's own 422s list each field's problem)")
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
