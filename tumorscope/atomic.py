@@ -44,6 +44,12 @@ def _temp_name(target: Path, kind: str = "tmp") -> Path:
     return target.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}.{kind}")
 
 
+def temp_beside(target: Path) -> Path:
+    """A fresh temporary name beside ``target``, in the form :func:`clean_stale` removes once its process is
+    gone: for callers that build something under it and rename it into place themselves."""
+    return _temp_name(target)
+
+
 def _write_error(exc: OSError, target: Path) -> TumorscopeError:
     return TumorscopeError(f"cannot write: {exc.strerror or exc}", target)
 
@@ -85,7 +91,8 @@ def is_stale(path: Path) -> bool:
     return started is None or _last_touched(path) < started - 1.0
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
+    """Delete a file or folder (not following a symlink); gone already is fine."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
@@ -120,7 +127,7 @@ def clean_stale(parent: Path, legacy_name: str | None = None) -> list[Path]:
                 os.rename(entry, target)
                 done.append(entry)
                 continue
-        _remove(entry)
+        remove(entry)
         done.append(entry)
     return done
 
@@ -143,12 +150,12 @@ def _swap_in(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
         return
     if _exchange(tmp, target):
-        _remove(tmp)  # the old content, now under the temporary name
+        remove(tmp)  # the old content, now under the temporary name
         return
     old = _temp_name(target, "old.tmp")
     os.rename(target, old)
     os.rename(tmp, target)
-    _remove(old)
+    remove(old)
 
 
 @contextlib.contextmanager
@@ -174,7 +181,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
     finally:
         if os.path.lexists(tmp):
-            _remove(tmp)
+            remove(tmp)
 
 
 def write_text(path: str | Path, text: str) -> None:

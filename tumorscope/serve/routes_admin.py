@@ -16,7 +16,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from tumorscope.atomic import clean_stale
+from tumorscope.atomic import clean_stale, temp_beside
 from tumorscope.bundle import load_bundle
 from tumorscope.errors import TumorscopeError
 from tumorscope.serve.audit import events_since, record
@@ -75,7 +75,7 @@ def _publish_bundle(source: Path, models_dir: Path, name: str) -> None:
     installing one name at once get one install and 409s (atomic_path would replace the winner's copy)."""
     models_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(models_dir)  # copies cut off by a kill
-    staging = models_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"  # the form clean_stale sweeps
+    staging = temp_beside(models_dir / name)
     try:
         shutil.copytree(source, staging)
         os.rename(staging, models_dir / name)  # fails on an existing (non-empty) folder

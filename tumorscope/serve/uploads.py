@@ -19,18 +19,16 @@ and decoding) and belong in a worker thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import hashlib
 import os
-import secrets
 import shutil
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
-from tumorscope.atomic import clean_stale
+from tumorscope.atomic import clean_stale, remove, temp_beside
 from tumorscope.errors import TumorscopeError, display_path
 from tumorscope.limits import human
 from tumorscope.predict.inputs import PredictInput, read_input
@@ -81,7 +79,7 @@ async def store_upload(
     incoming = uploads_dir / INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
     clean_stale(incoming)  # temporaries of uploads cut off by a kill
-    staging = _temp_beside(incoming / "upload")
+    staging = temp_beside(incoming / "upload")
     staging.mkdir()
     try:
         sha, size, head = await _receive(source, staging / "input", max_bytes)
@@ -91,7 +89,7 @@ async def store_upload(
         folder = uploads_dir / sha
         await asyncio.to_thread(_publish, staging, folder, name)
     finally:
-        _remove(staging)
+        remove(staging)
     return StoredUpload(sha256=sha, kind=kind, path=folder / name, size=size)
 
 
@@ -161,12 +159,12 @@ def prepare_input(upload: StoredUpload) -> Path:
     root = upload.folder / UNPACKED
     if not root.is_dir():
         clean_stale(upload.folder)
-        staging = _temp_beside(root)
+        staging = temp_beside(root)
         try:
             extract_zip(upload.path, staging)
             _publish(staging, root)
         finally:
-            _remove(staging)
+            remove(staging)
     entries = list(root.iterdir())
     return entries[0] if len(entries) == 1 else root
 
@@ -206,16 +204,3 @@ def _scrub(text: str, upload: StoredUpload) -> str:
         for form in {str(server), display_path(server), os.path.realpath(server)}:
             text = text.replace(form + "/", shown + ("/" if shown else "")).replace(form, shown or "zip")
     return text
-
-
-def _temp_beside(target: Path) -> Path:
-    """A fresh temporary name beside ``target`` in the form atomic.clean_stale removes after a kill."""
-    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
