@@ -47,7 +47,7 @@ def remove_small_components(mask: np.ndarray, min_size: int) -> np.ndarray:
     (kept before, removed since), so the bundles' masks would depend on the installed version; here a
     component of ``min_size`` elements is always kept (tests/bundle/test_postprocess.py shows the two agree
     on every other component)."""
-    labels, n = ndimage.label(mask, structure=np.ones((3,) * mask.ndim))
+    labels, n = label_components(mask)
     if n == 0:
         return mask
     sizes = np.bincount(labels.ravel())
@@ -68,5 +68,11 @@ def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
     return np.stack(filled).astype(bool).reshape(mask.shape)
 
 
+def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Connected components with full connectivity (diagonal neighbours too): (labels 1..n, n)."""
+    labels, n = ndimage.label(mask, structure=np.ones((3,) * mask.ndim))
+    return labels, int(n)
+
+
 def count_components(mask: np.ndarray) -> int:
-    return int(ndimage.label(mask, structure=np.ones((3,) * mask.ndim))[1])
+    return label_components(mask)[1]

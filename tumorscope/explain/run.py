@@ -72,13 +72,21 @@ def explain_input(
     return summary
 
 
-def _explain_one(
-    explainer: Explainer, bundle: Any, inp: PredictInput, out: Path, method: str, max_slices: int
-) -> list[dict[str, Any]]:
+def explain_slices(explainer: Explainer, bundle: Any, inp: PredictInput, method: str,
+                   max_slices: int = MAX_SLICES) -> tuple[list[int], np.ndarray, Any]:
+    """Heatmaps of the slices :func:`slices_to_explain` picks: (their indices, raw maps (k, Y, X) at the
+    input's own resolution, the targets of every slice)."""
     x = bundle.preprocessor.tensor(inp.slices, inp.path)
     targets = explainer.targets(x)
     idx = slices_to_explain(explainer, targets, bundle.task, max_slices)
     raw = bundle.preprocessor.to_input_grid(explainer.attribute(x[idx], method, targets[idx]), inp.slices, inp.path)
+    return idx, raw, targets
+
+
+def _explain_one(
+    explainer: Explainer, bundle: Any, inp: PredictInput, out: Path, method: str, max_slices: int
+) -> list[dict[str, Any]]:
+    idx, raw, targets = explain_slices(explainer, bundle, inp, method, max_slices)
     rows = []
     for j, i in enumerate(idx):
         name = f"{inp.names[i]}_{method}"

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tumorscope.errors import printable
 from tumorscope.io.image import Image
 from tumorscope.predict.classify import list_images, predict_files
 from tumorscope.predict.inputs import PredictInput
+from tumorscope.predict.lesions import lesions
 from tumorscope.predict.overlap import dice
 from tumorscope.predict.overlay import display_channel, overlay, save_rgb
 from tumorscope.predict.segmentation import segment
@@ -41,10 +43,12 @@ def write_segmentation(
 
 def write_segmentation_result(
     bundle: Bundle, inp: PredictInput, prob: np.ndarray, mask: np.ndarray, out_dir: Path, post: PostProcess,
-    synthetic: bool = False,
+    synthetic: bool = False, extra: Callable[[Path], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write a computed segmentation (probabilities and post-processed mask, (N, Y, X) each) into ``out_dir``
-    atomically: the mask files, overlays and summary.json. Returns the summary."""
+    atomically: the mask files, overlays and summary.json. ``extra`` (the service's viewer volumes) is called
+    with the folder being written, adds its files in the same atomic write and returns fields for the
+    summary. Returns the summary."""
     tumor_slices = [i for i in range(mask.shape[0]) if mask[i].any()]
     vox = inp.voxel_volume
     summary: dict[str, Any] = {
@@ -57,6 +61,7 @@ def write_segmentation_result(
         "volume_mm3": float(mask.sum() * vox) if vox is not None else None,
         "volume_unit_note": None if vox is not None else "input has no physical spacing: volume is in pixels",
         "n_components": count_components(mask),
+        "lesions": lesions(mask, prob, vox),
         "n_slices": int(mask.shape[0]),
         "slices_with_tumor": [inp.names[i] for i in tumor_slices],
         "postprocessing": post.to_dict(),
@@ -78,6 +83,8 @@ def write_segmentation_result(
             save_rgb(overlay(display_channel(inp.slices[i]), mask[i], truth), tmp / "overlays" / f"{inp.names[i]}.png")
         summary["mask_files"] = files
         summary["overlay_dir"] = "overlays"
+        if extra is not None:
+            summary.update(extra(tmp))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

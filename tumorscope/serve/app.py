@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tumorscope.errors import TumorscopeError
-from tumorscope.serve import routes_admin, routes_predictions
+from tumorscope.serve import routes_admin, routes_predictions, routes_viewer
 from tumorscope.serve.auth import BadToken
 from tumorscope.serve.db import open_database
 from tumorscope.serve.errors import ServiceError
@@ -91,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
                                 app.state.monitor.report)
     app.include_router(routes_predictions.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_viewer.router)
     _handlers(app)
     _endpoints(app)
 

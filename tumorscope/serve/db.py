@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, Float, ForeignKey, Integer, String, Text, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tumorscope.errors import TumorscopeError
@@ -70,7 +70,8 @@ class Prediction(Base):
 
 
 class Review(Base):
-    """A clinician's decision on a prediction; ``corrected_mask`` is relative to the data dir."""
+    """A clinician's decision on a prediction; ``corrected_mask`` is relative to the data dir. A correction
+    records how much it changed the AI mask: ``edit_dice`` (Dice of the two masks), ``changed_voxels``."""
 
     __tablename__ = "reviews"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -80,6 +81,8 @@ class Review(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     corrected_mask: Mapped[str | None] = mapped_column(String(256), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edit_dice: Mapped[float | None] = mapped_column(Float, default=None)
+    changed_voxels: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class AuditEvent(Base):
@@ -118,8 +121,8 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (Alembic ``upgrade head``)."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``, by default the newest migration (Alembic ``upgrade head``)."""
     from alembic import command
     from alembic.config import Config
 
@@ -127,7 +130,7 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def open_database(url: str) -> Engine:

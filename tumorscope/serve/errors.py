@@ -41,6 +41,12 @@ class TooLarge(ServiceError):
     status = 413
 
 
+class Malformed(ServiceError):
+    """A field the request names wrongly (an unknown decision, explanation method...): 422."""
+
+    status = 422
+
+
 class UnsupportedMedia(ServiceError):
     """Bytes that are no supported image, volume or zip, whatever the file's name says (415)."""
 

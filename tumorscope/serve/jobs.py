@@ -4,7 +4,9 @@ Each job is claimed with a compare-and-set (``queued`` -> ``running``), its outp
 ``DATA_DIR/results/<id>`` atomically, then marked ``done`` (again compare-and-set) in the same transaction
 as its audit event. After a crash (kill -9), :meth:`Runner.recover` finishes a job whose result folder is
 complete and puts every other ``running`` job back in the queue: each job completes exactly once.
-Single-slice jobs of one model waiting together run as one batch (:func:`segment_many`).
+Single-slice jobs of one model waiting together run as one batch (:func:`segment_many`). A segmentation's
+result folder also holds the viewer's volumes (:mod:`~tumorscope.serve.volumes`) and, for a job submitted with
+``explain``, its heatmap (:mod:`~tumorscope.serve.heatmaps`), in the same atomic write.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tumorscope.predict.inputs import PredictInput
 from tumorscope.serve.audit import record, safe_summary
 from tumorscope.serve.db import Prediction, utcnow
 from tumorscope.serve.errors import ServiceError
+from tumorscope.serve.heatmaps import Heatmaps
 from tumorscope.serve.models import ModelStore, model_version, weights_sha256
 from tumorscope.serve.settings import Settings
 from tumorscope.serve.sniff import EXTENSIONS
@@ -50,6 +53,7 @@ class Runner:
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._lock = threading.Lock()
         self.on_finish: list[Any] = []  # callbacks (model, outcome) for metrics
+        self.heatmaps = Heatmaps()
 
     # lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -234,11 +238,15 @@ class Runner:
 
     def _write_segmentation(self, bundle: Bundle, job: Prediction, inp: PredictInput, prob: Any, mask: Any) -> None:
         from tumorscope.predict.outputs import write_segmentation_result
+        from tumorscope.serve.volumes import write_viewer
 
         shown = replace(inp, path=Path(_relative(inp.path, self.settings.uploads / job.input_sha256)))
+        method = job.options.get("explain")
         try:
-            summary = write_segmentation_result(bundle, shown, prob, mask, self.settings.results / job.result_dir,
-                                                bundle.postprocess)
+            heat, explained = self.heatmaps.volume(bundle, inp, method) if method else (None, None)
+            summary = write_segmentation_result(
+                bundle, shown, prob, mask, self.settings.results / job.result_dir, bundle.postprocess,
+                extra=lambda folder: write_viewer(folder, inp, mask, heat, method, explained))
         except (TumorscopeError, OSError) as exc:
             self._finish(job.id, "failed", None, _message(exc, self.settings))
             return

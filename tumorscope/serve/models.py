@@ -59,15 +59,19 @@ class ModelStore:
                     found.setdefault(p.name, "installed")
         return found
 
+    def folder(self, name: str) -> Path:
+        """The bundle folder of a model (not loaded) or NotFound."""
+        source = self.names().get(name)
+        if source is None:
+            raise NotFound(f"no model {name!r} (models: {', '.join(self.names())})")
+        return ZOO / name if source == "bundled" else self.installed / name
+
     def get(self, name: str) -> Bundle:
         """The loaded bundle (network built) or NotFound."""
         with self._lock:
             if name in self._loaded:
                 return self._loaded[name]
-            source = self.names().get(name)
-            if source is None:
-                raise NotFound(f"no model {name!r} (models: {', '.join(self.names())})")
-            path = ZOO / name if source == "bundled" else self.installed / name
+            path = self.folder(name)
             try:
                 bundle = load_bundle(path)
                 if bundle.name != name:  # a trained bundle names its run; here it goes by its installed name

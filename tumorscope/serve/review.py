@@ -1,5 +1,7 @@
 """Clinician review: accept, reject or correct a finished prediction. A corrected mask must have the
-predicted mask's geometry (same shape, binary); it is stored beside the result, never over it."""
+predicted mask's geometry (same shape, binary), or be a NIfTI in the viewer's voxel grid
+(:mod:`~tumorscope.serve.volumes`); it is stored beside the result, never over it. A correction records how
+much it changed the AI mask (``edit_dice``, ``changed_voxels``) in its row and its audit event."""
 
 from __future__ import annotations
 
@@ -16,13 +18,15 @@ from sqlalchemy.orm import Session
 
 from tumorscope.atomic import atomic_path
 from tumorscope.errors import TumorscopeError
+from tumorscope.predict.overlap import dice
 from tumorscope.serve.accounts import Account
 from tumorscope.serve.audit import record
-from tumorscope.serve.db import Review, as_utc
-from tumorscope.serve.errors import BadRequest, Conflict, ServiceError, UnsupportedMedia
+from tumorscope.serve.db import Review
+from tumorscope.serve.errors import BadRequest, Conflict, Malformed, UnsupportedMedia
 from tumorscope.serve.schemas import ReviewIn
 from tumorscope.serve.uploads import StoredUpload, store_upload
-from tumorscope.serve.views import REVIEWS_PREFIX, get_prediction
+from tumorscope.serve.views import REVIEWS_PREFIX, get_prediction, review_json
+from tumorscope.serve.volumes import IMAGE, grid_affine, mask_in_grid, read_correction, read_mask_file
 
 MASK_KINDS = ("png", "tiff", "bmp", "nifti", "nifti_gz")
 REVIEW_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
@@ -30,12 +34,9 @@ REVIEW_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["decision"], "properties": {
         "decision": {"type": "string", "enum": ["accept", "reject", "correct"]},
         "comment": {"type": "string"},
-        "mask": {"type": "string", "format": "binary", "description": "the corrected mask (PNG/TIFF/NIfTI) in the "
-                 "input's geometry; required for decision=correct"}}}}}}}
-
-
-class Malformed(ServiceError):
-    status = 422
+        "mask": {"type": "string", "format": "binary", "description": "the corrected mask: PNG/TIFF/BMP in the "
+                 "input's geometry, or a NIfTI in the viewer's voxel grid (image.nii.gz's; nonzero = tumor); "
+                 "required for decision=correct"}}}}}}}
 
 
 async def save_review(request: Request, user: Account, pid: str) -> dict[str, Any]:
@@ -79,50 +80,65 @@ def _store(request: Request, user: Account, pid: str, fields: ReviewIn, mask: St
         pred = get_prediction(s, pid)
         if pred.status != "done":
             raise Conflict(f"prediction {pid} is {pred.status}; only a finished prediction can be reviewed")
-        predicted = _predicted_mask(state.settings.results / pred.result_dir, pred.result or {})
+        result_dir = state.settings.results / pred.result_dir
+        predicted = _predicted_mask(result_dir, pred.result or {}) if mask is not None else None
         row = Review(prediction_id=pid, reviewer=user.name, decision=fields.decision, comment=fields.comment)
         s.add(row)
         s.flush()
-        if mask is not None:
-            row.corrected_mask = _save_mask(mask, predicted, state.settings.reviews / pid / str(row.id))
-        record(s, user.name, "review", pred, decision=fields.decision, comment=fields.comment)
-        out = {"id": row.id, "decision": row.decision, "reviewer": row.reviewer, "comment": row.comment,
-               "corrected_mask": row.corrected_mask, "created_at": as_utc(row.created_at)}
+        edit = None
+        if mask is not None and predicted is not None:
+            grid = result_dir / IMAGE if (pred.result or {}).get("viewer") else None
+            row.corrected_mask, corrected = _save_mask(mask, predicted, state.settings.reviews / pid / str(row.id),
+                                                       grid)
+            row.edit_dice = round(dice(predicted, corrected), 6)
+            row.changed_voxels = int(np.count_nonzero(predicted != corrected))
+            edit = {"edit_dice": row.edit_dice, "changed_voxels": row.changed_voxels}
+        record(s, user.name, "review", pred, summary=edit, decision=fields.decision, comment=fields.comment)
+        out = review_json(row)
     return jsonable_encoder(out)
 
 
 def _predicted_mask(result_dir: Path, summary: dict[str, Any]) -> np.ndarray:
-    """The predicted mask as (N, Y, X), the geometry a correction must match."""
-    from tumorscope.io import read_image
-
+    """The predicted mask as (N, Y, X) bool, the geometry a correction must match."""
     files = summary.get("mask_files") or []
     if not files:
         raise Conflict("this prediction has no mask to correct (a classification)")
-    arrays = [np.asarray(read_image(result_dir / f).array) for f in files]
-    arrays = [a[..., 0] if a.ndim in (3, 4) and a.shape[-1] == 1 else a for a in arrays]
-    return np.stack(arrays) if arrays[0].ndim == 2 else arrays[0]
+    return np.concatenate([read_mask_file(result_dir / f) for f in files])
 
 
-def _save_mask(upload: StoredUpload, predicted: np.ndarray, folder: Path) -> str:
-    from tumorscope.io import read_image
+def _save_mask(upload: StoredUpload, predicted: np.ndarray, folder: Path, grid: Path | None) -> tuple[str, np.ndarray]:
+    """Check and store a corrected mask; returns its name under /files/ and the mask as (N, Y, X) bool.
 
+    A NIfTI for a prediction with viewer volumes is in the viewer's grid (nonzero = tumor) and is stored
+    binarised in that grid; other masks must be binary, in the input's geometry, and are stored as sent."""
     if upload.kind not in MASK_KINDS:
         raise UnsupportedMedia(f"the corrected mask must be PNG, TIFF, BMP or NIfTI, not {upload.kind}")
+    if grid is not None and upload.kind in ("nifti", "nifti_gz"):
+        corrected = read_correction(upload.path, predicted.shape, grid_affine(grid))
+        name, payload = "corrected_mask.nii.gz", mask_in_grid(corrected, grid)
+    else:
+        corrected = _checked_mask(upload, predicted.shape)
+        name, payload = "corrected_mask" + upload.path.name.removeprefix("input"), upload.path.read_bytes()
+    with atomic_path(folder) as tmp:
+        tmp.mkdir(parents=True)
+        (tmp / name).write_bytes(payload)
+    return f"{REVIEWS_PREFIX}{folder.name}/{name}", corrected
+
+
+def _checked_mask(upload: StoredUpload, shape: tuple[int, ...]) -> np.ndarray:
+    """A binary (0/1 or 0/255) mask of ``shape`` (or one slice of it when the input has one) as bool."""
+    from tumorscope.io import read_image
+
     try:
         arr = np.asarray(read_image(upload.path).array)
     except TumorscopeError as exc:
         raise BadRequest(f"mask: {exc.problem}") from None
-    if arr.ndim >= 3 and arr.shape[-1] in (1, 3, 4) and arr.shape[:-1] in (predicted.shape, predicted.shape[1:]):
+    if arr.ndim >= 3 and arr.shape[-1] in (1, 3, 4) and arr.shape[:-1] in (shape, shape[1:]):
         arr = arr[..., 0]
-    if arr.shape not in (predicted.shape, predicted.shape[1:]) or (arr.shape != predicted.shape
-                                                                   and predicted.shape[0] != 1):
-        raise BadRequest(f"mask: shape {arr.shape} differs from the prediction's {predicted.shape}: a corrected "
+    if arr.shape not in (shape, shape[1:]) or (arr.shape != shape and shape[0] != 1):
+        raise BadRequest(f"mask: shape {arr.shape} differs from the prediction's {shape}: a corrected "
                          "mask must be in the input's geometry")
     values = np.unique(arr)
     if values.size > 2 or not set(values.tolist()) <= {0, 1, 255}:
         raise BadRequest(f"mask: values must be binary (0/1 or 0/255), found {values.size} distinct values")
-    name = "corrected_mask" + upload.path.name.removeprefix("input")
-    with atomic_path(folder) as tmp:
-        tmp.mkdir(parents=True)
-        (tmp / name).write_bytes(upload.path.read_bytes())
-    return f"{REVIEWS_PREFIX}{folder.name}/{name}"
+    return (arr != 0).reshape(shape)

@@ -13,11 +13,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tumorscope.explain.methods import METHODS
 from tumorscope.predict.inputs import PredictInput
 from tumorscope.serve.audit import record
 from tumorscope.serve.auth import User
 from tumorscope.serve.db import Prediction
 from tumorscope.serve.errors import ServiceError
+from tumorscope.serve.heatmaps import check_method
 from tumorscope.serve.review import REVIEW_BODY, save_review
 from tumorscope.serve.schemas import PredictionOut, ReviewOut, Submitted, errors
 from tumorscope.serve.uploads import StoredUpload, prepare_input, read_upload, store_upload
@@ -46,12 +48,17 @@ async def submit(
     model: Annotated[str, Form(max_length=128)] = DEFAULT_MODEL,
     series: Annotated[str | None, Form(max_length=64, description="DICOM SeriesInstanceUID when the zip holds "
                                                                    "several series")] = None,
+    explain: Annotated[str | None, Form(max_length=32, description="also compute this explanation method's "
+                                        f"heatmap for the viewer ({', '.join(METHODS)}; 2-D segmentation "
+                                        "models)")] = None,
     prefer: Annotated[str | None, Header(description="`wait=N`: answer 200 with the result when it is ready "
                                                      "within N seconds (at most 60)")] = None,
 ) -> Any:
     """Queue a prediction (202). The input's kind is read from its bytes, never from its name."""
     state = request.app.state
     bundle = await run_in_threadpool(state.models.get, model)
+    if explain:  # an empty field is no explanation
+        await run_in_threadpool(check_method, explain, bundle)
     upload = await store_upload(file, state.settings.uploads, state.settings.max_upload)
     inp: PredictInput | None = None
     try:
@@ -62,7 +69,7 @@ async def submit(
     except ServiceError:
         await run_in_threadpool(_forget_refused, request, upload)
         raise
-    options = {"series": series} if series else {}
+    options = {k: v for k, v in (("series", series), ("explain", explain)) if v}
     pred = await run_in_threadpool(state.runner.submit, user.name, upload, inp, bundle, options)
     wait = prefer_wait(prefer)
     if wait <= 0:

@@ -38,6 +38,8 @@ class ReviewOut(BaseModel):
     comment: str
     corrected_mask: str | None = Field(None, description="file name under /files/ when the decision is correct")
     created_at: datetime
+    edit_dice: float | None = Field(None, description="correct: Dice of the AI mask and the corrected one")
+    changed_voxels: int | None = Field(None, description="correct: voxels the correction changed")
 
 
 class PredictionOut(BaseModel):
@@ -54,6 +56,39 @@ class PredictionOut(BaseModel):
     files: list[str] = Field(default_factory=list, description="names for /v1/predictions/{id}/files/{name}")
     error: str | None = None
     reviews: list[ReviewOut] = Field(default_factory=list)
+
+
+class Finding(BaseModel):
+    tumor_found: bool | None = None
+    probability: float | None = Field(None, description="segmentation: the highest tumor probability; "
+                                                        "classification: the predicted class's")
+    predicted: str | None = Field(None, description="classification: the predicted class")
+    n_lesions: int | None = None
+    volume_mm3: float | None = None
+
+
+class ReviewState(BaseModel):
+    state: Literal["unreviewed", "accept", "reject", "correct"] = Field(description="the last review's decision")
+    count: int
+    last_reviewer: str | None = None
+
+
+class WorklistItem(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+    model: str
+    model_version: str
+    created_at: datetime
+    finished_at: datetime | None = None
+    input_kind: str = Field(description="the upload's kind by content: png, jpeg, tiff, bmp, nifti, nifti_gz, "
+                                        "dicom, zip")
+    finding: Finding
+    review: ReviewState
+
+
+class Worklist(BaseModel):
+    total: int = Field(description="predictions matching the filter, all pages")
+    items: list[WorklistItem]
 
 
 class ReviewIn(BaseModel):
