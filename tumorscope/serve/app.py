@@ -25,6 +25,7 @@ from tumorscope.serve.models import ModelStore
 from tumorscope.serve.monitoring import DriftMonitor
 from tumorscope.serve.schemas import Health, errors
 from tumorscope.serve.settings import Settings
+from tumorscope.serve.viewer_mount import mount_viewer
 
 log = logging.getLogger(__name__)
 WARM_MODEL = routes_predictions.DEFAULT_MODEL
@@ -105,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload)
+    mount_viewer(app)
     return app
 
 
