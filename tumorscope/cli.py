@@ -27,6 +27,7 @@ _STAGES = (
     "tumorscope.explain.cli",
     "tumorscope.report.cli",
     "tumorscope.serve.cli",
+    "tumorscope.serve.feedback",
 )
 
 

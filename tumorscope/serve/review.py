@@ -93,14 +93,29 @@ def _store(request: Request, user: Account, pid: str, fields: ReviewIn, mask: St
 
 def _predicted_mask(result_dir: Path, summary: dict[str, Any]) -> np.ndarray:
     """The predicted mask as (N, Y, X), the geometry a correction must match."""
-    from tumorscope.io import read_image
-
     files = summary.get("mask_files") or []
     if not files:
         raise Conflict("this prediction has no mask to correct (a classification)")
-    arrays = [np.asarray(read_image(result_dir / f).array) for f in files]
+    return mask_stack([result_dir / f for f in files])
+
+
+def mask_stack(files: list[Path]) -> np.ndarray:
+    """Mask files read as one (N, Y, X) array: one 2-D file per slice, or one volume file."""
+    from tumorscope.io import read_image
+
+    arrays = [np.asarray(read_image(f).array) for f in files]
     arrays = [a[..., 0] if a.ndim in (3, 4) and a.shape[-1] == 1 else a for a in arrays]
     return np.stack(arrays) if arrays[0].ndim == 2 else arrays[0]
+
+
+def conform_mask(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A corrected mask as a mask of the prediction's (N, Y, X) ``shape``: a trailing channel axis dropped, a 2-D
+    mask of a one-slice prediction given its slice axis; None when it does not fit."""
+    if arr.ndim >= 3 and arr.shape[-1] in (1, 3, 4) and arr.shape[:-1] in (shape, shape[1:]):
+        arr = arr[..., 0]
+    if arr.shape == shape:
+        return arr
+    return arr[None] if arr.shape == shape[1:] and shape[0] == 1 else None
 
 
 def _save_mask(upload: StoredUpload, predicted: np.ndarray, folder: Path) -> str:
@@ -112,10 +127,8 @@ def _save_mask(upload: StoredUpload, predicted: np.ndarray, folder: Path) -> str
         arr = np.asarray(read_image(upload.path).array)
     except TumorscopeError as exc:
         raise BadRequest(f"mask: {exc.problem}") from None
-    if arr.ndim >= 3 and arr.shape[-1] in (1, 3, 4) and arr.shape[:-1] in (predicted.shape, predicted.shape[1:]):
-        arr = arr[..., 0]
-    if arr.shape not in (predicted.shape, predicted.shape[1:]) or (arr.shape != predicted.shape
-                                                                   and predicted.shape[0] != 1):
+    fitted = conform_mask(arr, predicted.shape)
+    if fitted is None:
         raise BadRequest(f"mask: shape {arr.shape} differs from the prediction's {predicted.shape}: a corrected "
                          "mask must be in the input's geometry")
     values = np.unique(arr)
