@@ -28,6 +28,7 @@ _STAGES = (
     "tumorscope.report.cli",
     "tumorscope.serve.cli",
     "tumorscope.serve.consensus",
+    "tumorscope.serve.feedback",
 )
 
 

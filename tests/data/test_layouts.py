@@ -191,6 +191,21 @@ def _nifti(path: Path, value: int = 0) -> None:
     nib.save(nib.Nifti1Image(np.full((8, 8, 8), value, np.uint8), np.eye(4)), path)
 
 
+def test_kaggle3m_reads_tcga_folders_and_pseudonymous_cases(tmp_path: Path):
+    import tifffile
+
+    for name in ("TCGA_CS_4942_19970222", "case-0123456789ab", "case-0123456789AB", "case-0123", "notes"):
+        (tmp_path / "kaggle_3m" / name).mkdir(parents=True)
+        for k in (1, 2):
+            tifffile.imwrite(tmp_path / "kaggle_3m" / name / f"{name}_{k}.tif", np.zeros((8, 8), np.uint8))
+            tifffile.imwrite(tmp_path / "kaggle_3m" / name / f"{name}_{k}_mask.tif",
+                             np.full((8, 8), 255 * (k == 2), np.uint8))
+    ds = load_dataset(tmp_path)
+    assert ds.layout == "lgg_kaggle3m"
+    assert ds.patients == ["TCGA_CS_4942", "case-0123456789ab"]  # a pseudonym is its own patient id, whole
+    assert Counter(s.label for s in ds.samples) == {"no_tumor": 2, "tumor": 2}
+
+
 def test_nnunet_v2_groups_channels_per_case(tmp_path: Path):
     desc = {
         "channel_names": {"0": "T1", "1": "T2"},

@@ -19,7 +19,7 @@ TRAIN_VALUES = {
     "channels": "gray", "normalization": "zscore", "enhancement": "clahe", "crop": "foreground",
     "augment": "heavy", "seed": 4, "val_fraction": 0.05, "folds": 3, "fold": 2, "splits": "s.json",
     "patience": 3, "time_limit": 95.25, "threads": 2, "bf16": False, "ema": 0.99, "keep": "best",
-    "precise_bn": True, "init": "runs/ssl", "freeze": 2, "class_weights": "balanced", "label_smoothing": 0.1,
+    "precise_bn": True, "init": "runs/ssl", "init_member": 1, "freeze": 2, "class_weights": "balanced", "label_smoothing": 0.1,
     "mixup": 0.2, "sampler": "balanced", "dedup": False,
 }
 PRETRAIN_VALUES = {
@@ -48,8 +48,8 @@ def test_train_command_reads_back_each_field(task, name):
         value = "best"  # the classification default is last
     if name == "task":  # another task: a new config (its task defaults differ)
         cfg = TrainConfig(task="segmentation" if task == "classification" else "classification", data="DATA")
-    else:
-        cfg = replace(base, **{name: value})
+    else:  # a member of an ensemble needs the ensemble
+        cfg = replace(base, **{name: value, **({"init": "runs/ens"} if name == "init_member" else {})})
     assert getattr(cfg, name) != getattr(base, name)
     argv = to_argv(cfg)
     assert parse(TrainConfig, argv) == cfg, argv

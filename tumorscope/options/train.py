@@ -85,9 +85,14 @@ class TrainConfig(SavedConfig):
                               "statistics over the un-augmented training images (training leaves averages of "
                               "augmented, mixed batches); --resume of a finished run with --precise-bn does only "
                               "this step", group="classification")
-    init: str | None = option(None, "start from a local checkpoint (bundle folder, state_dict .pt or a "
-                              "`tumorscope pretrain` run)", metavar="CKPT")
-    freeze: int = option(0, "freeze the first N stages (transfer learning)", Interval(int, 0))
+    init: str | None = option(None, "start from a local checkpoint (bundle folder or zoo name, run folder, state_dict "
+                              ".pt or a `tumorscope pretrain` run); tensors are copied by name where shapes fit. "
+                              "Fine-tuning keeps nothing else of it: give the options it was trained with "
+                              "(--channels, --size, --width...)", metavar="CKPT")
+    init_member: int | None = option(None, "with --init an ensemble bundle (e.g. lgg-flair-seg): start from this "
+                                     "member, 0-based, in the order of its config.json's model.options.members",
+                                     Interval(int, 0), metavar="K")
+    freeze: int = option(0, "classification: freeze the first N stages (transfer learning)", Interval(int, 0))
     class_weights: str = option("none", "weighted loss", Choices(("none", "balanced")), group="classification")
     label_smoothing: float = option(0.0, "classification: cross-entropy label smoothing, e.g. 0.1 (0: off)",
                                     FRACTION, group="classification", metavar="EPS")
@@ -103,8 +108,8 @@ class TrainConfig(SavedConfig):
     ARGV_ORDER: ClassVar[tuple[str, ...]] = (
         "task", "data", "model", "width", "size", "channels", "normalization", "enhancement", "crop", "augment",
         "epochs", "patience", "batch_size", "lr", "weight_decay", "val_fraction", "folds", "fold", "seed", "loss",
-        "label_smoothing", "mixup", "ema", "keep", "precise_bn", "class_weights", "sampler", "init", "freeze",
-        "time_limit", "threads", "splits", "bf16", "dedup")
+        "label_smoothing", "mixup", "ema", "keep", "precise_bn", "class_weights", "sampler", "init", "init_member",
+        "freeze", "time_limit", "threads", "splits", "bf16", "dedup")
 
     def __post_init__(self) -> None:
         resolve_task_defaults(self)
@@ -114,6 +119,8 @@ class TrainConfig(SavedConfig):
         if self.task != "classification" and (self.mixup or self.label_smoothing or self.augment == "strong"
                                               or self.crop != "none"):
             raise TumorscopeError("--mixup, --label-smoothing, --crop and --augment strong are classification options")
+        if self.init_member is not None and not self.init:
+            raise TumorscopeError("--init-member picks a member of the --init ensemble: give --init too")
         if self.fold is not None and self.fold >= self.folds:
             raise TumorscopeError(f"--fold must be in 0..{self.folds - 1}, got {self.fold}")
 

@@ -21,7 +21,8 @@ data dir by default, or PostgreSQL with --db postgresql://USER@HOST:PORT/DB. Job
 the server stops are run after it starts again. Put it behind your reverse proxy for TLS."""
 
 
-def _data_options(p: argparse.ArgumentParser) -> None:
+def data_options(p: argparse.ArgumentParser) -> None:
+    """--data-dir and --db: where the service keeps its state."""
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                    help=f"where uploads, results and the default SQLite database live (default: {DEFAULT_DATA_DIR})")
     p.add_argument("--db", metavar="URL",
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=_SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    _data_options(p)
+    data_options(p)
     p.add_argument("--workers", type=int, default=1,
                    help="prediction worker threads (default: 1; each batches waiting single-slice jobs)")
     p.add_argument("--max-upload", type=int, default=DEFAULT_MAX_UPLOAD, metavar="BYTES",
@@ -51,14 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=("clinician", "admin"),
                      help="clinician: predict and review; admin: also the audit log and installing models")
-    _data_options(add)
+    data_options(add)
     add.set_defaults(func=_cmd_users_add)
     ls = usub.add_parser("list", help="list accounts (names and roles; tokens are never shown)")
-    _data_options(ls)
+    data_options(ls)
     ls.set_defaults(func=_cmd_users_list)
     rm = usub.add_parser("remove", help="remove an account; its token stops working at once")
     rm.add_argument("name")
-    _data_options(rm)
+    data_options(rm)
     rm.set_defaults(func=_cmd_users_remove)
 
 

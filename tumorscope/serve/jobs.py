@@ -32,8 +32,7 @@ from tumorscope.serve.errors import ServiceError
 from tumorscope.serve.heatmaps import Heatmaps
 from tumorscope.serve.models import ModelStore, model_version, weights_sha256
 from tumorscope.serve.settings import Settings
-from tumorscope.serve.sniff import EXTENSIONS
-from tumorscope.serve.uploads import UNPACKED, StoredUpload, prepare_input, read_upload
+from tumorscope.serve.uploads import UNPACKED, StoredUpload, prepare_input, read_upload, stored_upload
 
 log = logging.getLogger(__name__)
 BATCH = 8  # single-slice jobs of one model run together, at most this many
@@ -192,8 +191,7 @@ class Runner:
         return claimed
 
     def _upload(self, job: Prediction) -> StoredUpload:
-        path = self.settings.uploads / job.input_sha256 / ("input" + EXTENSIONS[job.input_kind])
-        return StoredUpload(job.input_sha256, job.input_kind, path, path.stat().st_size if path.exists() else 0)
+        return stored_upload(self.settings.uploads, job.input_sha256, job.input_kind)
 
     def _input(self, job: Prediction) -> PredictInput:
         with self._lock:

@@ -103,7 +103,22 @@ def _predicted_mask(result_dir: Path, summary: dict[str, Any]) -> np.ndarray:
     files = summary.get("mask_files") or []
     if not files:
         raise Conflict("this prediction has no mask to correct (a classification)")
-    return np.concatenate([read_mask_file(result_dir / f) for f in files])
+    return mask_stack([result_dir / f for f in files])
+
+
+def mask_stack(files: list[Path]) -> np.ndarray:
+    """Mask files read as one (N, Y, X) bool array: one 2-D file per slice, or one volume file."""
+    return np.concatenate([read_mask_file(f) for f in files])
+
+
+def conform_mask(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A corrected mask as a mask of the prediction's (N, Y, X) ``shape``: a trailing channel axis dropped, a 2-D
+    mask of a one-slice prediction given its slice axis; None when it does not fit."""
+    if arr.ndim >= 3 and arr.shape[-1] in (1, 3, 4) and arr.shape[:-1] in (shape, shape[1:]):
+        arr = arr[..., 0]
+    if arr.shape == shape:
+        return arr
+    return arr[None] if arr.shape == shape[1:] and shape[0] == 1 else None
 
 
 def _save_mask(upload: StoredUpload, predicted: np.ndarray, folder: Path, grid: Path | None) -> tuple[str, np.ndarray]:
@@ -133,12 +148,11 @@ def _checked_mask(upload: StoredUpload, shape: tuple[int, ...]) -> np.ndarray:
         arr = np.asarray(read_image(upload.path).array)
     except TumorscopeError as exc:
         raise BadRequest(f"mask: {exc.problem}") from None
-    if arr.ndim >= 3 and arr.shape[-1] in (1, 3, 4) and arr.shape[:-1] in (shape, shape[1:]):
-        arr = arr[..., 0]
-    if arr.shape not in (shape, shape[1:]) or (arr.shape != shape and shape[0] != 1):
+    fitted = conform_mask(arr, shape)
+    if fitted is None:
         raise BadRequest(f"mask: shape {arr.shape} differs from the prediction's {shape}: a corrected "
                          "mask must be in the input's geometry")
-    values = np.unique(arr)
+    values = np.unique(fitted)
     if values.size > 2 or not set(values.tolist()) <= {0, 1, 255}:
         raise BadRequest(f"mask: values must be binary (0/1 or 0/255), found {values.size} distinct values")
-    return (arr != 0).reshape(shape)
+    return fitted != 0

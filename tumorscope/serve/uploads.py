@@ -36,7 +36,7 @@ from tumorscope.serve.errors import BadRequest, ServiceError, TooLarge
 from tumorscope.serve.sniff import EXTENSIONS, HEAD_BYTES, sniff
 from tumorscope.serve.unzip import extract_zip
 
-__all__ = ["StoredUpload", "prepare_input", "read_upload", "sniff", "store_upload"]
+__all__ = ["StoredUpload", "prepare_input", "read_upload", "sniff", "store_upload", "stored_upload"]
 
 CHUNK_BYTES = 1024**2  # written (and hashed) in pieces of about this size
 UNPACKED = "unpacked"
@@ -62,6 +62,12 @@ class StoredUpload:
     @property
     def folder(self) -> Path:
         return self.path.parent
+
+
+def stored_upload(uploads_dir: Path, sha256: str, kind: str) -> StoredUpload:
+    """The upload stored earlier under ``sha256`` as ``kind`` (size 0 when its file is gone)."""
+    path = Path(uploads_dir) / sha256 / ("input" + EXTENSIONS[kind])
+    return StoredUpload(sha256, kind, path, path.stat().st_size if path.exists() else 0)
 
 
 async def store_upload(

@@ -187,7 +187,7 @@ class ClassificationTrainer(Trainer):
     def build_model(self) -> torch.nn.Module:
         cfg = self.cfg
         model = build_model(cfg.model, self.pre.in_channels, len(self.classes), **self.model_options())
-        self.init_report = load_init(model, cfg.init) if cfg.init and not self.resume else None
+        self.init_report = load_init(model, cfg.init, cfg.init_member) if cfg.init and not self.resume else None
         to_channels_last(model)  # the batches are channels-last too
         self.frozen_norms = freeze_stages(model, cfg.model, cfg.freeze)
         return model

@@ -25,6 +25,10 @@ examples:
   tumorscope train --resume --out runs/lgg
   # classification with transfer learning from a local checkpoint, first 2 stages frozen:
   tumorscope train --task classification --data DIR --model resnet18 --init other_run/bundle --freeze 2 --out runs/cls
+  # fine-tune a segmentation model on reviewed cases (`tumorscope feedback export`, docs/feedback.md):
+  tumorscope train --task segmentation --data feedback/ --init runs/lgg --lr 1e-3 --epochs 10 --out runs/lgg_ft
+  # ... or from one member of an ensemble bundle (give the options that member was trained with):
+  tumorscope train --task segmentation --data feedback/ --init lgg-flair-seg --init-member 0 --epochs 10 --out runs/ft
 
 The run folder gets config.json, splits.json, metrics.csv, training_curves.png, checkpoint.pt (for --resume),
 best.pt and bundle/ (what evaluate/predict/explain load)."""

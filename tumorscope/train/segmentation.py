@@ -64,7 +64,7 @@ class SliceTrainer(SegmentationTrainer):
                  len(self.x), len(self.parts["train"]), len(self.parts.get("val", [])))
 
     def build_model(self) -> torch.nn.Module:
-        return build_model(self.cfg.model, self.in_channels, 1, width=self.cfg.width)
+        return self.initialise(build_model(self.cfg.model, self.in_channels, 1, width=self.cfg.width))
 
     def build_augment(self) -> Compose:
         return augmenter("segmentation", self.cfg.augment, seed=self.cfg.seed + 1)

@@ -20,6 +20,7 @@ from tumorscope.predict.reference import split_reference
 from tumorscope.preprocess.augment import levels
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.train.trainer import Trainer, training_result
+from tumorscope.train.transfer import load_init
 
 LOSSES = {
     "dice": lambda: DiceLoss(sigmoid=True, batch=True),
@@ -65,11 +66,14 @@ class SegmentationTrainer(Trainer):
     pre: Preprocessor
     in_channels: int
     parts: dict[str, list[Any]]
+    init_report: dict[str, Any] | None = None  # what --init loaded (train.transfer.load_init)
 
     def check(self) -> None:
         cfg = self.cfg
         if cfg.mixup or cfg.label_smoothing or cfg.augment == "strong" or cfg.crop != "none":
             raise TumorscopeError("--mixup, --label-smoothing, --crop and --augment strong are classification options")
+        if cfg.freeze:
+            raise TumorscopeError("--freeze freezes a classifier's stages: it is a classification option")
         if cfg.loss not in LOSSES:
             raise TumorscopeError(f"--loss {cfg.loss!r} is not a segmentation loss: use {', '.join(LOSSES)}")
         if cfg.augment not in levels(self.augment_table):
@@ -77,6 +81,12 @@ class SegmentationTrainer(Trainer):
 
     def build_loss(self) -> Any:
         return LOSSES[self.cfg.loss]()
+
+    def initialise(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``--init``: start ``model`` from a checkpoint (a resumed run starts from its own checkpoint instead)."""
+        if self.cfg.init and not self.resume:
+            self.init_report = load_init(model, self.cfg.init, self.cfg.init_member)
+        return model
 
     def evaluate_options(self) -> dict[str, Any]:
         """Extra options of evaluate_stacks for this kind of model (3-D: the sliding window)."""
@@ -95,6 +105,8 @@ class SegmentationTrainer(Trainer):
         return training_result(result) | {"postprocessing": self.post.to_dict()}
 
     def finish(self, result: dict[str, Any]) -> dict[str, Any]:
+        if self.init_report is not None:  # recorded in the bundle's training section and the summary
+            result = result | {"init": self.init_report}
         self.post = self.tune_postprocess()
         config = self.bundle_config(result)
         reference = split_reference(Bundle(self.run_dir / "bundle", config, self.model), self.parts["val"], [],

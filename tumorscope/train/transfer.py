@@ -1,7 +1,7 @@
 """Transfer learning without downloads: start a network from any local checkpoint.
 
 ``--init`` accepts a bundle folder or zoo name, a training run folder (its bundle, else ``best.pt``), a
-``tumorscope pretrain`` run folder (its ``encoder.pt``),
+``tumorscope pretrain`` run folder (its ``encoder.pt``), one member of an ensemble bundle (``--init-member K``),
 or a ``.pt`` file holding a plain state_dict (MONAI or otherwise; ``{"model": ...}`` / ``{"state_dict": ...}``
 wrappers and ``module.`` prefixes are unwrapped). Tensors are copied by name when shapes match; a head
 of another class count is skipped (logged), and a first convolution trained on RGB is summed to gray
@@ -11,6 +11,7 @@ of another class count is skipped (logged), and a first convolution trained on R
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,12 @@ from tumorscope.bundle.weights import find_weights, read_weights
 from tumorscope.errors import TumorscopeError
 
 log = logging.getLogger(__name__)
+_MEMBER = re.compile(r"^members\.(\d+)\.")
 
 
-def read_state_dict(source: str | Path) -> tuple[Path, dict[str, torch.Tensor]]:
-    """The weights behind ``source`` and the file they came from."""
+def read_state_dict(source: str | Path, member: int | None = None) -> tuple[Path, dict[str, torch.Tensor]]:
+    """The weights behind ``source`` and the file they came from; of an ensemble (``members.K.`` tensors, as
+    ``tumorscope ensemble`` bundles them) only those of member ``member``, named as a lone network's."""
     p = Path(source)
     if p.is_dir() and (p / "encoder.pt").exists():
         p = p / "encoder.pt"  # a `tumorscope pretrain` run: its self-supervised encoder
@@ -42,12 +45,32 @@ def read_state_dict(source: str | Path) -> tuple[Path, dict[str, torch.Tensor]]:
             state = state[key]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise TumorscopeError("is not a state_dict (a dict of tensors) or a checkpoint holding one", p)
-    return p, {k.removeprefix("module."): v for k, v in state.items()}
+    return p, _member({k.removeprefix("module."): v for k, v in state.items()}, member, p)
 
 
-def load_init(model: nn.Module, source: str | Path) -> dict[str, Any]:
-    """Copy every fitting tensor of ``source`` into ``model``; returns what was loaded, adapted and skipped."""
-    path, src = read_state_dict(source)
+def _member(state: dict[str, torch.Tensor], member: int | None, path: Path) -> dict[str, torch.Tensor]:
+    """Member ``member``'s tensors of an ensemble's state_dict, the ``members.K.`` prefix taken off (a lone
+    network's state_dict as it is, when no member is asked for)."""
+    ids = sorted({int(m[1]) for k in state if (m := _MEMBER.match(k))})
+    ensemble = bool(ids) and all(_MEMBER.match(k) for k in state)
+    if member is None:
+        if not ensemble:
+            return state
+        if len(ids) > 1:
+            raise TumorscopeError(f"is an ensemble of {len(ids)} networks: choose the one to start from with "
+                                  f"--init-member 0..{max(ids)}", path)
+        member = ids[0]
+    if not ensemble or member not in ids:
+        what = f"an ensemble of {len(ids)} networks (0..{max(ids)})" if ensemble else "not an ensemble"
+        raise TumorscopeError(f"has no member {member}: it is {what}", path)
+    prefix = f"members.{member}."
+    return {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+
+
+def load_init(model: nn.Module, source: str | Path, member: int | None = None) -> dict[str, Any]:
+    """Copy every fitting tensor of ``source`` (of its ensemble member ``member``) into ``model``; returns what was
+    loaded, adapted and skipped."""
+    path, src = read_state_dict(source, member)
     target = model.state_dict()
     loaded, adapted, skipped = [], [], []
     for key, t in target.items():
@@ -76,6 +99,7 @@ def load_init(model: nn.Module, source: str | Path) -> dict[str, Any]:
     log.info("init: loaded %d of %d tensors from %s", len(loaded) + len(adapted), len(target), path)
     return {
         "source": str(path),
+        "member": member,
         "loaded": len(loaded) + len(adapted),
         "total": len(target),
         "skipped_shape_mismatch": skipped,

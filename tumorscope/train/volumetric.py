@@ -113,7 +113,7 @@ class VolumeTrainer(SegmentationTrainer):
                  self.plan.patch_size, self.plan.batch_size, n_train, len(vols["val"]))
 
     def build_model(self) -> torch.nn.Module:
-        return build_model(self.cfg.model, self.in_channels, 1, width=self.cfg.width)
+        return self.initialise(build_model(self.cfg.model, self.in_channels, 1, width=self.cfg.width))
 
     def build_augment(self) -> Compose:
         return augmenter("volumetric", self.cfg.augment)
