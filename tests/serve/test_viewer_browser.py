@@ -6,6 +6,7 @@ audit trail; no console errors and no request off 127.0.0.1. Screenshots of each
 
 from __future__ import annotations
 
+import csv
 import gzip
 import importlib.util
 import uuid
@@ -212,6 +213,14 @@ def test_review_an_lgg_patient_in_the_viewer(server: Server, tokens: dict[str, s
     assert [(e["decision"], e["comment"]) for e in reviews] == [
         ("correct", "extended the margin laterally"), ("accept", "agree after the correction")]
     assert 0 < reviews[0]["summary"]["edit_dice"] < 1 and reviews[0]["summary"]["changed_voxels"] >= 10
+    # ... and the accepted correction is what `tumorscope feedback export` hands to training
+    from tumorscope.cli import main
+
+    assert main(["feedback", "export", "--data-dir", str(server.data_dir), "-o", str(tmp_path / "feedback")]) == 0
+    with open(tmp_path / "feedback" / "manifest.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["prediction_id"] == pid]
+    assert len(rows) == 1 and rows[0]["case"] == PATIENT and rows[0]["mask_source"] == "corrected"
+    assert abs(float(rows[0]["edit_dice"]) - reviews[0]["summary"]["edit_dice"]) < 1e-3
     _assert_clean(w)
     w.close()
     publish_doc_shots(shots)

@@ -1,7 +1,7 @@
 """The service's reviewed cases as a training dataset (``tumorscope feedback export``).
 
-Each finished segmentation counts by its **latest** review: ``accept`` exports the model's mask, ``correct`` the
-reviewer's corrected mask; ``reject`` (and anything unreviewed) is left out and counted. One case per patient
+Each finished segmentation counts by its **latest** review: ``correct`` exports that corrected mask, ``accept``
+the latest correction accepted with it (a reader who corrects, then accepts) or else the model's mask; ``reject`` (and anything unreviewed) is left out and counted. One case per patient
 folder or input: when two predictions name the same case, the more recent review wins. The images are read
 again from the stored upload exactly as the model read them.
 
@@ -75,6 +75,7 @@ class Case:
     input: PredictInput
     mask: np.ndarray  # (N, Y, X) bool
     edit_dice: float
+    corrected: bool = False  # the mask is a reader's correction (not the model's)
 
     @property
     def layout(self) -> str:
@@ -95,14 +96,14 @@ def export_feedback(engine: Engine, settings: Settings, out: Path, include: tupl
     rows: dict[str, dict[str, Any]] = {}  # case name -> manifest row
     with atomic_path(out) as tmp:
         tmp.mkdir()
-        for pred, review in progress(reviewed, desc="exporting", total=len(reviewed)):
+        for pred, review, correction in progress(reviewed, desc="exporting", total=len(reviewed)):
             if review.decision not in include:
                 counts["rejected" if review.decision == "reject" else "not_included"] += 1
             elif not (pred.result or {}).get("mask_files"):
                 counts["not_segmentation"] += 1
             elif (name := _readable(case_name, settings, pred)) in rows:
                 counts["duplicates"] += 1  # an older review of a case exported already
-            elif name is None or (case := _readable(_read_case, settings, pred, review, name)) is None:
+            elif name is None or (case := _readable(_read_case, settings, pred, review, correction, name)) is None:
                 counts["unreadable"] += 1
             else:
                 rows[name] = _write_case(case, tmp)
@@ -126,18 +127,21 @@ def _check_target(out: Path) -> None:
         raise TumorscopeError("exists and is not a folder", out)
 
 
-def _latest_reviews(engine: Engine, model: str | None, counts: Counter[str]) -> list[tuple[Prediction, Review]]:
-    """Finished predictions (of ``model``) with their latest review, the most recently reviewed first; the finished
-    ones nobody reviewed are counted as ``unreviewed``."""
+def _latest_reviews(engine: Engine, model: str | None, counts: Counter[str]
+                    ) -> list[tuple[Prediction, Review, Review | None]]:
+    """Finished predictions (of ``model``) with their latest review and latest correction (None without one), the
+    most recently reviewed first; the finished ones nobody reviewed are counted as ``unreviewed``."""
     wanted = [Prediction.status == "done"] + ([Prediction.model == model] if model is not None else [])
     latest = select(Review.prediction_id, func.max(Review.id).label("rid")).group_by(Review.prediction_id).subquery()
     with Session(engine, expire_on_commit=False) as s:
         rows = s.execute(select(Prediction, Review).join(latest, latest.c.prediction_id == Prediction.id)
                          .join(Review, Review.id == latest.c.rid).where(*wanted).order_by(Review.id.desc())).all()
         finished = s.scalar(select(func.count()).select_from(Prediction).where(*wanted)) or 0
+        corrections = {r.prediction_id: r for r in s.scalars(select(Review).where(Review.decision == "correct")
+                                                             .order_by(Review.id))}  # the latest one stays
         s.expunge_all()
     counts["unreviewed"] = int(finished) - len(rows)
-    return [(p, r) for p, r in rows]
+    return [(p, r, corrections.get(p.id)) for p, r in rows]
 
 
 T = TypeVar("T")
@@ -153,18 +157,18 @@ def _readable(read: Callable[..., T], settings: Settings, pred: Prediction, *arg
         return None
 
 
-def _read_case(settings: Settings, pred: Prediction, review: Review, name: str) -> Case:
+def _read_case(settings: Settings, pred: Prediction, review: Review, correction: Review | None, name: str) -> Case:
     """The case of ``pred`` as its review decided: the input read as the model read it, and the mask."""
     inp = read_upload(stored_upload(settings.uploads, pred.input_sha256, pred.input_kind),
                       series_uid=(pred.options or {}).get("series"))
     predicted = mask_stack([file_path(settings, pred, f) for f in (pred.result or {})["mask_files"]]) > 0
     mask, edit = predicted, 1.0
-    if review.decision == "correct":
-        mask = _corrected(settings, pred, review, predicted.shape)
+    if correction is not None:  # the latest review is this correction, or an accept of it
+        mask = _corrected(settings, pred, correction, predicted.shape)
         edit = dice(predicted, mask)
     if mask.shape != inp.slices.shape[:3]:
         raise TumorscopeError(f"its mask {mask.shape} does not fit the input's {inp.slices.shape[:3]} slices")
-    return Case(name, pred, review, inp, mask, edit)
+    return Case(name, pred, review, inp, mask, edit, corrected=correction is not None)
 
 
 def _corrected(settings: Settings, pred: Prediction, review: Review, shape: tuple[int, ...]) -> np.ndarray:
@@ -229,8 +233,9 @@ def _provenance(engine: Engine, settings: Settings, include: tuple[str, ...], mo
         "source": {"database": engine.url.render_as_string(hide_password=True),
                    "data_dir": str(settings.data_dir.resolve())},
         "selection": {"include": list(include), "model": model,
-                      "rule": "the latest review of each finished segmentation: accept exports the model's mask, "
-                              "correct the reviewer's corrected mask, reject and unreviewed are left out; one case "
+                      "rule": "the latest review of each finished segmentation: correct exports that corrected mask, "
+                              "accept the latest correction before it or else the model's mask, reject and "
+                              "unreviewed are left out; one case "
                               "per patient folder or input, the most recent review wins"},
         "counts": dict(counts),
         "patients": len({r["patient_id"] for r in manifest}),
@@ -272,7 +277,7 @@ def _manifest_row(case: Case) -> dict[str, Any]:
     return {
         "patient_id": lgg_kaggle3m.patient_id(case.name), "case": case.name, "layout": case.layout,
         "n_slices": int(case.mask.shape[0]), "tumor_pixels": int(case.mask.sum()), "decision": review.decision,
-        "mask_source": "corrected" if review.decision == "correct" else "model", "edit_dice": round(case.edit_dice, 4),
+        "mask_source": "corrected" if case.corrected else "model", "edit_dice": round(case.edit_dice, 4),
         "prediction_id": pred.id, "review_id": review.id, "reviewer": review.reviewer,
         "reviewed_at": reviewed.isoformat() if reviewed else "", "model": pred.model,
         "model_version": pred.model_version, "weights_sha256": pred.weights_sha256,
