@@ -33,17 +33,14 @@ HEATMAP_404 = ("/viewer/heatmap.nii.gz",)  # a prediction submitted without `exp
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("viewer") / "data").start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def backend() -> None:
+    """The browser test runs on SQLite only (conftest's ``service`` then starts a SQLite server)."""
+    return None
 
 
 @pytest.fixture(scope="module")
-def tokens(server: Server) -> dict[str, str]:
-    return {"clinician": server.add_user("carla", "clinician"), "admin": server.add_user("ada", "admin")}
+def server(service: Server) -> Server:
+    return service
 
 
 @pytest.fixture(scope="module")
