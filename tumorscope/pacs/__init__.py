@@ -1,0 +1,1 @@
+"""PACS in and out: DICOM conversion, de-identification, DICOM SEG/SR outputs and DICOMweb (issue 28)."""
