@@ -24,11 +24,15 @@ browser:
 	  else echo "note: chromium is not installed (needs root: apt-get install -y chromium); the browser test will skip"; fi; }
 
 # Debian's PostgreSQL for the service's PostgreSQL tests (tests/serve/postgres.py starts a throwaway server of
-# its own per session; the Debian cluster service is not started). Installed when root (CI); else they skip.
+# its own per session; the Debian cluster service is not started), and dicom3tools (dciodvfy) for the DICOM
+# conversion check (tests/pacs). Installed when root (CI); else those tests skip.
 services:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	  else echo "note: PostgreSQL is not installed (needs root: apt-get install -y postgresql); the PostgreSQL tests will skip"; fi; }
+	@command -v dciodvfy >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dicom3tools; \
+	  else echo "note: dicom3tools is not installed (needs root: apt-get install -y dicom3tools); the dciodvfy check will skip"; fi; }
 
 demo: install
 	$(BIN)/tumorscope demo --out demo_output

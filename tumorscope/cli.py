@@ -29,6 +29,7 @@ _STAGES = (
     "tumorscope.serve.cli",
     "tumorscope.serve.consensus",
     "tumorscope.serve.feedback",
+    "tumorscope.pacs.convert_cli",
     "tumorscope.pacs.deid_cli",
 )
 
