@@ -24,8 +24,10 @@ browser:
 	  else echo "note: chromium is not installed (needs root: apt-get install -y chromium); the browser test will skip"; fi; }
 
 # Debian's PostgreSQL for the service's PostgreSQL tests (tests/serve/postgres.py starts a throwaway server of
-# its own per session; the Debian cluster service is not started), and dicom3tools (dciodvfy) for the DICOM
-# conversion check (tests/pacs). Installed when root (CI); else those tests skip.
+# its own per session; the Debian cluster service is not started), dicom3tools (dciodvfy) for the DICOM
+# conversion check (tests/pacs), and Orthanc with its DICOMweb plugin for the PACS tests (tests/pacs/orthanc.py
+# starts a throwaway server per module; Debian's own orthanc service is stopped). Installed when root (CI);
+# else those tests skip.
 services:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
@@ -33,6 +35,10 @@ services:
 	@command -v dciodvfy >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dicom3tools; \
 	  else echo "note: dicom3tools is not installed (needs root: apt-get install -y dicom3tools); the dciodvfy check will skip"; fi; }
+	@{ command -v Orthanc >/dev/null 2>&1 || [ -x /usr/sbin/Orthanc ]; } && ls /usr/share/orthanc/plugins/libOrthancDicomWeb.so* >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb \
+	    && { service orthanc stop >/dev/null 2>&1 || true; }; \
+	  else echo "note: Orthanc is not installed (needs root: apt-get install -y orthanc orthanc-dicomweb); the PACS tests will skip"; fi; }
 
 demo: install
 	$(BIN)/tumorscope demo --out demo_output

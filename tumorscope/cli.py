@@ -31,6 +31,7 @@ _STAGES = (
     "tumorscope.serve.feedback",
     "tumorscope.pacs.convert_cli",
     "tumorscope.pacs.deid_cli",
+    "tumorscope.pacs.pacs_cli",
 )
 
 
