@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.choices[command].set_defaults(func=func)
     if "predict" in sub.choices and "explain" in sub.choices:
         sub.choices["predict"].set_defaults(explain_input=_explain_input)
+    if "predict" in sub.choices:
+        sub.choices["predict"].set_defaults(dicom_outputs=_dicom_outputs)
     return parser
 
 
@@ -92,6 +94,13 @@ def _explain_input(bundle: object, input_path: Path, out_dir: Path, method: str)
     from tumorscope.explain.run import explain_input
 
     explain_input(bundle, input_path, out_dir, method)
+
+
+def _dicom_outputs(files: list[str], mask: object, summary: dict, bundle: object, out_dir: Path) -> dict:
+    """``predict --dicom``: predict/ may not import pacs/ (a later layer), so the two meet here."""
+    from tumorscope.pacs.dicom_out import write_dicom_outputs
+
+    return write_dicom_outputs(files, mask, summary, bundle, out_dir)  # type: ignore[arg-type]
 
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)

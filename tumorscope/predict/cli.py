@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tumorscope.errors import TumorscopeError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tumorscope.bundle import Bundle
+    from tumorscope.predict.inputs import PredictInput
 
 DEFAULT_MODEL = "lgg-flair-seg"
 
@@ -18,7 +26,7 @@ examples:
   tumorscope predict --model brain-mri-tumor-type -i images/ -o out/       (classification: predictions.csv)
 
 Segmentation writes the mask in the input's family (NIfTI for volumes, PNG per slice for 2-D inputs),
-overlays/ (prediction filled red with a yellow edge; ground truth as a green edge when the input has masks)
+for a DICOM series also dicom/seg.dcm (DICOM SEG) and dicom/sr.dcm (measurement report), overlays/ (prediction filled red with a yellow edge; ground truth as a green edge when the input has masks)
 and summary.json (tumor found, probability, volume, components, slices involved)."""
 
 
@@ -37,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-size", type=int, help="segmentation: drop components smaller than this many pixels")
     p.add_argument("--fill-holes", action="store_true", default=None, help="segmentation: fill holes in each slice")
     p.add_argument("--threshold", type=float, help="segmentation: probability threshold (default: the bundle's)")
+    p.add_argument("--dicom", action=argparse.BooleanOptionalAction, default=None,
+                   help="with a DICOM series input, also write dicom/seg.dcm (DICOM SEG) and dicom/sr.dcm "
+                        "(TID 1500 measurement report) (default: on for DICOM series)")
     p.add_argument("--explain", metavar="METHOD", help="also write heatmaps: gradcam, gradcampp, saliency, ig or occlusion")
     p.set_defaults(func=_cmd_predict)
 
@@ -49,13 +60,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.out.exists() and args.out.is_file():
         raise TumorscopeError("output path exists and is a file", args.out)
     if bundle.task == "segmentation":
-        from tumorscope.predict.outputs import write_segmentation
+        from tumorscope.predict.outputs import write_segmentation_result
+        from tumorscope.predict.segmentation import segment
 
         inp = read_input(args.input, series_uid=args.series)
-        post = bundle.postprocess
         changes = {k: v for k, v in (("tta", args.tta), ("min_size", args.min_size), ("fill_holes", args.fill_holes),
                                      ("threshold", args.threshold)) if v is not None}
-        summary = write_segmentation(bundle, inp, args.out, replace(post, **changes))
+        post = replace(bundle.postprocess, **changes)
+        prob, mask = segment(bundle, inp, post)
+        summary = write_segmentation_result(bundle, inp, prob, mask, args.out, post,
+                                            extra=_dicom_step(args, bundle, inp, mask))
         verdict = "tumor found" if summary["tumor_found"] else "no tumor found"
         size = (f"{summary['volume_mm3']:.0f} mm^3" if summary["volume_mm3"] is not None
                 else f"{summary['volume_pixels']} pixels")
@@ -72,3 +86,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         explain(bundle, args.input, args.out / "explain", args.explain)
     print(f"results: {args.out}")
     return 0
+
+
+def _dicom_step(args: argparse.Namespace, bundle: Bundle, inp: PredictInput, mask: np.ndarray
+                ) -> Callable[[Path, dict[str, Any]], dict[str, Any]] | None:
+    """The DICOM SEG + SR writer for a DICOM series input (``--dicom``, on by default for one), else None.
+    pacs/ sits above predict/: the top-level CLI hands the writer in as ``args.dicom_outputs`` (tumorscope/cli.py)."""
+    files = inp.volume.metadata.get("files") if inp.volume is not None else None
+    if args.dicom is False or (args.dicom is None and not files):
+        return None
+    if not files:
+        raise TumorscopeError("--dicom needs a DICOM series input", args.input)
+    write = getattr(args, "dicom_outputs", None)
+    if write is None:
+        raise TumorscopeError("--dicom needs the pacs layer, which this installation lacks")
+    return lambda folder, summary: write(files, mask, summary, bundle, folder / "dicom")

@@ -43,12 +43,12 @@ def write_segmentation(
 
 def write_segmentation_result(
     bundle: Bundle, inp: PredictInput, prob: np.ndarray, mask: np.ndarray, out_dir: Path, post: PostProcess,
-    synthetic: bool = False, extra: Callable[[Path], dict[str, Any]] | None = None,
+    synthetic: bool = False, extra: Callable[[Path, dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write a computed segmentation (probabilities and post-processed mask, (N, Y, X) each) into ``out_dir``
-    atomically: the mask files, overlays and summary.json. ``extra`` (the service's viewer volumes) is called
-    with the folder being written, adds its files in the same atomic write and returns fields for the
-    summary. Returns the summary."""
+    atomically: the mask files, overlays and summary.json. ``extra`` (the service's viewer volumes, the CLI's DICOM
+    outputs) is called with the folder being written and the summary so far, adds its files in the same atomic
+    write and returns fields for the summary. Returns the summary."""
     tumor_slices = [i for i in range(mask.shape[0]) if mask[i].any()]
     vox = inp.voxel_volume
     summary: dict[str, Any] = {
@@ -84,7 +84,7 @@ def write_segmentation_result(
         summary["mask_files"] = files
         summary["overlay_dir"] = "overlays"
         if extra is not None:
-            summary.update(extra(tmp))
+            summary.update(extra(tmp, summary))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

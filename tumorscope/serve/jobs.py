@@ -244,7 +244,7 @@ class Runner:
             heat, explained = self.heatmaps.volume(bundle, inp, method) if method else (None, None)
             summary = write_segmentation_result(
                 bundle, shown, prob, mask, self.settings.results / job.result_dir, bundle.postprocess,
-                extra=lambda folder: write_viewer(folder, inp, mask, heat, method, explained))
+                extra=lambda folder, _summary: write_viewer(folder, inp, mask, heat, method, explained))
         except (TumorscopeError, OSError) as exc:
             self._finish(job.id, "failed", None, _message(exc, self.settings))
             return

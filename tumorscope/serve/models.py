@@ -11,18 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from tumorscope.bundle import Bundle, load_bundle
-from tumorscope.bundle.bundle import ZOO, sha256
+from tumorscope.bundle.bundle import ZOO
+from tumorscope.bundle.version import (  # re-exported: serve imports them from here
+    model_version,
+    weights_sha256,
+)
 from tumorscope.errors import TumorscopeError
 from tumorscope.serve.errors import NotFound
-
-
-def model_version(bundle: Bundle) -> str:
-    """The bundle's ``version`` when it names one, else the first 12 hex digits of its weights' SHA-256."""
-    return str(bundle.config.get("version") or f"sha256:{weights_sha256(bundle)[:12]}")
-
-
-def weights_sha256(bundle: Bundle) -> str:
-    return str(bundle.config.get("weights_sha256") or sha256(bundle.weights_path))
 
 
 def describe(bundle: Bundle, source: str) -> dict[str, Any]:

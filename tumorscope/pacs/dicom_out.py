@@ -1,0 +1,168 @@
+"""DICOM outputs of a segmentation of a DICOM series: a binary DICOM SEG and a TID 1500 measurement report SR.
+
+Both are built with highdicom. The SEG's frames reference the exact source instances, carry their plane
+positions and orientation, and empty slices have no frame. The SR (Comprehensive 3D SR) reports the tumor
+volume, the lesion count and each lesion's volume, each measurement naming the model (bundle name, version
+and weights hash) as its algorithm and referencing the SEG's segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import highdicom as hd
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+
+from tumorscope import __version__
+from tumorscope.atomic import atomic_path
+from tumorscope.bundle import Bundle
+from tumorscope.bundle.version import model_version, weights_sha256
+from tumorscope.errors import TumorscopeError
+
+SEGMENT = 1
+# Local codes (the "99" prefix marks a private coding scheme, PS3.16 8.2) for what no standard code names.
+_LESION_COUNT = hd.sr.CodedConcept("LESIONCOUNT", "99TUMORSCOPE", "Number of lesions")
+_NO_UNITS = hd.sr.CodedConcept("1", "UCUM", "no units")
+
+
+def algorithm(bundle: Bundle) -> hd.AlgorithmIdentificationSequence:
+    """The model as DICOM names an algorithm: bundle name, version, and the full weights hash as a parameter."""
+    return hd.AlgorithmIdentificationSequence(
+        name=bundle.name, version=model_version(bundle), family=codes.cid7162.ArtificialIntelligence,
+        source="tumorscope", parameters={"weights_sha256": weights_sha256(bundle)},
+    )
+
+
+def sr_algorithm(bundle: Bundle) -> hd.sr.AlgorithmIdentification:
+    """The same identification as an SR template (TID 4019) names it."""
+    return hd.sr.AlgorithmIdentification(
+        name=bundle.name, version=model_version(bundle), parameters=[f"weights_sha256={weights_sha256(bundle)}"],
+        family=codes.cid7162.ArtificialIntelligence, manufacturer="tumorscope",
+    )
+
+
+def write_seg(source_files: Sequence[str | Path], mask: np.ndarray, bundle: Bundle, out_path: str | Path) -> Path:
+    """Write ``mask`` (N, Y, X), slice k over ``source_files[k]`` (the DICOM reader's slice order, its
+    ``metadata["files"]``), as a binary DICOM SEG at ``out_path``. Returns the path."""
+    sources = _read_sources(source_files)
+    mask = np.asarray(mask).astype(bool)
+    plane = (int(sources[0].Rows), int(sources[0].Columns))
+    if mask.shape != (len(sources), *plane):
+        raise TumorscopeError(f"mask shape {mask.shape} does not match {len(sources)} slices of {plane}")
+    if not mask.any():  # a SEG needs at least one frame, and an empty one would say nothing
+        raise TumorscopeError("the mask is empty: there is no segment to write as DICOM SEG")
+    description = hd.seg.SegmentDescription(
+        segment_number=SEGMENT, segment_label="tumor",
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Neoplasm,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm(bundle),
+        tracking_uid=hd.UID(), tracking_id="tumor",
+    )
+    seg = hd.seg.Segmentation(
+        source_images=sources, pixel_array=mask, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[description], series_instance_uid=hd.UID(), series_number=_series_number(sources, 1),
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="tumorscope",
+        manufacturer_model_name=bundle.name[:64], software_versions=__version__, device_serial_number="0",
+        series_description=f"tumorscope {bundle.name} segmentation"[:64], omit_empty_frames=True,
+    )
+    return _save(seg, out_path)
+
+
+def write_sr(seg: str | Path | Dataset, source_files: Sequence[str | Path], summary: dict[str, Any],
+             bundle: Bundle, out_path: str | Path) -> Path:
+    """Write a TID 1500 measurement report (Comprehensive 3D SR) of ``summary`` (predict's summary.json:
+    ``volume_mm3``, ``lesions``) about the SEG ``seg`` of the series ``source_files``. Returns the path."""
+    seg_ds = seg if isinstance(seg, Dataset) else pydicom.dcmread(seg)
+    sources = _read_sources(source_files)
+    algo = sr_algorithm(bundle)
+    segment = _referenced_segment(seg_ds, sources)
+    lesions = summary.get("lesions") or []
+    tumor = [_volume(summary.get("volume_mm3"), algo),
+             hd.sr.Measurement(name=_LESION_COUNT, value=len(lesions), unit=_NO_UNITS, algorithm_id=algo)]
+    groups = [_group("tumor", segment, [m for m in tumor if m is not None])]
+    for lesion in lesions:
+        volume = _volume(lesion.get("volume_mm3"), algo)
+        groups.append(_group(f"lesion {lesion['id']}", segment, [volume] if volume is not None else []))
+    device = hd.sr.DeviceObserverIdentifyingAttributes(
+        uid=hd.UID(), name=bundle.name[:64], manufacturer_name="tumorscope", model_name=model_version(bundle)[:64],
+    )
+    context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device, observer_identifying_attributes=device))
+    report = hd.sr.MeasurementReport(
+        observation_context=context, procedure_reported=codes.SCT.ImagingProcedure, imaging_measurements=groups,
+    )
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=[*sources, seg_ds], content=report, series_instance_uid=hd.UID(),
+        series_number=_series_number(sources, 2), sop_instance_uid=hd.UID(), instance_number=1,
+        manufacturer="tumorscope", series_description=f"tumorscope {bundle.name} measurements"[:64],
+        is_complete=True, is_final=False, is_verified=False,
+    )
+    scheme = Dataset()  # names the local coding scheme, as PS3.3 C.12.1.1.2.1 asks of a private one
+    scheme.CodingSchemeDesignator, scheme.CodingSchemeName = _LESION_COUNT.scheme_designator, "tumorscope codes"
+    scheme.CodingSchemeResponsibleOrganization = "tumorscope"
+    sr.CodingSchemeIdentificationSequence = [scheme]
+    return _save(sr, out_path)
+
+
+def write_dicom_outputs(source_files: Sequence[str | Path], mask: np.ndarray, summary: dict[str, Any],
+                        bundle: Bundle, out_dir: str | Path) -> dict[str, Any]:
+    """``predict``'s DICOM outputs in ``out_dir`` (seg.dcm and sr.dcm); returns the fields it adds to the summary.
+    A mask without tumor has no segment to store or measure, so then nothing is written."""
+    out = Path(out_dir)
+    if not np.asarray(mask).any():
+        return {"dicom_files": [], "dicom_note": "no tumor found: no DICOM SEG or SR written"}
+    out.mkdir(parents=True, exist_ok=True)
+    seg = write_seg(source_files, mask, bundle, out / "seg.dcm")
+    write_sr(seg, source_files, summary, bundle, out / "sr.dcm")
+    return {"dicom_files": [f"{out.name}/seg.dcm", f"{out.name}/sr.dcm"]}
+
+
+def _read_sources(files: Sequence[str | Path]) -> list[Dataset]:
+    if not files:
+        raise TumorscopeError("no source DICOM files to reference")
+    return [pydicom.dcmread(f) for f in files]
+
+
+def _referenced_segment(seg: Dataset, sources: list[Dataset]) -> hd.sr.ReferencedSegment:
+    """The SEG's segment and the source images its frames are derived from. Built here because highdicom's
+    ``ReferencedSegment.from_segmentation`` looks for the segment in each frame's functional groups, where
+    highdicom itself does not put it when a SEG has one segment (it goes in the shared groups)."""
+    used = {str(item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID)
+            for item in seg.PerFrameFunctionalGroupsSequence}
+    return hd.sr.ReferencedSegment(
+        sop_class_uid=seg.SOPClassUID, sop_instance_uid=seg.SOPInstanceUID, segment_number=SEGMENT,
+        source_images=[hd.sr.SourceImageForSegmentation.from_source_image(ds) for ds in sources
+                       if str(ds.SOPInstanceUID) in used],
+    )
+
+
+def _series_number(sources: list[Dataset], offset: int) -> int:
+    """A series number after the source's (viewers sort series by it)."""
+    return int(sources[0].get("SeriesNumber") or 0) + 1000 + offset
+
+
+def _volume(mm3: float | None, algo: hd.sr.AlgorithmIdentification) -> hd.sr.Measurement | None:
+    if mm3 is None:
+        return None
+    return hd.sr.Measurement(name=codes.SCT.Volume, value=float(mm3), unit=codes.UCUM.CubicMillimeter,
+                             algorithm_id=algo)
+
+
+def _group(name: str, segment: hd.sr.ReferencedSegment, measurements: list[hd.sr.Measurement]
+           ) -> hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations:
+    return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=name),
+        referenced_segment=segment, finding_type=codes.SCT.Neoplasm, measurements=measurements,
+    )
+
+
+def _save(ds: Dataset, out_path: str | Path) -> Path:
+    out = Path(out_path)
+    with atomic_path(out) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+    return out
