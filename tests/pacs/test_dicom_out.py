@@ -1,4 +1,4 @@
-"""DICOM SEG and TID 1500 SR of a segmentation of a DICOM series: read back with highdicom, checked by dciodvfy."""
+"""DICOM SEG, TID 1500 SR and Secondary Capture overlay series of a segmentation of a DICOM series: read back with highdicom, checked by dciodvfy."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.sr.codedict import codes
+from skimage.segmentation import find_boundaries
 
 from tumorscope.bundle import load_bundle
 from tumorscope.bundle.version import model_version, weights_sha256
 from tumorscope.cli import main
 from tumorscope.io import read_image
 from tumorscope.pacs.convert import to_dicom_series
-from tumorscope.pacs.dicom_out import write_dicom_outputs, write_seg, write_sr
+from tumorscope.pacs.dicom_out import write_dicom_outputs, write_overlay_series, write_seg, write_sr
 from tumorscope.predict.lesions import lesions
 
 MODEL = "lgg-flair-seg"
@@ -142,7 +143,10 @@ def test_predict_on_dicom_series_writes_seg_matching_the_mask(lgg_dir: Path, tmp
     for k, frame in frames.items():
         np.testing.assert_array_equal(frame, mask[k])
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["dicom_files"] == ["dicom/seg.dcm", "dicom/sr.dcm"]
+    overlays = sorted((out / "dicom" / "overlay").glob("*.dcm"))
+    assert len(overlays) == len(frames)  # one overlay image per tumor slice
+    assert summary["dicom_files"] == ["dicom/seg.dcm", "dicom/sr.dcm",
+                                      *(f"dicom/overlay/{p.name}" for p in overlays)]
     groups = hd.sr.srread(out / "dicom" / "sr.dcm").content.get_volumetric_roi_measurement_groups()
     assert groups[0].get_measurements(name=codes.SCT.Volume)[0].value == pytest.approx(summary["volume_mm3"])
     assert len(groups) == 1 + len(summary["lesions"])
@@ -155,3 +159,33 @@ def test_predict_writes_no_dicom_when_asked_not_to_or_without_tumor(series: list
     assert "dicom_files" not in json.loads((tmp_path / "off" / "summary.json").read_text())
     empty = write_dicom_outputs(series, np.zeros((6, 10, 8), bool), {}, load_bundle(MODEL), tmp_path / "d")
     assert empty["dicom_files"] == [] and not (tmp_path / "d").exists()
+
+
+def test_overlay_series_one_red_image_per_tumor_slice_in_the_source_study(series: list[Path], mask: np.ndarray,
+                                                                        tmp_path: Path) -> None:
+    bundle = load_bundle(MODEL)
+    paths = write_overlay_series(series, mask, bundle, tmp_path / "overlay")
+    assert len(paths) == 3  # tumor on slices 1, 2 and 4
+    images = [pydicom.dcmread(p) for p in paths]
+    sources = {str(ds.SOPInstanceUID): (k, ds) for k, ds in enumerate(map(pydicom.dcmread, series))}
+    assert len({ds.SeriesInstanceUID for ds in images}) == 1
+    filled = 0
+    for sc in images:
+        k, src = sources[str(sc.SourceImageSequence[0].ReferencedSOPInstanceUID)]
+        assert k in (1, 2, 4)
+        assert (sc.StudyInstanceUID, sc.PatientID, sc.PatientName) == (src.StudyInstanceUID, src.PatientID,
+                                                                        src.PatientName)
+        assert sc.SeriesInstanceUID != src.SeriesInstanceUID
+        assert sc.SeriesDescription == f"tumorscope overlay ({MODEL} {model_version(bundle)}) - not for diagnosis"[:64]
+        assert list(sc.ImageType) == ["DERIVED", "SECONDARY"] and sc.BurnedInAnnotation == "YES"
+        assert list(sc.PatientOrientation) == ["RA", "AL"]  # RAS (c, s, 0), (-s, c, 0) in LPS: (-c, -s, 0), (s, -c, 0)
+        assert [float(v) for v in sc.PixelSpacing] == pytest.approx([float(v) for v in src.PixelSpacing])
+        rgb = sc.pixel_array.astype(int)
+        assert rgb.shape == (*mask[k].shape, 3)
+        red = (rgb[..., 0] > rgb[..., 1] + 40) & (rgb[..., 0] > rgb[..., 2] + 40)
+        inside = mask[k] & ~find_boundaries(mask[k], mode="inner")  # the edge is drawn yellow
+        assert red[inside].all() and not red[~mask[k]].any()  # red fill inside the mask only
+        filled += int(inside.sum())
+        assert (rgb[~mask[k]] == rgb[~mask[k]][:, :1]).all()  # the image stays grey outside
+    assert filled == 2  # the centres of lesion 1's two 3x3 slices (lesion 2 is all edge)
+    assert not _dciodvfy_errors(paths[0])

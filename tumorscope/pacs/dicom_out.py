@@ -1,9 +1,11 @@
-"""DICOM outputs of a segmentation of a DICOM series: a binary DICOM SEG and a TID 1500 measurement report SR.
+"""DICOM outputs of a segmentation of a DICOM series: a binary DICOM SEG, a TID 1500 measurement report SR,
+and a Secondary Capture overlay series for viewers without SEG support.
 
-Both are built with highdicom. The SEG's frames reference the exact source instances, carry their plane
+All three are built with highdicom. The SEG's frames reference the exact source instances, carry their plane
 positions and orientation, and empty slices have no frame. The SR (Comprehensive 3D SR) reports the tumor
 volume, the lesion count and each lesion's volume, each measurement naming the model (bundle name, version
-and weights hash) as its algorithm and referencing the SEG's segment.
+and weights hash) as its algorithm and referencing the SEG's segment. The overlay series has one RGB image per
+slice with tumor (predict's overlay picture, burned in), in the source's study, each naming its source image.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tumorscope.atomic import atomic_path
 from tumorscope.bundle import Bundle
 from tumorscope.bundle.version import model_version, weights_sha256
 from tumorscope.errors import TumorscopeError
+from tumorscope.predict.overlay import display_channel, overlay
 
 SEGMENT = 1
 # Local codes (the "99" prefix marks a private coding scheme, PS3.16 8.2) for what no standard code names.
@@ -111,15 +114,76 @@ def write_sr(seg: str | Path | Dataset, source_files: Sequence[str | Path], summ
 
 def write_dicom_outputs(source_files: Sequence[str | Path], mask: np.ndarray, summary: dict[str, Any],
                         bundle: Bundle, out_dir: str | Path) -> dict[str, Any]:
-    """``predict``'s DICOM outputs in ``out_dir`` (seg.dcm and sr.dcm); returns the fields it adds to the summary.
-    A mask without tumor has no segment to store or measure, so then nothing is written."""
+    """``predict``'s DICOM outputs in ``out_dir`` (seg.dcm, sr.dcm and the overlay/ series); returns the fields it
+    adds to the summary. A mask without tumor has no segment to store or measure, so then nothing is written."""
     out = Path(out_dir)
     if not np.asarray(mask).any():
-        return {"dicom_files": [], "dicom_note": "no tumor found: no DICOM SEG or SR written"}
+        return {"dicom_files": [], "dicom_note": "no tumor found: no DICOM SEG, SR or overlay written"}
     out.mkdir(parents=True, exist_ok=True)
     seg = write_seg(source_files, mask, bundle, out / "seg.dcm")
     write_sr(seg, source_files, summary, bundle, out / "sr.dcm")
-    return {"dicom_files": [f"{out.name}/seg.dcm", f"{out.name}/sr.dcm"]}
+    overlays = write_overlay_series(source_files, mask, bundle, out / "overlay")
+    return {"dicom_files": [f"{out.name}/seg.dcm", f"{out.name}/sr.dcm",
+                            *(p.relative_to(out.parent).as_posix() for p in overlays)]}
+
+
+def write_overlay_series(source_files: Sequence[str | Path], mask: np.ndarray, bundle: Bundle,
+                         out_dir: str | Path) -> list[Path]:
+    """Write one RGB Secondary Capture image per slice of ``mask`` (N, Y, X) with tumor, slice k over
+    ``source_files[k]``: predict's overlay picture (tumor filled red, yellow edge) burned into the source pixels.
+    The series is new, in the source's study and patient; pixel spacing and patient orientation are copied,
+    and each image names its source slice. Returns the written paths (``out_dir``/overlay_NNNN.dcm)."""
+    sources = _read_sources(source_files)
+    mask = np.asarray(mask).astype(bool)
+    if mask.shape != (len(sources), int(sources[0].Rows), int(sources[0].Columns)):
+        raise TumorscopeError(f"mask shape {mask.shape} does not match the {len(sources)} source slices")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    series_uid, number = hd.UID(), _series_number(sources, 3)
+    description = f"tumorscope overlay ({bundle.name} {model_version(bundle)}) - not for diagnosis"
+    paths: list[Path] = []
+    for k in np.flatnonzero(mask.any(axis=(1, 2))):
+        src = sources[k]
+        orientation = _patient_orientation(src)
+        sc = hd.sc.SCImage.from_ref_dataset(
+            ref_dataset=src, pixel_array=overlay(display_channel(src.pixel_array), mask[k]),
+            photometric_interpretation=hd.PhotometricInterpretationValues.RGB, bits_allocated=8,
+            coordinate_system=hd.CoordinateSystemNames.PATIENT, series_instance_uid=series_uid,
+            series_number=number, sop_instance_uid=hd.UID(), instance_number=len(paths) + 1,
+            manufacturer="tumorscope",
+            patient_orientation=(orientation[0][0], orientation[1][0]),  # highdicom takes one letter each
+            transfer_syntax_uid=pydicom.uid.ExplicitVRLittleEndian,
+        )
+        sc.PatientOrientation = list(orientation)  # the oblique letters too, as DICOM allows
+        if "PixelSpacing" in src:  # set here: highdicom's from_ref_dataset types it as whole numbers
+            sc.PixelSpacing = src.PixelSpacing
+        sc.Laterality = src.get("Laterality", "")  # type 2C: empty when the source does not say
+        sc.SeriesDescription = description[:64]
+        sc.ImageType = ["DERIVED", "SECONDARY"]
+        sc.BurnedInAnnotation = "YES"
+        sc.ManufacturerModelName, sc.SoftwareVersions = bundle.name[:64], __version__
+        sc.DerivationDescription = "tumorscope prediction (red fill, yellow edge) over the source image"
+        ref = Dataset()
+        ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = src.SOPClassUID, src.SOPInstanceUID
+        sc.SourceImageSequence = [ref]
+        paths.append(_save(sc, out / f"overlay_{k:04d}.dcm"))
+    return paths
+
+
+def _patient_orientation(ds: Dataset) -> tuple[str, str]:
+    """Patient Orientation (row, column directions as L/R, A/P, H/F letters, PS3.3 C.7.6.1.1.1) from Image
+    Orientation (Patient); components under 0.1 are dropped, the rest ordered by size."""
+    iop = ds.get("ImageOrientationPatient")
+    if not iop:
+        raise TumorscopeError("a source slice has no Image Orientation (Patient)", str(ds.get("SOPInstanceUID")))
+    letters = (("L", "R"), ("P", "A"), ("H", "F"))  # + and - along the LPS patient axes
+
+    def name(v: np.ndarray) -> str:
+        order = [i for i in np.argsort(-np.abs(v)) if abs(v[i]) >= 0.1]
+        return "".join(letters[i][0 if v[i] > 0 else 1] for i in order)
+
+    v = np.array([float(x) for x in iop])
+    return (name(v[:3]), name(v[3:]))
 
 
 def _read_sources(files: Sequence[str | Path]) -> list[Dataset]:

@@ -26,7 +26,8 @@ examples:
   tumorscope predict --model brain-mri-tumor-type -i images/ -o out/       (classification: predictions.csv)
 
 Segmentation writes the mask in the input's family (NIfTI for volumes, PNG per slice for 2-D inputs),
-for a DICOM series also dicom/seg.dcm (DICOM SEG) and dicom/sr.dcm (measurement report), overlays/ (prediction filled red with a yellow edge; ground truth as a green edge when the input has masks)
+for a DICOM series also dicom/seg.dcm (DICOM SEG), dicom/sr.dcm (measurement report) and dicom/overlay/
+(Secondary Capture overlay series), overlays/ (prediction filled red with a yellow edge; ground truth as a green edge when the input has masks)
 and summary.json (tumor found, probability, volume, components, slices involved)."""
 
 
@@ -46,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fill-holes", action="store_true", default=None, help="segmentation: fill holes in each slice")
     p.add_argument("--threshold", type=float, help="segmentation: probability threshold (default: the bundle's)")
     p.add_argument("--dicom", action=argparse.BooleanOptionalAction, default=None,
-                   help="with a DICOM series input, also write dicom/seg.dcm (DICOM SEG) and dicom/sr.dcm "
-                        "(TID 1500 measurement report) (default: on for DICOM series)")
+                   help="with a DICOM series input, also write dicom/seg.dcm (DICOM SEG), dicom/sr.dcm "
+                        "(TID 1500 measurement report) and dicom/overlay/ (Secondary Capture series) (default: on for DICOM series)")
     p.add_argument("--explain", metavar="METHOD", help="also write heatmaps: gradcam, gradcampp, saliency, ig or occlusion")
     p.set_defaults(func=_cmd_predict)
 
