@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from tumorscope.errors import TumorscopeError
+from tumorscope.io.mask import is_binary
 from tumorscope.predict.overlap import dice
 
 DEFAULT_MAX_ITERATIONS = 500
-_BINARY_VALUES = {0, 1, 255}
 
 
 def _name(names: Sequence[str | Path] | None, i: int) -> str:
@@ -45,7 +45,7 @@ def check_masks(masks: Sequence[np.ndarray], names: Sequence[str | Path] | None 
             raise TumorscopeError(f"{label}a mask must be 2-D or 3-D, got shape {arr.shape}", where)
         if arr.dtype != np.bool_:
             values = np.unique(arr)
-            if values.size > 2 or not set(values.tolist()) <= _BINARY_VALUES:
+            if not is_binary(values):
                 shown = ", ".join(f"{v:g}" for v in values[:5].tolist()) + (", ..." if values.size > 5 else "")
                 raise TumorscopeError(f"{label}a mask must be binary (0/1 or 0/255), found values {shown}", where)
         if out and arr.shape != out[0].shape:

@@ -42,6 +42,15 @@ def read_mask(paths: str | Path | Sequence[str | Path], shape: Sequence[int] | N
     return merged
 
 
+BINARY_VALUES = frozenset({0, 1, 255})
+
+
+def is_binary(values: np.ndarray) -> bool:
+    """Whether a mask's distinct ``values`` (np.unique) make it binary: at most two of 0, 1 and 255 — the rule for
+    masks people send back (corrections, readers' masks)."""
+    return values.size <= 2 and set(values.tolist()) <= BINARY_VALUES
+
+
 def mask_is_empty(path: str | Path) -> bool:
     """True when the mask file has no foreground pixel."""
     return not read_mask(path).any()

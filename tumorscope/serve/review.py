@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tumorscope.atomic import atomic_path
 from tumorscope.errors import TumorscopeError
+from tumorscope.io.mask import is_binary
 from tumorscope.predict.overlap import dice
 from tumorscope.serve.accounts import Account
 from tumorscope.serve.audit import record
@@ -153,6 +154,6 @@ def _checked_mask(upload: StoredUpload, shape: tuple[int, ...]) -> np.ndarray:
         raise BadRequest(f"mask: shape {arr.shape} differs from the prediction's {shape}: a corrected "
                          "mask must be in the input's geometry")
     values = np.unique(fitted)
-    if values.size > 2 or not set(values.tolist()) <= {0, 1, 255}:
+    if not is_binary(values):
         raise BadRequest(f"mask: values must be binary (0/1 or 0/255), found {values.size} distinct values")
     return fitted != 0
