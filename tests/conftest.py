@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,18 @@ def colon_dir() -> Path:
 @pytest.fixture
 def dicom_dir() -> Path:
     return _shared("dicom_series_sample")
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``postgresql://`` URL of a throwaway PostgreSQL server shared by the session (skips when none can run)."""
+    from tests.serve.postgres import postgres_unavailable, running_postgres
+
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with running_postgres(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -103,10 +103,11 @@ class Orthanc:
         except (OSError, ValueError):
             return False
 
-    def start(self) -> None:
-        """Start on a fresh free port (the storage is kept); raises RuntimeError with the log's tail on failure."""
+    def start(self, port: int | None = None) -> None:
+        """Start on ``port`` or a fresh free port (the storage is kept); raises RuntimeError with the log's tail
+        on failure."""
         for _ in range(_START_TRIES):
-            self.port = _free_port()
+            self.port = port or _free_port()
             config = self._write_config()
             with self.log.open("ab") as log:
                 self.process = subprocess.Popen([str(self.binary), str(config)], stdout=log, stderr=log,
@@ -134,10 +135,13 @@ class Orthanc:
         except ProcessLookupError:
             proc.wait()
 
-    def restart(self, sig: int = signal.SIGTERM) -> None:
-        """Stop (``signal.SIGKILL`` simulates a crash) and start again on the same storage; the port may change."""
+    def restart(self, sig: int = signal.SIGTERM, same_port: bool = False, down_s: float = 0.0) -> None:
+        """Stop (``signal.SIGKILL`` simulates a crash), stay down ``down_s`` seconds and start again on the same
+        storage, on the same port when ``same_port`` (clients keep their URL), else on a fresh one."""
+        port = self.port
         self.stop(sig)
-        self.start()
+        time.sleep(down_s)
+        self.start(port if same_port else None)
 
 
 @contextmanager

@@ -106,6 +106,9 @@ def test_kaggle_patient_reads_back_as_flair(lgg_dir: Path, tmp_path: Path) -> No
     np.testing.assert_array_equal(back.array[..., 0], src.slices[..., 1])
     assert back.spacing == (1.0, 1.0, 1.0)
     assert pydicom.dcmread(files[0]).SeriesDescription == f"tumorscope convert of {KAGGLE_PATIENT}"
+    named = tmp_path / KAGGLE_PATIENT  # a DICOM series in a folder named like a kaggle patient is still a series
+    (tmp_path / "dcm").rename(named)
+    assert read_input(named).family == "volume"
 
 
 @pytest.mark.shared_data

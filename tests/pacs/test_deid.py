@@ -10,47 +10,14 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
 from tests.io.conftest import write_dicom_slice
+from tests.pacs.phi import NEEDLES, SALT, plant
 from tumorscope.cli import main
 from tumorscope.errors import TumorscopeError
 from tumorscope.io.reader import read_image
 from tumorscope.pacs.deid import deidentify_file, deidentify_tree
-
-SALT = "site-secret-1"
-PHI = {"PatientName": "Sentinelname^Phisecret", "PatientID": "PHI-ID-84731", "OtherPatientIDs": "OTHERPHI-5521",
-       "PatientBirthDate": "19230417", "StudyDate": "20190311", "SeriesDate": "20190311",
-       "InstitutionName": "Phisentinel Memorial", "ReferringPhysicianName": "Drphi^Sentinelle",
-       "AccessionNumber": "ACC93751PHI", "StudyDescription": "Brainphi study of Sentinelname",
-       "SeriesDescription": "T1 Seriesphi", "ImageComments": "Commentphi: patient anxious"}
-PRIVATE = "Privatephi-XK77"
-NESTED = "Nestedphi^Sequencename"
-NEEDLES = [b"Sentinelname", b"Phisecret", b"PHI-ID-84731", b"OTHERPHI", b"19230417", b"20190311", b"Phisentinel",
-           b"Drphi", b"Sentinelle", b"ACC93751", b"Brainphi", b"Seriesphi", b"Commentphi", PRIVATE.encode(),
-           b"Nestedphi", b"Sequencename"]
-
-
-def _plant(ds: Dataset) -> None:
-    for key, value in PHI.items():
-        setattr(ds, key, value)
-    ds.Modality = "MR"
-    ds.FrameOfReferenceUID = "1.2.3.4.5.6.7"
-    block = ds.private_block(0x0029, "PHI CREATOR", create=True)
-    block.add_new(0x10, "LO", PRIVATE)
-    ref = Dataset()
-    ref.PatientName = NESTED
-    ref.ReferencedSOPInstanceUID = generate_uid()
-    ds.ReferencedPatientSequence = Sequence([ref])
-    req = Dataset()
-    req.RequestedProcedureDescription = NESTED
-    req.ScheduledProcedureStepID = "PHI-ID-84731"
-    ds.RequestAttributesSequence = Sequence([req])
-    code = Dataset()  # a sequence the table keeps: its items are cleaned, not dropped
-    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "T-A0100", "SRT", "Brain"
-    code.ReferencedSOPInstanceUID = "1.2.3.4.5.6.7"  # a UID in a kept sequence maps like any other
-    ds.AnatomicRegionSequence = Sequence([code])
 
 
 @pytest.fixture
@@ -62,7 +29,7 @@ def phi_series(tmp_path: Path) -> Path:
                                  rng.integers(0, 900, (12, 10)).astype(np.uint16), series_uid=uid,
                                  position=(0.0, 0.0, 2.0 * i), instance=i + 1)
         ds = pydicom.dcmread(path)
-        _plant(ds)
+        plant(ds)
         ds.save_as(path)
     (folder / "notes_Sentinelname.txt").write_text("Phisecret")
     return folder

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import highdicom as hd
@@ -15,6 +13,7 @@ import pytest
 from pydicom.sr.codedict import codes
 from skimage.segmentation import find_boundaries
 
+from tests.pacs.dicomcheck import dciodvfy_errors, seg_frames_by_slice
 from tumorscope.bundle import load_bundle
 from tumorscope.bundle.version import model_version, weights_sha256
 from tumorscope.cli import main
@@ -48,17 +47,6 @@ def mask() -> np.ndarray:
     return m
 
 
-def _by_slice(seg: hd.seg.Segmentation, files: list[Path]) -> dict[int, np.ndarray]:
-    """Each SEG frame's pixels keyed by the index of the source slice it references."""
-    index = {str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID): k for k, f in enumerate(files)}
-    frames = seg.pixel_array.reshape(-1, seg.Rows, seg.Columns)
-    out = {}
-    for frame, item in zip(frames, seg.PerFrameFunctionalGroupsSequence):
-        uid = item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
-        out[index[str(uid)]] = frame.astype(bool)
-    return out
-
-
 def _texts(ds: pydicom.Dataset) -> list[tuple[str, str]]:
     """(concept name, text) of every TEXT content item of an SR tree."""
     out = []
@@ -69,20 +57,12 @@ def _texts(ds: pydicom.Dataset) -> list[tuple[str, str]]:
     return out
 
 
-def _dciodvfy_errors(path: Path) -> list[str]:
-    tool = shutil.which("dciodvfy")
-    if tool is None:
-        pytest.skip("dciodvfy not installed (make services installs dicom3tools)")
-    run = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=60)
-    return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")]
-
-
 def test_seg_reads_back_voxel_for_voxel_on_the_right_slices(series: list[Path], mask: np.ndarray,
                                                             tmp_path: Path) -> None:
     bundle = load_bundle(MODEL)
     path = write_seg(series, mask, bundle, tmp_path / "seg.dcm")
     seg = hd.seg.segread(path)
-    frames = _by_slice(seg, series)
+    frames = seg_frames_by_slice(seg, series)
     assert sorted(frames) == [1, 2, 4]  # empty slices have no frame
     for k, frame in frames.items():
         np.testing.assert_array_equal(frame, mask[k])
@@ -100,7 +80,7 @@ def test_seg_reads_back_voxel_for_voxel_on_the_right_slices(series: list[Path], 
     ident = seg.SegmentSequence[0].algorithm_identification
     assert (ident.name, ident.version) == (MODEL, model_version(bundle))
     assert ident.parameters == {"weights_sha256": weights_sha256(bundle)}
-    assert not _dciodvfy_errors(path)
+    assert not dciodvfy_errors(path)
 
 
 def test_sr_reports_volume_lesions_and_algorithm(series: list[Path], mask: np.ndarray, tmp_path: Path) -> None:
@@ -124,7 +104,7 @@ def test_sr_reports_volume_lesions_and_algorithm(series: list[Path], mask: np.nd
     seg = pydicom.dcmread(seg_path)
     refs = [g.referenced_segment[0].ReferencedSOPSequence[0] for g in groups]
     assert {(r.ReferencedSOPInstanceUID, r.ReferencedSegmentNumber) for r in refs} == {(seg.SOPInstanceUID, 1)}
-    assert not _dciodvfy_errors(path)
+    assert not dciodvfy_errors(path)
 
 
 def test_predict_on_dicom_series_writes_seg_matching_the_mask(lgg_dir: Path, tmp_path: Path) -> None:
@@ -138,7 +118,7 @@ def test_predict_on_dicom_series_writes_seg_matching_the_mask(lgg_dir: Path, tmp
     files = [Path(f) for f in read_image(tmp_path / "dcm").metadata["files"]]
     mask = predicted.array[..., 0] > 0
     assert mask.any()
-    frames = _by_slice(hd.seg.segread(out / "dicom" / "seg.dcm"), files)
+    frames = seg_frames_by_slice(hd.seg.segread(out / "dicom" / "seg.dcm"), files)
     assert sorted(frames) == [k for k in range(len(mask)) if mask[k].any()]
     for k, frame in frames.items():
         np.testing.assert_array_equal(frame, mask[k])
@@ -188,4 +168,4 @@ def test_overlay_series_one_red_image_per_tumor_slice_in_the_source_study(series
         filled += int(inside.sum())
         assert (rgb[~mask[k]] == rgb[~mask[k]][:, :1]).all()  # the image stays grey outside
     assert filled == 2  # the centres of lesion 1's two 3x3 slices (lesion 2 is all edge)
-    assert not _dciodvfy_errors(paths[0])
+    assert not dciodvfy_errors(paths[0])

@@ -6,28 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.serve.postgres import postgres_unavailable, running_postgres
+from tests.serve.postgres import fresh_database
 from tests.serve.server import Server
-
-
-@pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``postgresql://`` URL of a throwaway PostgreSQL server shared by the session (skips when none can run)."""
-    reason = postgres_unavailable()
-    if reason:
-        pytest.skip(reason)
-    with running_postgres(tmp_path_factory.mktemp("postgres")) as url:
-        yield url
-
-
-def fresh_database(url: str, name: str) -> str:
-    """A new empty database on the server of ``url`` (each service under test gets its own)."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -149,3 +149,13 @@ def running_postgres(tmp_dir: Path) -> Iterator[str]:
             cluster.stop()
         finally:
             shutil.rmtree(cluster.work, ignore_errors=True)
+
+
+def fresh_database(url: str, name: str) -> str:
+    """A new empty database on the server of ``url`` (each service under test gets its own)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.rsplit("/", 1)[0] + f"/{name}"

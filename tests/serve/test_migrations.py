@@ -1,5 +1,5 @@
 """Alembic migrations upgrade an existing database in place: one made at 0001 (SQLite on a temp file) gains
-the review columns of 0002 and keeps its rows."""
+the review columns of 0002 and the PACS queue table of 0003, and keeps its rows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from tumorscope.serve.db import Review, make_engine, migrate
 
 
-def test_0002_upgrades_a_database_made_at_0001(tmp_path: Path) -> None:
+def test_head_upgrades_a_database_made_at_0001(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     migrate(engine, "0001")
     assert "edit_dice" not in {c["name"] for c in inspect(engine).get_columns("reviews")}
@@ -26,7 +26,8 @@ def test_0002_upgrades_a_database_made_at_0001(tmp_path: Path) -> None:
     columns = {c["name"]: c for c in inspect(engine).get_columns("reviews")}
     assert {"edit_dice", "changed_voxels"} <= set(columns) and columns["edit_dice"]["nullable"]
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+    assert "pacs_series" in inspect(engine).get_table_names()
     with Session(engine) as s:
         old = s.query(Review).one()
         assert (old.decision, old.comment, old.edit_dice, old.changed_voxels) == ("accept", "fine", None, None)

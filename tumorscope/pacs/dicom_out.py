@@ -33,6 +33,19 @@ _LESION_COUNT = hd.sr.CodedConcept("LESIONCOUNT", "99TUMORSCOPE", "Number of les
 _NO_UNITS = hd.sr.CodedConcept("1", "UCUM", "no units")
 
 
+class Uids:
+    """New UIDs: random, or with a ``seed`` derived from it and a name, so that writing the outputs of the same
+    series and model again gives the same UIDs (a PACS then keeps one copy: ``pacs watch`` retries rely on it)."""
+
+    def __init__(self, seed: str | None = None) -> None:
+        self.seed = seed
+
+    def __call__(self, name: str) -> hd.UID:
+        if self.seed is None:
+            return hd.UID()
+        return hd.UID(pydicom.uid.generate_uid(entropy_srcs=[self.seed, name]))
+
+
 def algorithm(bundle: Bundle) -> hd.AlgorithmIdentificationSequence:
     """The model as DICOM names an algorithm: bundle name, version, and the full weights hash as a parameter."""
     return hd.AlgorithmIdentificationSequence(
@@ -49,9 +62,11 @@ def sr_algorithm(bundle: Bundle) -> hd.sr.AlgorithmIdentification:
     )
 
 
-def write_seg(source_files: Sequence[str | Path], mask: np.ndarray, bundle: Bundle, out_path: str | Path) -> Path:
+def write_seg(source_files: Sequence[str | Path], mask: np.ndarray, bundle: Bundle, out_path: str | Path,
+              uids: Uids | None = None) -> Path:
     """Write ``mask`` (N, Y, X), slice k over ``source_files[k]`` (the DICOM reader's slice order, its
     ``metadata["files"]``), as a binary DICOM SEG at ``out_path``. Returns the path."""
+    uids = uids or Uids()
     sources = _read_sources(source_files)
     mask = np.asarray(mask).astype(bool)
     plane = (int(sources[0].Rows), int(sources[0].Columns))
@@ -64,12 +79,12 @@ def write_seg(source_files: Sequence[str | Path], mask: np.ndarray, bundle: Bund
         segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
         segmented_property_type=codes.SCT.Neoplasm,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm(bundle),
-        tracking_uid=hd.UID(), tracking_id="tumor",
+        tracking_uid=uids("seg-tracking"), tracking_id="tumor",
     )
     seg = hd.seg.Segmentation(
         source_images=sources, pixel_array=mask, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[description], series_instance_uid=hd.UID(), series_number=_series_number(sources, 1),
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="tumorscope",
+        segment_descriptions=[description], series_instance_uid=uids("seg-series"),
+        series_number=_series_number(sources, 1), sop_instance_uid=uids("seg-instance"), instance_number=1, manufacturer="tumorscope",
         manufacturer_model_name=bundle.name[:64], software_versions=__version__, device_serial_number="0",
         series_description=f"tumorscope {bundle.name} segmentation"[:64], omit_empty_frames=True,
     )
@@ -77,9 +92,10 @@ def write_seg(source_files: Sequence[str | Path], mask: np.ndarray, bundle: Bund
 
 
 def write_sr(seg: str | Path | Dataset, source_files: Sequence[str | Path], summary: dict[str, Any],
-             bundle: Bundle, out_path: str | Path) -> Path:
+             bundle: Bundle, out_path: str | Path, uids: Uids | None = None) -> Path:
     """Write a TID 1500 measurement report (Comprehensive 3D SR) of ``summary`` (predict's summary.json:
     ``volume_mm3``, ``lesions``) about the SEG ``seg`` of the series ``source_files``. Returns the path."""
+    uids = uids or Uids()
     seg_ds = seg if isinstance(seg, Dataset) else pydicom.dcmread(seg)
     sources = _read_sources(source_files)
     algo = sr_algorithm(bundle)
@@ -87,12 +103,12 @@ def write_sr(seg: str | Path | Dataset, source_files: Sequence[str | Path], summ
     lesions = summary.get("lesions") or []
     tumor = [_volume(summary.get("volume_mm3"), algo),
              hd.sr.Measurement(name=_LESION_COUNT, value=len(lesions), unit=_NO_UNITS, algorithm_id=algo)]
-    groups = [_group("tumor", segment, [m for m in tumor if m is not None])]
+    groups = [_group("tumor", segment, [m for m in tumor if m is not None], uids)]
     for lesion in lesions:
         volume = _volume(lesion.get("volume_mm3"), algo)
-        groups.append(_group(f"lesion {lesion['id']}", segment, [volume] if volume is not None else []))
+        groups.append(_group(f"lesion {lesion['id']}", segment, [volume] if volume is not None else [], uids))
     device = hd.sr.DeviceObserverIdentifyingAttributes(
-        uid=hd.UID(), name=bundle.name[:64], manufacturer_name="tumorscope", model_name=model_version(bundle)[:64],
+        uid=uids("sr-device"), name=bundle.name[:64], manufacturer_name="tumorscope", model_name=model_version(bundle)[:64],
     )
     context = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
         observer_type=codes.DCM.Device, observer_identifying_attributes=device))
@@ -100,8 +116,8 @@ def write_sr(seg: str | Path | Dataset, source_files: Sequence[str | Path], summ
         observation_context=context, procedure_reported=codes.SCT.ImagingProcedure, imaging_measurements=groups,
     )
     sr = hd.sr.Comprehensive3DSR(
-        evidence=[*sources, seg_ds], content=report, series_instance_uid=hd.UID(),
-        series_number=_series_number(sources, 2), sop_instance_uid=hd.UID(), instance_number=1,
+        evidence=[*sources, seg_ds], content=report, series_instance_uid=uids("sr-series"),
+        series_number=_series_number(sources, 2), sop_instance_uid=uids("sr-instance"), instance_number=1,
         manufacturer="tumorscope", series_description=f"tumorscope {bundle.name} measurements"[:64],
         is_complete=True, is_final=False, is_verified=False,
     )
@@ -113,33 +129,36 @@ def write_sr(seg: str | Path | Dataset, source_files: Sequence[str | Path], summ
 
 
 def write_dicom_outputs(source_files: Sequence[str | Path], mask: np.ndarray, summary: dict[str, Any],
-                        bundle: Bundle, out_dir: str | Path) -> dict[str, Any]:
+                        bundle: Bundle, out_dir: str | Path, uid_seed: str | None = None) -> dict[str, Any]:
     """``predict``'s DICOM outputs in ``out_dir`` (seg.dcm, sr.dcm and the overlay/ series); returns the fields it
-    adds to the summary. A mask without tumor has no segment to store or measure, so then nothing is written."""
+    adds to the summary. A mask without tumor has no segment to store or measure, so then nothing is written.
+    With ``uid_seed`` every UID is derived from it (see :class:`Uids`), else random."""
+    uids = Uids(uid_seed)
     out = Path(out_dir)
     if not np.asarray(mask).any():
         return {"dicom_files": [], "dicom_note": "no tumor found: no DICOM SEG, SR or overlay written"}
     out.mkdir(parents=True, exist_ok=True)
-    seg = write_seg(source_files, mask, bundle, out / "seg.dcm")
-    write_sr(seg, source_files, summary, bundle, out / "sr.dcm")
-    overlays = write_overlay_series(source_files, mask, bundle, out / "overlay")
+    seg = write_seg(source_files, mask, bundle, out / "seg.dcm", uids)
+    write_sr(seg, source_files, summary, bundle, out / "sr.dcm", uids)
+    overlays = write_overlay_series(source_files, mask, bundle, out / "overlay", uids)
     return {"dicom_files": [f"{out.name}/seg.dcm", f"{out.name}/sr.dcm",
                             *(p.relative_to(out.parent).as_posix() for p in overlays)]}
 
 
 def write_overlay_series(source_files: Sequence[str | Path], mask: np.ndarray, bundle: Bundle,
-                         out_dir: str | Path) -> list[Path]:
+                         out_dir: str | Path, uids: Uids | None = None) -> list[Path]:
     """Write one RGB Secondary Capture image per slice of ``mask`` (N, Y, X) with tumor, slice k over
     ``source_files[k]``: predict's overlay picture (tumor filled red, yellow edge) burned into the source pixels.
     The series is new, in the source's study and patient; pixel spacing and patient orientation are copied,
     and each image names its source slice. Returns the written paths (``out_dir``/overlay_NNNN.dcm)."""
+    uids = uids or Uids()
     sources = _read_sources(source_files)
     mask = np.asarray(mask).astype(bool)
     if mask.shape != (len(sources), int(sources[0].Rows), int(sources[0].Columns)):
         raise TumorscopeError(f"mask shape {mask.shape} does not match the {len(sources)} source slices")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    series_uid, number = hd.UID(), _series_number(sources, 3)
+    series_uid, number = uids("overlay-series"), _series_number(sources, 3)
     description = f"tumorscope overlay ({bundle.name} {model_version(bundle)}) - not for diagnosis"
     paths: list[Path] = []
     for k in np.flatnonzero(mask.any(axis=(1, 2))):
@@ -149,7 +168,7 @@ def write_overlay_series(source_files: Sequence[str | Path], mask: np.ndarray, b
             ref_dataset=src, pixel_array=overlay(display_channel(src.pixel_array), mask[k]),
             photometric_interpretation=hd.PhotometricInterpretationValues.RGB, bits_allocated=8,
             coordinate_system=hd.CoordinateSystemNames.PATIENT, series_instance_uid=series_uid,
-            series_number=number, sop_instance_uid=hd.UID(), instance_number=len(paths) + 1,
+            series_number=number, sop_instance_uid=uids(f"overlay-{k}"), instance_number=len(paths) + 1,
             manufacturer="tumorscope",
             patient_orientation=(orientation[0][0], orientation[1][0]),  # highdicom takes one letter each
             transfer_syntax_uid=pydicom.uid.ExplicitVRLittleEndian,
@@ -217,10 +236,10 @@ def _volume(mm3: float | None, algo: hd.sr.AlgorithmIdentification) -> hd.sr.Mea
                              algorithm_id=algo)
 
 
-def _group(name: str, segment: hd.sr.ReferencedSegment, measurements: list[hd.sr.Measurement]
+def _group(name: str, segment: hd.sr.ReferencedSegment, measurements: list[hd.sr.Measurement], uids: Uids
            ) -> hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations:
     return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=name),
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=uids(f"tracking {name}"), identifier=name),
         referenced_segment=segment, finding_type=codes.SCT.Neoplasm, measurements=measurements,
     )
 

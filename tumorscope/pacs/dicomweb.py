@@ -22,7 +22,13 @@ _MAX_UID = 64
 _STOW_BATCH = 16  # instances per STOW-RS request: bounds the memory a push of a large series holds
 # dicomweb-client retries 408/429/503/504 answers and failed connections, with exponential back-off (ms)
 _RETRIES, _BACKOFF_MS = 3, 100
+TIMEOUT = (5.0, 120.0)  # seconds to connect, and to wait for each answer: a hung server cannot hang us
+_PAGE = 500  # QIDO-RS results per request
 _T = TypeVar("_T")
+
+
+class DicomwebError(TumorscopeError):
+    """A DICOMweb request failed (server unreachable, timed out or answered with an error): worth retrying."""
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -47,27 +53,28 @@ def _body(response: requests.Response) -> str:
 
 
 def _call(url: str, what: str, fn: Callable[[], _T]) -> _T:
-    """Run one DICOMweb request; connection and HTTP failures become one-line :class:`TumorscopeError`."""
+    """Run one DICOMweb request; connection and HTTP failures become one-line :class:`DicomwebError`."""
     try:
         return fn()
     except requests.exceptions.HTTPError as exc:
         r = exc.response
         status = f"HTTP {r.status_code} {r.reason}" if r is not None else _one_line(str(exc))
         body = _body(r) if r is not None and r.text else ""
-        raise TumorscopeError(f"the DICOMweb server at {url} refused to {what}: {status}"
+        raise DicomwebError(f"the DICOMweb server at {url} refused to {what}: {status}"
                               + (f" ({body})" if body else "")) from exc
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise TumorscopeError(f"cannot reach the DICOMweb server at {url}: {_reason(exc)}") from exc
+        raise DicomwebError(f"cannot reach the DICOMweb server at {url}: {_reason(exc)}") from exc
     except requests.exceptions.RequestException as exc:
-        raise TumorscopeError(f"DICOMweb request to {url} failed ({what}): {_one_line(str(exc))}") from exc
+        raise DicomwebError(f"DICOMweb request to {url} failed ({what}): {_one_line(str(exc))}") from exc
 
 
-def connect(url: str) -> DICOMwebClient:
-    """A client for the DICOMweb root ``url`` (``http(s)://host[:port]/path``)."""
+def connect(url: str, timeout: float | tuple[float, float] = TIMEOUT) -> DICOMwebClient:
+    """A client for the DICOMweb root ``url`` (``http(s)://host[:port]/path``); each request gives up after
+    ``timeout`` seconds (one number, or connect and read timeouts)."""
     if not re.match(r"^https?://[^/\s]+", url):
         raise TumorscopeError(f"not a DICOMweb URL (want http://host:port/path): {_one_line(url)}")
     try:
-        client = DICOMwebClient(url=url.rstrip("/"))
+        client = DICOMwebClient(url=url.rstrip("/"), timeout=timeout)
     except ValueError as exc:
         raise TumorscopeError(f"not a DICOMweb URL: {_one_line(url)} ({_one_line(str(exc))})") from exc
     client.set_http_retry_params(max_attempts=_RETRIES, wait_exponential_multiplier=_BACKOFF_MS)
@@ -89,21 +96,62 @@ def pull_study(url: str, study_uid: str, out_dir: str | Path) -> list[Path]:
     """
     study_uid = _check_uid(study_uid, "Study Instance")
     client = connect(url)
-    out = Path(out_dir)
+    what = f"retrieve study {study_uid}"
+    written = _save_all(url, what, _call(url, what, lambda: client.iter_study(study_uid)), Path(out_dir))
+    if not written:
+        raise TumorscopeError(f"the DICOMweb server at {url} has no instances of study {study_uid}")
+    return written
+
+
+def pull_series(client: DICOMwebClient, url: str, study_uid: str, series_uid: str, out_dir: str | Path
+                ) -> list[Path]:
+    """Retrieve every instance of one series (WADO-RS) into ``out_dir``, as :func:`pull_study` does."""
+    study_uid = _check_uid(study_uid, "Study Instance")
+    series_uid = _check_uid(series_uid, "Series Instance")
+    what = f"retrieve series {series_uid}"
+    found = _call(url, what, lambda: client.iter_series(study_uid, series_uid))
+    written = _save_all(url, what, found, Path(out_dir))
+    if not written:
+        raise TumorscopeError(f"the DICOMweb server at {url} has no instances of series {series_uid}")
+    return written
+
+
+def _save_all(url: str, what: str, instances: Iterator[Dataset], out: Path) -> list[Path]:
+    """Write each retrieved instance atomically as ``out/<SOPInstanceUID>.dcm`` as it arrives."""
     written: list[Path] = []
-    instances: Iterator[Dataset] = _call(url, f"retrieve study {study_uid}", lambda: client.iter_study(study_uid))
     while True:
-        ds = _call(url, f"retrieve study {study_uid}", lambda: next(instances, None))
+        ds = _call(url, what, lambda: next(instances, None))
         if ds is None:
-            break
+            return written
         sop_uid = _check_uid(getattr(ds, "SOPInstanceUID", ""), "SOP Instance (from the server)")
         target = out / f"{sop_uid}.dcm"
         with atomic.atomic_path(target) as tmp:
             ds.save_as(tmp, enforce_file_format=True)
         written.append(target)
-    if not written:
-        raise TumorscopeError(f"the DICOMweb server at {url} has no instances of study {study_uid}")
-    return written
+
+
+def search_series(client: DICOMwebClient, url: str, filters: dict[str, str] | None = None) -> list[Dataset]:
+    """Every series on the server (QIDO-RS, page by page), narrowed by exact-match ``filters`` such as
+    ``{"Modality": "MR"}``; each as a dataset of its series-level attributes."""
+    found: list[Dataset] = []
+    while True:
+        page = _call(url, "search for series", functools.partial(
+            client.search_for_series, search_filters=dict(filters or {}), offset=len(found), limit=_PAGE))
+        found.extend(Dataset.from_json(item) for item in page)
+        if len(page) < _PAGE:
+            return found
+
+
+def first_instance(client: DICOMwebClient, url: str, study_uid: str, series_uid: str) -> Dataset | None:
+    """The header (WADO-RS metadata, no pixels) of one instance of the series; None when it has none."""
+    what = f"read the metadata of series {series_uid}"
+    found = _call(url, what, functools.partial(client.search_for_instances, study_instance_uid=study_uid,
+                                               series_instance_uid=series_uid, limit=1))
+    if not found:
+        return None
+    sop_uid = Dataset.from_json(found[0]).SOPInstanceUID
+    meta = _call(url, what, functools.partial(client.retrieve_instance_metadata, study_uid, series_uid, sop_uid))
+    return Dataset.from_json(meta)
 
 
 def dicom_files(paths: Sequence[str | Path]) -> list[Path]:
@@ -135,15 +183,15 @@ def _failures(response: Any) -> list[str]:
     return [str(getattr(item, "ReferencedSOPInstanceUID", "?")) for item in failed]
 
 
-def push_files(url: str, paths: Sequence[str | Path]) -> int:
+def push_files(url: str, paths: Sequence[str | Path], client: DICOMwebClient | None = None) -> int:
     """Store the DICOM files (folders expanded to their ``.dcm`` files) on the server (STOW-RS); returns the count."""
     files = dicom_files(paths)
-    client = connect(url)
+    client = client or connect(url)
     for start in range(0, len(files), _STOW_BATCH):
         batch = [_read(f) for f in files[start:start + _STOW_BATCH]]
         response = _call(url, "store instances", functools.partial(client.store_instances, batch))
         failed = _failures(response)
         if failed:
-            raise TumorscopeError(f"the DICOMweb server at {url} did not store {len(failed)} instance(s): "
+            raise DicomwebError(f"the DICOMweb server at {url} did not store {len(failed)} instance(s): "
                                   f"{', '.join(failed[:3])}{' ...' if len(failed) > 3 else ''}")
     return len(files)

@@ -55,7 +55,8 @@ def read_input(path: str | Path, series_uid: str | None = None) -> PredictInput:
     if path.is_dir():
         from tumorscope.data.layouts import lgg_kaggle3m
 
-        patients = lgg_kaggle3m.patient_dirs(path)
+        # a patient folder by its name, but only with slice images in it: a DICOM series may be named the same
+        patients = [p for p in lgg_kaggle3m.patient_dirs(path) if any(f.suffix.lower() in RASTER for f in p.iterdir())]
         if len(patients) == 1:
             return _kaggle_patient(patients[0])
         rasters = sorted(

@@ -10,7 +10,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, Float, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tumorscope.errors import TumorscopeError
@@ -102,6 +114,33 @@ class AuditEvent(Base):
     summary: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     decision: Mapped[str | None] = mapped_column(String(16), default=None)
     comment: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class PacsSeries(Base):
+    """One series found on a PACS by ``tumorscope pacs watch``, keyed by SeriesInstanceUID + model version:
+    queued -> running -> done | failed. ``owner``/``lease_until`` mark a running claim (a watcher that died
+    leaves an expired lease, which the next claim takes over); ``next_try_at`` delays a retry (backoff).
+    Never header text of the series (descriptions may hold PHI): only UIDs, modality and counts."""
+
+    __tablename__ = "pacs_series"
+    __table_args__ = (UniqueConstraint("series_uid", "model_version", name="uq_pacs_series_model"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_uid: Mapped[str] = mapped_column(String(64))
+    series_uid: Mapped[str] = mapped_column(String(64), index=True)
+    modality: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner: Mapped[str | None] = mapped_column(String(96), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    result: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 def make_engine(url: str) -> Engine:
