@@ -96,11 +96,25 @@ def _explain_input(bundle: object, input_path: Path, out_dir: Path, method: str)
     explain_input(bundle, input_path, out_dir, method)
 
 
-def _dicom_outputs(files: list[str], mask: object, summary: dict, bundle: object, out_dir: Path) -> dict:
-    """``predict --dicom``: predict/ may not import pacs/ (a later layer), so the two meet here."""
+def _dicom_outputs(files: list[str] | None, mask: object, summary: dict, bundle: object, out_dir: Path,
+                   source: Path | None = None) -> dict:
+    """``predict --dicom``: predict/ may not import pacs/ (a later layer), so the two meet here. Without source
+    ``files`` (a NIfTI or image input), a synthetic series converted from ``source`` is written first, in
+    ``out_dir/source``, for the outputs to reference."""
+    import numpy as np
+
+    from tumorscope.pacs.convert import to_dicom_series
     from tumorscope.pacs.dicom_out import write_dicom_outputs
 
-    return write_dicom_outputs(files, mask, summary, bundle, out_dir)  # type: ignore[arg-type]
+    made: list[str] = []
+    if files is None and np.asarray(mask).any():  # without tumor nothing is written, nor needs a source
+        out_dir.mkdir(parents=True, exist_ok=True)
+        made = [str(p) for p in to_dicom_series(source, out_dir / "source", synthetic=True)]  # type: ignore[arg-type]
+    found = write_dicom_outputs(made or files or [], mask, summary, bundle, out_dir)  # type: ignore[arg-type]
+    if made and found["dicom_files"]:
+        found["dicom_files"] += [Path(p).relative_to(out_dir.parent).as_posix() for p in made]
+        found["dicom_note"] = "dicom/source/ is a SYNTHETIC series made from the input for the outputs to reference"
+    return found
 
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)

@@ -169,3 +169,28 @@ def test_overlay_series_one_red_image_per_tumor_slice_in_the_source_study(series
         assert (rgb[~mask[k]] == rgb[~mask[k]][:, :1]).all()  # the image stays grey outside
     assert filled == 2  # the centres of lesion 1's two 3x3 slices (lesion 2 is all edge)
     assert not dciodvfy_errors(paths[0])
+
+
+@pytest.mark.shared_data
+def test_dicom_on_request_for_a_tiff_patient_references_a_synthetic_series(lgg_dir: Path, tmp_path: Path) -> None:
+    """``predict --dicom`` on a kaggle_3m TIFF folder: dicom/source/ is a series marked SYNTHETIC, made from the
+    input, and the SEG over it is predict's per-slice masks, on the right slices; dciodvfy finds no error."""
+    from tumorscope.io import read_mask
+    from tumorscope.predict.inputs import read_input
+
+    patient = lgg_dir / "kaggle_3m" / "TCGA_CS_4942_19970222"
+    if not patient.is_dir():
+        pytest.skip(f"{patient} not found")
+    out = tmp_path / "out"
+    assert main(["predict", "-i", str(patient), "-o", str(out), "--dicom"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    source = sorted((out / "dicom" / "source").glob("*.dcm"))
+    assert len(source) == summary["n_slices"] and "SYNTHETIC" in summary["dicom_note"]
+    assert all(f"dicom/source/{p.name}" in summary["dicom_files"] for p in source)
+    assert pydicom.dcmread(source[0]).SeriesDescription.startswith("SYNTHETIC source (tumorscope) of TCGA_CS_4942")
+    masks = np.stack([read_mask(out / "masks" / f"{n}_mask.png") for n in read_input(patient).names])
+    frames = seg_frames_by_slice(hd.seg.segread(out / "dicom" / "seg.dcm"), source)
+    assert sorted(frames) == [k for k in range(len(masks)) if masks[k].any()]
+    for k, frame in frames.items():
+        np.testing.assert_array_equal(frame, masks[k])
+    assert not dciodvfy_errors(out / "dicom" / "seg.dcm")

@@ -39,10 +39,13 @@ SOP_CLASSES = {"MR": MRImageStorage, "CT": CTImageStorage}
 _U16 = 65535
 
 
-def to_dicom_series(inp_path: str | Path, out_dir: str | Path, modality: Modality = "MR") -> list[Path]:
+def to_dicom_series(inp_path: str | Path, out_dir: str | Path, modality: Modality = "MR",
+                    synthetic: bool = False) -> list[Path]:
     """Write ``inp_path`` (kaggle_3m patient, NIfTI, slice folder...) as one DICOM series in ``out_dir``.
 
-    The folder appears complete or not at all (replacing an earlier one); returns its files in slice order.
+    The folder appears complete or not at all (replacing an earlier one); returns its files in slice order
+    (``read_input``'s order of the input). ``synthetic`` says so in the series description: a series made only
+    to be referenced by DICOM outputs of a non-DICOM input (``predict --dicom``).
     """
     if modality not in SOP_CLASSES:
         raise TumorscopeError(f"modality must be MR or CT, not {modality!r}")
@@ -52,6 +55,9 @@ def to_dicom_series(inp_path: str | Path, out_dir: str | Path, modality: Modalit
     spacing, origin, direction = _geometry(inp)
     stored, slope, intercept = _to_uint16(gray)
     series = _series_header(src, modality, spacing, direction, slope, intercept)
+    if synthetic:
+        name = str(series.SeriesDescription).removeprefix("tumorscope convert of ")
+        series.SeriesDescription = f"SYNTHETIC source (tumorscope) of {name}"[:64]
     out = Path(out_dir)
     names = [f"IM{k + 1:04d}.dcm" for k in range(len(stored))]
     step = direction[:, 2] * spacing[2]

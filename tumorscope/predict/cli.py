@@ -47,8 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fill-holes", action="store_true", default=None, help="segmentation: fill holes in each slice")
     p.add_argument("--threshold", type=float, help="segmentation: probability threshold (default: the bundle's)")
     p.add_argument("--dicom", action=argparse.BooleanOptionalAction, default=None,
-                   help="with a DICOM series input, also write dicom/seg.dcm (DICOM SEG), dicom/sr.dcm "
-                        "(TID 1500 measurement report) and dicom/overlay/ (Secondary Capture series) (default: on for DICOM series)")
+                   help="also write dicom/seg.dcm (DICOM SEG), dicom/sr.dcm (TID 1500 measurement report) and "
+                        "dicom/overlay/ (Secondary Capture series) (default: on for a DICOM series; for another "
+                        "input they reference a SYNTHETIC series made from it, written to dicom/source/)")
     p.add_argument("--explain", metavar="METHOD", help="also write heatmaps: gradcam, gradcampp, saliency, ig or occlusion")
     p.set_defaults(func=_cmd_predict)
 
@@ -96,9 +97,8 @@ def _dicom_step(args: argparse.Namespace, bundle: Bundle, inp: PredictInput, mas
     files = inp.volume.metadata.get("files") if inp.volume is not None else None
     if args.dicom is False or (args.dicom is None and not files):
         return None
-    if not files:
-        raise TumorscopeError("--dicom needs a DICOM series input", args.input)
     write = getattr(args, "dicom_outputs", None)
     if write is None:
         raise TumorscopeError("--dicom needs the pacs layer, which this installation lacks")
-    return lambda folder, summary: write(files, mask, summary, bundle, folder / "dicom")
+    # no source series (NIfTI, images): the writer makes a synthetic one from the input to reference
+    return lambda folder, summary: write(files or None, mask, summary, bundle, folder / "dicom", source=args.input)
