@@ -30,8 +30,7 @@ from tumorscope.predict.overlay import display_channel, overlay, save_rgb
 from tumorscope.predict.segmentation import segment
 
 MAX_OVERLAYS = 48
-# threads that encode the mask and overlay PNGs (zlib and the drawing release the GIL): 2 halves the writing
-# time of a 43-slice patient on 2 cores
+# threads that draw and encode the mask and overlay PNGs (Pillow's zlib encoder releases the GIL)
 WRITERS = 2
 log = logging.getLogger(__name__)
 
