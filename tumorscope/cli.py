@@ -160,12 +160,8 @@ def _setup_output(debug: bool) -> None:
     if not debug:
         for handler in logging.getLogger().handlers:
             handler.addFilter(_own_records)
-    try:
-        import SimpleITK as sitk  # ITK prints its warnings from C++ straight to stderr
-
-        sitk.ProcessObject.SetGlobalWarningDisplay(debug)
-    except ImportError:  # pragma: no cover
-        pass
+    if "SimpleITK" in sys.modules:  # else tumorscope.io.itk sets it when a command first needs SimpleITK
+        sys.modules["SimpleITK"].ProcessObject.SetGlobalWarningDisplay(debug)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

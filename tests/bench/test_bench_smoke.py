@@ -39,3 +39,13 @@ def test_precision_bench_times_every_way_and_says_what_runs_here(tmp_path):
     assert all(v > 0 for v in out["seconds"].values())
     assert out["tumorscope_computes_in"] in ("float32", "bfloat16")
     assert json.loads((tmp_path / "p.json").read_text())["cpu"]["cpu_count"] >= 1
+
+
+def test_predict_speed_runs_a_tree_in_a_fresh_process():
+    """bench/predict_speed.py times a tree's CLI as a fresh process: `--help` of this checkout, whose start-up
+    loads no torch (torch alone is ~225 MiB resident)."""
+    from bench import predict_speed
+
+    wall, cpu, peak = predict_speed.run(predict_speed.REPO, ["--help"])
+    assert wall > 0 and cpu > 0
+    assert 0 < peak < 150

@@ -73,7 +73,7 @@ def staple(masks: Sequence[np.ndarray], threshold: float = 0.5, max_iterations: 
     confidence weight 1). EM stops at convergence or after ``max_iterations`` (ITK's own default is
     unlimited). When no reader marks any voxel the consensus is empty, sensitivities are NaN (nothing to
     detect) and specificities 1 (ITK would answer NaN everywhere)."""
-    import SimpleITK as sitk
+    from tumorscope.io.itk import sitk
 
     if not 0.0 < threshold <= 1.0:
         raise TumorscopeError(f"the STAPLE threshold must be in (0, 1], got {threshold}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tumorscope.errors import TumorscopeError
-from tumorscope.explain.methods import METHODS
+from tumorscope.explain.names import METHODS
 from tumorscope.results import Estimate
 
 _EPILOG = """\

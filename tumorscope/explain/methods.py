@@ -21,8 +21,7 @@ from torch import nn
 
 from tumorscope.errors import TumorscopeError
 from tumorscope.explain.layers import MemberLayer, for_input, member_layers
-
-METHODS = ("gradcam", "gradcampp", "saliency", "ig", "occlusion")
+from tumorscope.explain.names import METHODS
 
 
 class ScoreModel(nn.Module):

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pydicom
-import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
 from tumorscope.errors import TumorscopeError
@@ -34,6 +33,7 @@ from tumorscope.io.dicom_header import (
 )
 from tumorscope.io.formats import check_file, decoding, has_dicom_preamble, native_path, os_problem, suffix
 from tumorscope.io.image import Image
+from tumorscope.io.itk import sitk
 from tumorscope.limits import check_declared_size
 
 _DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")

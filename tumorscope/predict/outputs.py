@@ -11,6 +11,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from tumorscope.predict.overlay import display_channel, overlay, save_rgb
 from tumorscope.predict.segmentation import segment
 
 MAX_OVERLAYS = 48
+# threads that draw and encode the mask and overlay PNGs (Pillow's zlib encoder releases the GIL)
+WRITERS = 2
 log = logging.getLogger(__name__)
 
 
@@ -72,15 +75,15 @@ def write_segmentation_result(
         log.warning("warning: %s", w)
     if inp.truth is not None:
         summary["dice_vs_ground_truth"] = dice(mask, inp.truth)
-    with atomic_path(out_dir) as tmp:
+    show = tumor_slices or [int(np.argmax(prob.reshape(len(prob), -1).max(1)))]
+    step = max(1, len(show) // MAX_OVERLAYS + (len(show) % MAX_OVERLAYS > 0))
+    with atomic_path(out_dir) as tmp, ThreadPoolExecutor(WRITERS) as pool:
         tmp.mkdir()
-        files = _write_masks(inp, mask, tmp)
-        show = tumor_slices or [int(np.argmax(prob.reshape(len(prob), -1).max(1)))]
-        step = max(1, len(show) // MAX_OVERLAYS + (len(show) % MAX_OVERLAYS > 0))
         (tmp / "overlays").mkdir()
-        for i in show[::step]:
-            truth = inp.truth[i] if inp.truth is not None else None
-            save_rgb(overlay(display_channel(inp.slices[i]), mask[i], truth), tmp / "overlays" / f"{inp.names[i]}.png")
+        written = [pool.submit(_write_overlay, inp, mask, i, tmp / "overlays") for i in show[::step]]
+        files = _write_masks(inp, mask, tmp, pool)
+        for job in written:
+            job.result()
         summary["mask_files"] = files
         summary["overlay_dir"] = "overlays"
         if extra is not None:
@@ -99,18 +102,23 @@ def modality_warnings(bundle: Bundle, inp: PredictInput) -> list[str]:
     return []
 
 
-def _write_masks(inp: PredictInput, mask: np.ndarray, out: Path) -> list[str]:
+def _write_overlay(inp: PredictInput, mask: np.ndarray, i: int, folder: Path) -> None:
+    truth = inp.truth[i] if inp.truth is not None else None
+    save_rgb(overlay(display_channel(inp.slices[i]), mask[i], truth), folder / f"{inp.names[i]}.png")
+
+
+def _write_masks(inp: PredictInput, mask: np.ndarray, out: Path, pool: ThreadPoolExecutor) -> list[str]:
+    """The mask in the input's family: one NIfTI for a volume, else one PNG per slice (written by ``pool``)."""
     from tumorscope.io import write_mask
 
     if inp.family == "volume" and inp.volume is not None:
         write_mask(mask, inp.volume, out / "mask.nii.gz")
         return ["mask.nii.gz"]
     (out / "masks").mkdir()
-    names = []
-    for i, name in enumerate(inp.names):
-        like = Image.from_array(inp.slices[i])
-        write_mask(mask[i], like, out / "masks" / f"{name}_mask.png")
-        names.append(f"masks/{name}_mask.png")
+    names = [f"masks/{name}_mask.png" for name in inp.names]
+    jobs = [pool.submit(write_mask, mask[i], Image.from_array(inp.slices[i]), out / name) for i, name in enumerate(names)]
+    for job in jobs:
+        job.result()
     return names
 
 

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from tumorscope.atomic import write_text
-from tumorscope.bundle.weights import find_weights
 from tumorscope.errors import TumorscopeError
 from tumorscope.report.html import ModelReport, render
 from tumorscope.results import MetricsReport
@@ -108,6 +107,8 @@ def discover(path: Path) -> Source:
         ref = next((str(c) for c in (path.parent, path.parent.parent) if (c / "bundle" / "config.json").exists()),
                    m.extra.get("model"))
         return Source(path, "evaluation", ref, metrics=m, data=m.extra.get("data"), split=m.extra.get("split"))
+    from tumorscope.bundle.weights import find_weights  # imports torch: not at CLI start-up
+
     if (path / "config.json").exists() and find_weights(path) is not None:
         return Source(path, "bundle", str(path))
     hint = "; for a cross-validation folder pass its fold folders" if (path / "cv_config.json").exists() else ""
