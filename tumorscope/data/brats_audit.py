@@ -4,6 +4,7 @@ unreadable files. Every finding names the file."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ def _audit_case(case: Case, report: dict[str, list[dict[str, Any]]], with_labels
                                              "present": list(case.modalities)})
     if case.seg is None and with_labels:
         report["missing_segmentations"].append({"case": case.id, "file": str(case.files[0])})
-    reference: tuple[str, Geometry] | None = None
+    grids: list[tuple[str, Geometry]] = []
     for path in case.files:
         try:
             g = geometry(path)
@@ -52,11 +53,14 @@ def _audit_case(case: Case, report: dict[str, list[dict[str, Any]]], with_labels
         if g.n_volumes != expected:
             report["geometry_mismatches"].append({"case": case.id, "file": str(path),
                                                   "problem": f"holds {g.n_volumes} volume(s), expected {expected}"})
-        if reference is None:
-            reference = (path.name, g)
-        elif (problem := g.differs_from(reference[1])) is not None:
-            report["geometry_mismatches"].append({"case": case.id, "file": str(path),
-                                                  "problem": f"{problem} of {reference[0]}"})
+        grids.append((str(path), g))
+    if grids:
+        # the grid most of the case's files share is the reference; the others are named
+        name, ref = max(grids, key=lambda fg: sum(fg[1].differs_from(o) is None for _, o in grids))
+        for path_text, g in grids:
+            if (problem := g.differs_from(ref)) is not None:
+                report["geometry_mismatches"].append({"case": case.id, "file": path_text,
+                                                      "problem": f"{problem} of {Path(name).name}"})
     if case.seg is not None:
         try:
             values = np.unique(read_labels(case.seg)[0])
