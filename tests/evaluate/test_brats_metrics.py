@@ -9,7 +9,13 @@ import pytest
 
 from tests.synthetic import brats_labels
 from tumorscope.data.brats import SCHEMES
-from tumorscope.evaluate.brats_metrics import MAX_HD95_MM, LesionRules, bounded_hd95, case_scores, lesion_scores
+from tumorscope.evaluate.brats_metrics import (
+    MAX_HD95_MM,
+    LesionRules,
+    bounded_hd95,
+    case_scores,
+    lesion_scores,
+)
 
 BRATS = SCHEMES["brats2018"]
 
