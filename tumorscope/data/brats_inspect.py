@@ -58,7 +58,7 @@ def inspect_brats(ds: Dataset) -> dict[str, Any]:
 def _spread(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"n": 0}
-    return {"n": len(values), "mean": round(statistics.fmean(values), 3), "median": statistics.median(values),
+    return {"n": len(values), "mean": round(statistics.fmean(values), 3), "median": round(statistics.median(values), 3),
             "min": min(values), "max": max(values), "n_empty": sum(v == 0 for v in values)}
 
 

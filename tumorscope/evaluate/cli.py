@@ -73,7 +73,7 @@ def samples_for(args: argparse.Namespace) -> tuple[Any, list]:
     ds = load_dataset(args.data)
     if not args.split:
         return ds, ds.samples
-    if args.splits is None and args.model is None:
+    if args.splits is None and getattr(args, "model", None) is None:
         raise TumorscopeError("--split needs --splits JSON when scoring --predictions")
     splits_path = args.splits or Path(args.model) / "splits.json"
     if not splits_path.exists():
@@ -105,7 +105,7 @@ def evaluate(args: argparse.Namespace) -> MetricsReport:
 def run_evaluate(args: argparse.Namespace, figures: Callable[[MetricsReport, Path], list[str]] | None = None) -> int:
     """``tumorscope evaluate``: metrics.json (+ per_patient.csv) in --out, and the PNGs ``figures`` draws there
     (the top-level CLI passes the report stage's; this stage alone writes no figures)."""
-    if args.predictions is not None:
+    if getattr(args, "predictions", None) is not None:  # callers that build args by hand may leave it out
         return _run_predictions(args)
     report = evaluate(args)
     args.out.mkdir(parents=True, exist_ok=True)
