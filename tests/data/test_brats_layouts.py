@@ -97,6 +97,11 @@ def test_msd_task01_four_d_layout(tmp_path: Path) -> None:
     assert rows["BRATS_001"]["volumes_ml"] == pytest.approx({"WT": 1.68, "TC": 0.48, "ET": 0.096})
     assert rows["BRATS_002"]["volumes_ml"] == {"WT": 0, "TC": 0, "ET": 0}
     assert audit(root)["summary"]["geometry_mismatches"] == 0
+    image = np.stack([msd.astype(np.float32)] * 4, axis=-1)
+    write_nifti_volume(root / "imagesTs" / "BRATS_900.nii.gz", image)  # test case: no label, not a finding
+    report = audit(root)
+    assert report["n_cases"] == 3 and not any(report["summary"].values())
+    assert inspect_dataset(root)["splits"] == {"test": 1, "train": 2}
 
 
 def test_msd_image_without_four_volumes_is_a_finding(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from tumorscope.data.brats import MODALITIES, modality
 from tumorscope.data.layouts import nnunet
 from tumorscope.data.sample import Sample
+from tumorscope.errors import TumorscopeError
 
 NAME = "msd_brats"
 
@@ -36,7 +37,7 @@ def detect(root: Path) -> bool:
         return False
     try:
         return set(_modalities(nnunet.description(root))) == set(MODALITIES)
-    except Exception:  # noqa: BLE001 - an unreadable dataset.json is the nnunet layout's error to report
+    except TumorscopeError:  # an unreadable dataset.json is the nnunet layout's error to report
         return False
 
 
