@@ -38,6 +38,11 @@ def colon_dir() -> Path:
 
 
 @pytest.fixture
+def brats_dir() -> Path:
+    return _shared("brats2018")
+
+
+@pytest.fixture
 def dicom_dir() -> Path:
     return _shared("dicom_series_sample")
 

@@ -93,3 +93,56 @@ def noisy_predictions(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     logits = rng.normal(size=(n, 3)) + 1.5 * np.eye(3)[y]
     p = np.exp(logits)
     return y, p / p.sum(1, keepdims=True)
+
+
+BRATS_SHAPE = (16, 20, 24)  # numpy (Z, Y, X) of the tiny synthetic BraTS volumes
+
+
+def brats_labels(et: bool = True, ncr: bool = True) -> np.ndarray:
+    """A tiny BraTS 2018 label map (numpy Z, Y, X): an edema block (2) around a core (1) around enhancing tumor
+    (4); ``et=False`` leaves no label 4 (an empty-ET case), ``ncr=False`` no label 1."""
+    labels = np.zeros(BRATS_SHAPE, dtype=np.uint8)
+    labels[3:13, 4:16, 4:18] = 2
+    labels[5:11, 6:14, 6:16] = 1 if ncr else 2
+    if et:
+        labels[6:10, 8:12, 8:14] = 4
+    return labels
+
+
+def write_nifti_volume(path: Path, array: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> Path:
+    """Write a numpy (Z, Y, X[, C]) array as NIfTI (x fastest on disk) with ``spacing`` in mm (x, y, z)."""
+    import nibabel as nib
+
+    data = np.moveaxis(array, [0, 1, 2], [2, 1, 0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(data, np.diag([*spacing, 1.0])), str(path))
+    return path
+
+
+def write_brats_case(root: Path, case: str, labels: np.ndarray | None = None, naming: str = "2018",
+                     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0), skip: tuple[str, ...] = ()) -> Path:
+    """``root/<case>/<case>_{flair,t1,t1ce,t2,seg}.nii.gz`` (``naming="2023"``: ``-t2f,-t1n,-t1c,-t2w,-seg``)."""
+    tags = {"2018": ("_flair", "_t1", "_t1ce", "_t2", "_seg"), "2023": ("-t2f", "-t1n", "-t1c", "-t2w", "-seg")}[naming]
+    labels = brats_labels() if labels is None else labels
+    rng = np.random.default_rng(len(case))
+    for tag in tags[:4]:
+        if tag.lstrip("_-") not in skip:
+            image = (rng.random(labels.shape) * 100 + labels * 50).astype(np.int16)
+            write_nifti_volume(root / case / f"{case}{tag}.nii.gz", image, spacing)
+    return write_nifti_volume(root / case / f"{case}{tags[4]}.nii.gz", labels, spacing)
+
+
+def write_msd_brats(root: Path, cases: dict[str, np.ndarray], n_channels: int = 4) -> Path:
+    """An MSD Task01_BrainTumour folder: dataset.json, imagesTr/<case>.nii.gz 4-D, labelsTr/<case>.nii.gz."""
+    import json
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dataset.json").write_text(json.dumps({
+        "name": "BRATS", "modality": {"0": "FLAIR", "1": "T1w", "2": "t1gd", "3": "T2w"},
+        "labels": {"0": "background", "1": "edema", "2": "non-enhancing tumor", "3": "enhancing tumour"},
+        "training": [{"image": f"./imagesTr/{c}.nii.gz", "label": f"./labelsTr/{c}.nii.gz"} for c in cases]}))
+    for case, labels in cases.items():
+        image = np.stack([labels.astype(np.float32) * (k + 1) for k in range(n_channels)], axis=-1)
+        write_nifti_volume(root / "imagesTr" / f"{case}.nii.gz", image)
+        write_nifti_volume(root / "labelsTr" / f"{case}.nii.gz", labels)
+    return root

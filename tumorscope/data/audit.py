@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from tumorscope.data.brats_cases import BRATS_LAYOUTS
 from tumorscope.data.dataset import Dataset, load_dataset
 from tumorscope.data.hashing import dihedral_phashes, file_digest, gray_uint8, near_pairs, pixel_digest
 from tumorscope.data.sample import Sample
@@ -62,6 +63,12 @@ def audit(root: str | Path, against: str | Path | None = None, near_threshold: i
     if near_threshold < 0:
         raise TumorscopeError(f"--near-threshold must be >= 0 bits, got {near_threshold}")
     datasets = [load_dataset(root)] + ([load_dataset(against)] if against is not None else [])
+    if datasets[0].layout in BRATS_LAYOUTS:
+        if against is not None:
+            raise TumorscopeError("--against is not supported for BraTS datasets (cases are checked one by one)", root)
+        from tumorscope.data.brats_audit import audit_brats
+
+        return audit_brats(datasets[0])
     named = [(ds, str(ds.root) if against is not None else None) for ds in datasets]
     entries, unreadable, mismatches = _scan(named)
     report = _findings(entries, near_threshold)
@@ -283,6 +290,10 @@ _TITLES = {
 
 def format_audit(report: dict[str, Any]) -> str:
     """A human summary: counts, the first few examples of each finding, and what to do about it."""
+    if report["layout"] in BRATS_LAYOUTS:
+        from tumorscope.data.brats_audit import format_brats_audit
+
+        return format_brats_audit(report)
     both = report["against"] is not None
     roots = [Path(r).parent if both else Path(r) for r in (report["root"], report["against"]) if r is not None]
     source = report["root"] + (f" against {report['against']}" if report["against"] else "")

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tumorscope.data.brats_cases import BRATS_LAYOUTS
 from tumorscope.data.dataset import Dataset, load_dataset
 from tumorscope.data.sample import Sample
 from tumorscope.errors import TumorscopeError
@@ -26,6 +27,10 @@ def inspect_dataset(root: str | Path, layout: str | None = None) -> dict[str, An
     ``mask_errors`` instead of failing the whole inspection.
     """
     ds = load_dataset(root, layout)
+    if ds.layout in BRATS_LAYOUTS:
+        from tumorscope.data.brats_inspect import inspect_brats
+
+        return inspect_brats(ds)
     probes = [probe_image(s.image) for s in progress(ds.samples, "reading headers")]
     masks = _read_masks(ds.samples, [p["shape"][:-1] for p in probes])
     classes = Counter(
@@ -94,6 +99,10 @@ def _read_masks(samples: list[Sample], shapes: list[tuple[int, ...]]) -> dict[st
 
 def format_inspection(info: dict[str, Any]) -> str:
     """The dict of :func:`inspect_dataset` as a short aligned table."""
+    if info["layout"] in BRATS_LAYOUTS:
+        from tumorscope.data.brats_inspect import format_brats_inspection
+
+        return format_brats_inspection(info)
     n = info["n_images"]
     rows: list[tuple[str, str]] = [
         ("dataset", info["root"]),

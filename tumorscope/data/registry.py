@@ -159,6 +159,7 @@ _REGISTRY: tuple[DatasetInfo, ...] = (
         licence="BraTS data use terms (Synapse registration)",
         url="https://www.synapse.org/#!Synapse:syn25829067",
         access="registration",
+        layout="brats",
         notes="Registration on Synapse and acceptance of the challenge terms are required; there is no direct "
         "download link. Per case BraTS2021_<id>/<id>_{t1,t1ce,t2,flair,seg}.nii.gz.",
     ),

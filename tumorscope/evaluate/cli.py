@@ -17,11 +17,15 @@ _EPILOG = """\
 examples:
   tumorscope evaluate --model lgg-flair-seg --data ../shared/data/lgg_mri_segmentation --out eval/
   tumorscope evaluate --model runs/lgg --data DIR --split test --splits runs/lgg/splits.json --out eval/
+  tumorscope evaluate --predictions preds/ --data ../shared/data/brats2018 --out eval/   # BraTS label maps
 
 Segmentation writes metrics.json (per-patient volumetric Dice/IoU/HD95 with 95% bootstrap CIs over
 patients, slice-level tumor-presence sensitivity/specificity/AUC) and per_patient.csv.
 Classification writes metrics.json (accuracy, balanced accuracy, macro AUC/sensitivity/specificity/
-precision/F1 with CIs, per-class metrics, confusion matrix) and ROC/confusion/calibration plots."""
+precision/F1 with CIs, per-class metrics, confusion matrix) and ROC/confusion/calibration plots.
+BraTS (--predictions: a folder of <case>.nii.gz label maps, --data: a BraTS dataset) writes metrics.json with
+regions -> WT/TC/ET -> Dice, HD95, lesion-wise Dice/HD95/sensitivity/false positives and volumes (mL) with CIs
+over cases, per_case, and per_case.csv (conventions: docs/brats.md)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Evaluate a bundle (zoo name, bundle folder or run folder) on every sample of DIR, or on one "
         "part of a splits.json.", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", required=True, help="bundled model name, bundle folder or training run folder")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="bundled model name, bundle folder or training run folder")
+    source.add_argument("--predictions", type=Path, metavar="PRED_DIR",
+                        help="BraTS: score these predicted label maps (<case>.nii.gz) instead of running a model")
     p.add_argument("--data", required=True, type=Path, metavar="DIR")
     p.add_argument("--out", required=True, type=Path, metavar="OUT_DIR")
     p.add_argument("--split", choices=("train", "val", "test"), help="evaluate only this part of --splits")
@@ -66,6 +73,8 @@ def samples_for(args: argparse.Namespace) -> tuple[Any, list]:
     ds = load_dataset(args.data)
     if not args.split:
         return ds, ds.samples
+    if args.splits is None and getattr(args, "model", None) is None:
+        raise TumorscopeError("--split needs --splits JSON when scoring --predictions")
     splits_path = args.splits or Path(args.model) / "splits.json"
     if not splits_path.exists():
         raise TumorscopeError("--split needs a splits.json (pass --splits)", splits_path)
@@ -96,6 +105,8 @@ def evaluate(args: argparse.Namespace) -> MetricsReport:
 def run_evaluate(args: argparse.Namespace, figures: Callable[[MetricsReport, Path], list[str]] | None = None) -> int:
     """``tumorscope evaluate``: metrics.json (+ per_patient.csv) in --out, and the PNGs ``figures`` draws there
     (the top-level CLI passes the report stage's; this stage alone writes no figures)."""
+    if getattr(args, "predictions", None) is not None:  # callers that build args by hand may leave it out
+        return _run_predictions(args)
     report = evaluate(args)
     args.out.mkdir(parents=True, exist_ok=True)
     if report.task == "segmentation":
@@ -104,6 +115,21 @@ def run_evaluate(args: argparse.Namespace, figures: Callable[[MetricsReport, Pat
         report.extra["figures"] = names
     report.write(args.out / "metrics.json")
     print(format_metrics(report))
+    print(f"written: {args.out / 'metrics.json'}")
+    return 0
+
+
+def _run_predictions(args: argparse.Namespace) -> int:
+    """``--predictions``: BraTS scores of a folder of label maps (metrics.json + per_case.csv)."""
+    from tumorscope.evaluate.brats_eval import brats_report, format_brats_metrics, score_predictions
+
+    ds, samples = samples_for(args)
+    report = brats_report(score_predictions(samples, ds.layout, args.predictions), n_boot=args.boot)
+    report.extra.update({"predictions": str(args.predictions), "data": str(args.data), "split": args.split})
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_per_patient_csv(report.per_case, args.out / "per_case.csv")
+    report.write(args.out / "metrics.json")
+    print(format_brats_metrics(report))
     print(f"written: {args.out / 'metrics.json'}")
     return 0
 

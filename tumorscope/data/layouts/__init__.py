@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from types import ModuleType
 
-_MODULES = ("lgg_kaggle3m", "busi", "tcia_dicom", "nnunet", "class_folders")
+_MODULES = ("lgg_kaggle3m", "busi", "tcia_dicom", "msd_brats", "nnunet", "brats_cases", "class_folders")
 
 
 def layouts() -> list[ModuleType]:

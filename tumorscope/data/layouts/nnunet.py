@@ -26,7 +26,7 @@ def detect(root: Path) -> bool:
     return (root / "dataset.json").is_file() and (root / "imagesTr").is_dir()
 
 
-def _description(root: Path) -> dict[str, Any]:
+def description(root: Path) -> dict[str, Any]:
     path = root / "dataset.json"
     try:
         info = json.loads(path.read_text())
@@ -72,7 +72,7 @@ def _cases(stems: dict[str, Path], suffixed: bool, n_channels: int) -> dict[str,
 
 
 def load(root: Path) -> list[Sample]:
-    info = _description(root)
+    info = description(root)
     ending = str(info.get("file_ending", ".nii.gz"))
     n_channels = len(info.get("channel_names") or info.get("modality") or {})
     labels = _stems(root / "labelsTr", ending)
