@@ -14,7 +14,7 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -23,8 +23,18 @@ from torch import nn
 from tumorscope.bundle.variants import PREFERENCE, RUNTIME_CHOICES, VARIANTS_DIR, read_variants, usable
 from tumorscope.errors import TumorscopeError
 
-if TYPE_CHECKING:
-    from tumorscope.bundle.bundle import Bundle
+
+class Bundle(Protocol):
+    """What this module reads of a :class:`tumorscope.bundle.bundle.Bundle` (which imports this module)."""
+
+    path: Path
+    config: dict[str, Any]
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> nn.Module: ...
 
 log = logging.getLogger(__name__)
 
