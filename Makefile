@@ -56,6 +56,7 @@ test: install browser services lint typecheck
 bench: install
 	$(BIN)/python bench/seg_inference.py
 	$(BIN)/python bench/precision.py
+	nice -n 10 $(BIN)/python bench/runtimes.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache .ruff_cache

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tumorscope.bundle.variants import PREFERENCE, RUNTIME_CHOICES, VARIANTS_DIR, read_variants, usable
+from tumorscope.bundle.variants import PREFERENCE, RUNTIME_CHOICES, RUNTIMES, VARIANTS_DIR, read_variants, usable
 from tumorscope.errors import TumorscopeError
 
 
@@ -123,7 +123,7 @@ def choose(bundle: Bundle, choice: str | None = None) -> tuple[str, nn.Module]:
     table = read_variants(bundle.path)
     weights = bundle.config.get("weights_sha256")
     problems = []
-    for name in names:
+    for name in fastest_first(names, table):
         runtime = name.split("-")[0]
         record = table.get(name)
         why = ("not exported (tumorscope export)" if record is None else
@@ -138,3 +138,12 @@ def choose(bundle: Bundle, choice: str | None = None) -> tuple[str, nn.Module]:
     if choice != "auto":
         raise TumorscopeError(f"runtime {choice} cannot run this model: {'; '.join(problems)}", bundle.path)
     return "pytorch", bundle.model
+
+
+def fastest_first(names: list[str], table: dict[str, dict[str, Any]]) -> list[str]:
+    """``names`` with OpenVINO before ONNX Runtime, and within a runtime the variant its export measured faster
+    first (ONNX Runtime int8 can be slower than float32 on some networks: docs/runtime.md)."""
+    def speed(name: str) -> float:
+        return -float(table.get(name, {}).get("verification", {}).get("speedup_here", 0.0))
+
+    return sorted(names, key=lambda n: (RUNTIMES.index(n.split("-")[0]), speed(n), PREFERENCE.index(n)))

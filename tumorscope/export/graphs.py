@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,7 +55,11 @@ def _quiet() -> Iterator[None]:
     """The exporters' deprecation notes and progress prints stay out of the user's terminal."""
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        yield
+        logging.disable(logging.WARNING)  # ONNX Runtime's quantizer logs a line per tensor on the root logger
+        try:
+            yield
+        finally:
+            logging.disable(logging.NOTSET)
 
 
 def export_onnx(part: Part, path: Path) -> Path:
