@@ -11,6 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from tumorscope.atomic import atomic_path
 from tumorscope.bundle import Bundle
 from tumorscope.bundle.runtime import MODULES, variant_network
@@ -50,7 +52,7 @@ class Exporter:
         if bundle.task not in ("segmentation", "classification"):
             raise TumorscopeError(f"cannot export a {bundle.task} model", bundle.path)
         spec, pre = bundle.config["model"], bundle.preprocessor
-        if any(type(m).__name__ == "Conv3d" for m in bundle.model.modules()):
+        if any(isinstance(m, torch.nn.Conv3d) for m in bundle.model.modules()):
             raise TumorscopeError("export runs 2-D networks; a 3-D model keeps running in PyTorch", bundle.path)
         calib = calibration_batch(bundle, self.checks, self.calibration_size) if int8 else None
         reference = self.reference()
