@@ -44,7 +44,7 @@ def test_a_changed_variant_file_is_not_run(tiny_seg_variant, tmp_path, caplog):
         choose(bundle, "onnx-fp32")
 
 
-def test_a_variant_that_changes_the_masks_is_rejected_recorded_and_never_run(tiny_seg_variant, tmp_path):
+def test_a_variant_that_changes_the_masks_is_rejected_recorded_and_never_run(tiny_seg_variant, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     root, folder, _ = tiny_seg_variant
     bundle = load_bundle(shutil.copytree(folder, tmp_path / "b"))
@@ -63,6 +63,11 @@ def test_a_variant_that_changes_the_masks_is_rejected_recorded_and_never_run(tin
     assert "| onnx-fp32 |" in (bundle.path / "card.md").read_text() and "no (not used)" in (bundle.path / "card.md").read_text()
     with pytest.raises(TumorscopeError, match="onnx-fp32 failed its verification"):
         choose(load_bundle(bundle.path), "onnx")
+    from tumorscope.cli import main
+
+    assert main(["models", "verify", str(bundle.path)]) == 0
+    assert ("exported variants: onnx-fp32 (failed its verification), openvino-fp32 (verified, usable)"
+            in capsys.readouterr().out)
 
 
 def test_export_cli_refuses_an_unknown_runtime_choice_and_missing_data(tiny_seg_variant, tmp_path, capsys):

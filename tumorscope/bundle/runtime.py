@@ -20,7 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from tumorscope.bundle.variants import PREFERENCE, RUNTIME_CHOICES, RUNTIMES, VARIANTS_DIR, read_variants, usable
+from tumorscope.bundle.variants import (
+    PREFERENCE,
+    RUNTIME_CHOICES,
+    RUNTIMES,
+    VARIANTS_DIR,
+    read_variants,
+    usable,
+)
 from tumorscope.errors import TumorscopeError
 
 
