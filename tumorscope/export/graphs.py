@@ -83,7 +83,9 @@ def onnx_to_openvino(onnx_path: Path, xml_path: Path, calibration: list[np.ndarr
         if calibration is not None:
             import nncf
 
-            model = nncf.quantize(model, nncf.Dataset(calibration), subset_size=len(calibration))
+            # asymmetric activations: PReLU / InstanceNorm outputs are not one-signed (NNCF's "mixed" preset)
+            model = nncf.quantize(model, nncf.Dataset(calibration), subset_size=len(calibration),
+                                  preset=nncf.QuantizationPreset.MIXED)
         ov.save_model(model, str(xml_path), compress_to_fp16=False)
     return [xml_path, xml_path.with_suffix(".bin")]
 
