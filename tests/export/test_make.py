@@ -78,3 +78,16 @@ def test_export_cli_refuses_an_unknown_runtime_choice_and_missing_data(tiny_seg_
     assert "verification data not found" in capsys.readouterr().err
     with pytest.raises(TumorscopeError, match="unknown runtime"):
         choose(load_bundle(folder), "tensorrt")
+
+
+@pytest.mark.parametrize("runtime", ["openvino", "onnx"])
+def test_int8_is_calibrated_on_the_training_images_and_verified_like_float32(tiny_seg_variant, tmp_path, runtime):
+    pytest.importorskip("nncf" if runtime == "openvino" else "onnxruntime")
+    root, folder, _ = tiny_seg_variant
+    bundle = load_bundle(shutil.copytree(folder, tmp_path / "b"))
+    record = Exporter(bundle, choose_data(bundle, root, 13), calibration_size=8).make(runtime, int8=True)
+    assert record["precision"] == "int8" and record["calibration"].startswith("8 network inputs from training images")
+    ver = record["verification"]
+    assert record["passed"] == (ver["max_dice_change"] <= 0.005 and ver["mean_dice_change"] <= 0.002)
+    assert (bundle.path / "variants" / f"{runtime}-int8").is_dir() == record["passed"]
+    assert read_variants(bundle.path)[f"{runtime}-int8"]["passed"] == record["passed"]
