@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,fast]'
 	touch $@
 
 # Debian's Chromium for the report's real-browser test (driven by Playwright with executable_path; never
@@ -56,6 +56,7 @@ test: install browser services lint typecheck
 bench: install
 	$(BIN)/python bench/seg_inference.py
 	$(BIN)/python bench/precision.py
+	nice -n 10 $(BIN)/python bench/runtimes.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache .ruff_cache

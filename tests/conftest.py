@@ -70,3 +70,21 @@ def tiny_seg_run(tmp_path_factory) -> tuple[Path, Path]:
     code = main(["train", *TINY_SEG, "--data", str(root), "--out", str(run)])
     assert code == 0
     return root, run
+
+
+@pytest.fixture(scope="session")
+def tiny_seg_variant(tiny_seg_run, tmp_path_factory) -> tuple[Path, Path, dict]:
+    """(dataset root, bundle folder, record): a copy of the tiny run's bundle with its verified openvino-fp32
+    variant (``tumorscope export``; skipped without OpenVINO)."""
+    import shutil
+
+    pytest.importorskip("openvino")
+    from tumorscope.bundle import load_bundle
+    from tumorscope.export.make import Exporter
+    from tumorscope.export.verify import choose_data
+
+    root, run = tiny_seg_run
+    folder = shutil.copytree(run / "bundle", tmp_path_factory.mktemp("variant") / "bundle")
+    bundle = load_bundle(folder)
+    record = Exporter(bundle, choose_data(bundle, root, 13), command="tumorscope export (test)").make("openvino")
+    return root, folder, record

@@ -23,6 +23,7 @@ _STAGES = (
     "tumorscope.evaluate.cli",
     "tumorscope.predict.cli",
     "tumorscope.bundle.cli",
+    "tumorscope.export.cli",
     "tumorscope.demo",
     "tumorscope.explain.cli",
     "tumorscope.report.cli",

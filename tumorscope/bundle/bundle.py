@@ -48,6 +48,8 @@ class Bundle:
     path: Path
     config: dict[str, Any]
     _model: torch.nn.Module | None = field(default=None, repr=False)
+    runtime: str | None = None  # which engine runs predict (bundle.runtime.CHOICES); None: TUMORSCOPE_RUNTIME, else auto
+    _network: tuple[str, torch.nn.Module] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -105,6 +107,24 @@ class Bundle:
             net.eval()
             self._model = net
         return self._model
+
+    @property
+    def network(self) -> torch.nn.Module:
+        """What predict runs: the fastest verified exported variant here, else :attr:`model`
+        (:func:`tumorscope.bundle.runtime.choose`; chosen on first use)."""
+        return self._chosen()[1]
+
+    @property
+    def runtime_name(self) -> str:
+        """The variant :attr:`network` runs (``openvino-fp32``, ...) or ``pytorch``."""
+        return self._chosen()[0]
+
+    def _chosen(self) -> tuple[str, torch.nn.Module]:
+        if self._network is None:
+            from tumorscope.bundle.runtime import choose
+
+            self._network = choose(self, self.runtime)
+        return self._network
 
 
 def save_bundle(

@@ -74,4 +74,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     ref = b.reference  # a damaged reference.json fails verification too
     print(f"drift reference: {len(ref['features'])} features, {ref['source']}" if ref else
           "drift reference: none (the service reports no drift for this model)")
+    from tumorscope.bundle.variants import read_variants, usable
+
+    table = read_variants(b.path)  # a damaged variants.json fails verification too
+    states = [f"{name} ({usable(b.path, name, rec, b.config.get('weights_sha256')) or 'verified, usable'})"
+              for name, rec in sorted(table.items())]
+    print(f"exported variants: {', '.join(states)}" if states else "exported variants: none (tumorscope export)")
     return 0

@@ -102,7 +102,8 @@ def predict_files(bundle: Bundle, paths: Sequence[Path], batch_size: int = 32, s
 
     if bundle.task != "classification":
         raise TumorscopeError(f"model {bundle.name!r} is a {bundle.task} model, not a classifier", bundle.path)
-    pre, model = bundle.preprocessor, bundle.model
+    pre, model = bundle.preprocessor, bundle.network  # PyTorch or a verified exported variant
+    bf16 = bundle.runtime_name == "pytorch"  # an exported variant runs as it was verified
     tta = bundle.tta if tta is None else tta
     ok: list[Path] = []
     hashes: list[np.ndarray] = []
@@ -121,10 +122,10 @@ def predict_files(bundle: Bundle, paths: Sequence[Path], batch_size: int = 32, s
         ok.append(Path(path))
         hashes.append(dihedral_phashes(gray_uint8(a)))
         if len(batch) == batch_size:
-            probs.append(predict_tensors(model, torch.stack(batch), tta=tta))
+            probs.append(predict_tensors(model, torch.stack(batch), bf16=bf16, tta=tta))
             batch = []
     if batch:
-        probs.append(predict_tensors(model, torch.stack(batch), tta=tta))
+        probs.append(predict_tensors(model, torch.stack(batch), bf16=bf16, tta=tta))
     k = len(bundle.classes)
     return FilePredictions(ok, np.concatenate(probs) if probs else np.zeros((0, k)), hashes, errors, tta)
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tumorscope.bundle.variants import RUNTIME_CHOICES
 from tumorscope.errors import TumorscopeError
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write dicom/seg.dcm (DICOM SEG), dicom/sr.dcm (TID 1500 measurement report) and "
                         "dicom/overlay/ (Secondary Capture series) (default: on for a DICOM series; for another "
                         "input they reference a SYNTHETIC series made from it, written to dicom/source/)")
+    p.add_argument("--runtime", choices=RUNTIME_CHOICES, default=None,
+                   help="engine for the network: auto = the fastest verified exported variant (OpenVINO, then ONNX "
+                        "Runtime; `tumorscope export`), else PyTorch (default: $TUMORSCOPE_RUNTIME or auto)")
     p.add_argument("--explain", metavar="METHOD", help="also write heatmaps: gradcam, gradcampp, saliency, ig or occlusion")
     p.set_defaults(func=_cmd_predict)
 
@@ -59,6 +63,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from tumorscope.predict.inputs import read_input
 
     bundle = load_bundle(args.model)
+    bundle.runtime = args.runtime
     if args.out.exists() and args.out.is_file():
         raise TumorscopeError("output path exists and is a file", args.out)
     if bundle.task == "segmentation":

@@ -26,11 +26,13 @@ def segment(bundle: Bundle, inp: PredictInput, post: PostProcess | None = None) 
     post = post or bundle.postprocess
     if inp.slices.ndim != 4:
         raise TumorscopeError(f"expected 2-D slices or a volume, got shape {inp.slices.shape}", inp.path)
-    if is_volumetric(bundle.model):  # a 3-D bundle: the slices are one volume, run by sliding window
+    net = bundle.network  # PyTorch or a verified exported variant (bundle/runtime.py)
+    if is_volumetric(net):  # a 3-D bundle: the slices are one volume, run by sliding window
         window = SlidingWindow.for_bundle(bundle.config, inp.slices.shape[:3])
-        prob = predict_volume(bundle.model, bundle.preprocessor, inp.slices, window, tta=post.tta, path=inp.path)
+        prob = predict_volume(net, bundle.preprocessor, inp.slices, window, tta=post.tta, path=inp.path)
     else:
-        prob = predict_probabilities(bundle.model, bundle.preprocessor, inp.slices, tta=post.tta, path=inp.path)
+        prob = predict_probabilities(net, bundle.preprocessor, inp.slices, tta=post.tta, path=inp.path,
+                                     bf16=_bf16(bundle))
     return prob, post(prob)
 
 
@@ -39,16 +41,21 @@ def segment_many(bundle: Bundle, inputs: list[PredictInput], post: PostProcess |
     """:func:`segment` for several inputs at once: the slices of 2-D inputs of one size run as one batch
     (a service answering many single-slice requests); each result equals ``segment`` on its own input."""
     post = post or bundle.postprocess
-    if is_volumetric(bundle.model) or len({inp.slices.shape[1:] for inp in inputs}) != 1:
+    if is_volumetric(bundle.network) or len({inp.slices.shape[1:] for inp in inputs}) != 1:
         return [segment(bundle, inp, post) for inp in inputs]
     for inp in inputs:
         if inp.slices.ndim != 4:
             raise TumorscopeError(f"expected 2-D slices or a volume, got shape {inp.slices.shape}", inp.path)
     pre = bundle.preprocessor  # normalised per input (percentiles are a volume's own), then run as one batch
     x = torch.cat([pre.tensor(inp.slices, inp.path) for inp in inputs])
-    prob = _probabilities(bundle.model, x, inputs[0].slices.shape[1:3], post.tta)
+    prob = _probabilities(bundle.network, x, inputs[0].slices.shape[1:3], post.tta, bf16=_bf16(bundle))
     bounds = np.cumsum([0] + [len(inp.slices) for inp in inputs])
     return [(p, post(p)) for p in (prob[a:b] for a, b in zip(bounds[:-1], bounds[1:]))]
+
+
+def _bf16(bundle: Bundle) -> bool:
+    """bf16 autocast (where native) for PyTorch only: an exported variant runs as it was verified."""
+    return bundle.runtime_name == "pytorch"
 
 
 @torch.no_grad()
