@@ -56,7 +56,7 @@ class Unit:
 
 
 def extract_features(samples: list[Sample], options: Options, jobs: int = 1,
-                     on_patient: Callable[[], None] | None = None) -> tuple[list[dict[str, Any]], float]:
+                     on_patient: Callable[[], object] | None = None) -> tuple[list[dict[str, Any]], float]:
     """(rows, CPU seconds the workers spent) for ``samples``, patients in parallel over ``jobs`` processes."""
     from joblib import Parallel, delayed
 

@@ -84,11 +84,6 @@ def _extractor_class() -> Any:
 
 def versions() -> dict[str, str]:
     """Versions of the libraries whose numbers the table holds."""
-    import numpy
-    import pywt
-    import radiomics
-    import SimpleITK
-    import skimage
+    from importlib.metadata import version
 
-    return {"pyradiomics": str(radiomics.__version__), "numpy": numpy.__version__, "SimpleITK": SimpleITK.Version_VersionString(),
-            "PyWavelets": pywt.__version__, "scikit-image": skimage.__version__}
+    return {name: version(name) for name in ("pyradiomics", "numpy", "SimpleITK", "PyWavelets", "scikit-image")}
