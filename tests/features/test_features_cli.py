@@ -91,6 +91,15 @@ def test_volume_rows_use_3d_shape_and_parallel_jobs_give_the_same_table(kaggle: 
     assert float(rows[0]["original_shape_VoxelVolume"]) == int(rows[0]["roi_pixels"])
 
 
+def test_the_params_file_written_beside_repeats_the_extraction(kaggle: Path, tmp_path: Path, capsys):
+    first, again = tmp_path / "first.csv", tmp_path / "again.csv"
+    assert main(["features", "--data", str(kaggle), "--roi", "foreground", *FAST, "-o", str(first)]) == 0
+    assert main(["features", "--data", str(kaggle), "--roi", "foreground", "--jobs", "1",
+                 "--params", str(tmp_path / "first.params.json"), "-o", str(again)]) == 0
+    assert first.read_text() == again.read_text()
+    assert "tumorscope: error" not in capsys.readouterr().err
+
+
 def test_parquet_output_matches_the_csv(kaggle: Path, tmp_path: Path):
     pq = pytest.importorskip("pyarrow.parquet", reason="Parquet output needs pyarrow (the parquet extra)")
     out = tmp_path / "f.parquet"
@@ -161,3 +170,17 @@ def test_real_lgg_patient_tumor_and_brain_features(lgg_dir: Path, tmp_path: Path
         assert float(t["original_firstorder_Mean"]) > float(b["original_firstorder_Mean"])
         assert int(t["roi_pixels"]) < int(b["roi_pixels"])
         assert len([k for k in t if k.startswith("wavelet-")]) > 300
+
+
+def test_volume_files_give_one_row_per_case_in_physical_units(tmp_path: Path):
+    from tests.synthetic import SPACING_XYZ, write_nnunet
+
+    root = write_nnunet(tmp_path / "nn", n_cases=2, shape=(12, 16, 16))
+    out = tmp_path / "v.csv"
+    assert main(["features", "--data", str(root), "--roi", "whole,mask", *FAST, "-o", str(out)]) == 0
+    rows = _read(out)
+    assert len(rows) == 4 and all(r["slice_index"] == "" for r in rows)  # one row per case and ROI
+    whole = next(r for r in rows if r["roi"] == "whole")
+    assert int(whole["roi_pixels"]) == 12 * 16 * 16
+    assert float(whole["original_shape_VoxelVolume"]) == pytest.approx(12 * 16 * 16 * np.prod(SPACING_XYZ))
+    assert {r["roi_status"] for r in rows if r["roi"] == "mask"} == {"ok", "empty"}  # every other case tumor-free

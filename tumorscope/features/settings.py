@@ -65,17 +65,17 @@ def load_params(path: Path) -> dict[str, Any]:
 
 def build_extractor(params: dict[str, Any]) -> Any:
     """A pyradiomics RadiomicsFeatureExtractor for ``params`` (its logging quietened to errors)."""
-    import radiomics
-
-    radiomics.setVerbosity(logging.ERROR)
-    logging.getLogger("radiomics").setLevel(logging.ERROR)
-    extractor = _extractor_class()(dict(params))
-    return extractor
+    return _extractor_class()(dict(params))
 
 
 def _extractor_class() -> Any:
+    """pyradiomics' extractor class, its logging quietened to errors (it warns on stderr about binCount)."""
     try:
+        import radiomics
         from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+        radiomics.setVerbosity(logging.ERROR)
+        logging.getLogger("radiomics").setLevel(logging.ERROR)
     except ImportError as exc:  # pragma: no cover - a main dependency; installed by `make install`
         raise TumorscopeError("tumorscope features needs pyradiomics: pip install --no-build-isolation "
                               "pyradiomics==3.0.1 (make install does)") from exc
