@@ -110,8 +110,9 @@ def _cmd_features(args: argparse.Namespace) -> int:
     options = Options(rois=modes, level=args.level, channel=channel, params2d=params2d, params3d=params3d,
                       model=args.model, lbp=args.lbp, threads=max(1, default_jobs() // jobs))
     n_patients = len(dataset.by_patient())
-    log.info("features of %d image(s) of %d patient(s) (%s layout), ROI %s, %d process(es)",
-             len(dataset), n_patients, dataset.layout, ",".join(modes), jobs)
+    units = f"{n_patients} patient(s)" if dataset.has_patients else "no patient ids: each image on its own"
+    log.info("features of %d image(s), %s (%s layout), ROI %s, %d process(es)",
+             len(dataset), units, dataset.layout, ",".join(modes), jobs)
     bar = iter(progress(range(n_patients), desc="patients", total=n_patients))
     start = time.perf_counter()
     rows, cpu = extract_features(dataset.samples, options, jobs=jobs, on_patient=lambda: next(bar, None))

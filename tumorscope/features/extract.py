@@ -25,6 +25,7 @@ from tumorscope.errors import TumorscopeError
 from tumorscope.features import roi as rois
 from tumorscope.features.lbp import lbp_columns, lbp_histogram
 from tumorscope.features.radiomics_run import OK, radiomics_features
+from tumorscope.features.settings import build_extractor
 
 ROI_MODES = ("mask", "predicted", "foreground", "whole")
 LEVELS = ("auto", "slice", "volume")
@@ -162,13 +163,12 @@ def _predicted(unit: Unit, options: Options) -> np.ndarray:
 
 
 def _unit_rows(unit: Unit, options: Options) -> list[dict[str, Any]]:
-    from tumorscope.features.settings import build_extractor
-
+    """The rows of one volume: per slice (slice_index: the layout's, or the 0-based z of a volume file) or one."""
     stack = unit.stack
     spacing = tuple(float(s) for s in stack.spacing)
     rows = []
     if _level(unit, options) == "slice":
-        extractor = _extractor(options.params2d, build_extractor)
+        extractor = _extractor(options.params2d)
         for z in range(unit.volume.shape[0]):
             sample = stack.samples[z] if not unit.is_volume_file else stack.samples[0]
             ids = {"patient_id": stack.patient_id, "slice_index": sample.slice_index if not unit.is_volume_file else z,
@@ -176,7 +176,7 @@ def _unit_rows(unit: Unit, options: Options) -> list[dict[str, Any]]:
             for mode, mask in unit.masks.items():
                 rows.append(_row(ids, mode, extractor, unit.volume[z : z + 1], mask[z : z + 1], spacing[:2], options))
     else:
-        extractor = _extractor(options.params3d, build_extractor)
+        extractor = _extractor(options.params3d)
         sp3 = spacing if len(spacing) == 3 else (*spacing[:2], 1.0)  # slices without a slice spacing: 1 apart
         ids = {"patient_id": stack.patient_id, "image_id": stack.id, "slice_index": None,
                "label": _volume_label([s.label for s in stack.samples])}
@@ -188,11 +188,11 @@ def _unit_rows(unit: Unit, options: Options) -> list[dict[str, Any]]:
 _EXTRACTORS: dict[str, Any] = {}
 
 
-def _extractor(params: dict[str, Any], build: Callable[[dict[str, Any]], Any]) -> Any:
+def _extractor(params: dict[str, Any]) -> Any:
     """One pyradiomics extractor per settings per process (building one validates the settings: slow)."""
     key = json.dumps(params, sort_keys=True)
     if key not in _EXTRACTORS:
-        _EXTRACTORS[key] = build(params)
+        _EXTRACTORS[key] = build_extractor(params)
     return _EXTRACTORS[key]
 
 
