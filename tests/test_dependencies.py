@@ -12,7 +12,6 @@ IMPORT_NAMES = {"pillow": "PIL", "scikit-learn": "sklearn", "scikit-image": "ski
                 "pyradiomics": "radiomics"}
 NEEDED_INDIRECTLY = {"einops": "MONAI's ViT (the `vit` classifier) imports it",
                      "python-multipart": "FastAPI parses the service's multipart uploads with it",
-                     "pywavelets": "pyradiomics' wavelet filter (tumorscope features) runs on it",
                      "psycopg": "SQLAlchemy's postgresql+psycopg driver for `tumorscope serve --db postgresql://`"}
 
 
