@@ -13,6 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
+	# pyradiomics 3.0.1 (tumorscope features) has no wheel for this Python: built against the numpy installed here
+	$(BIN)/python -m pip install --quiet numpy SimpleITK PyWavelets pykwalify six "setuptools>=70" wheel
+	$(BIN)/python -m pip install --quiet --no-build-isolation pyradiomics==3.0.1
 	$(BIN)/python -m pip install --quiet -e '.[dev,fast]'
 	touch $@
 

@@ -19,6 +19,7 @@ from tumorscope.errors import USER_OS_ERRNOS, TumorscopeError, display_path, pri
 # Modules that each define ``register(subparsers)``; order is the pipeline's order in --help.
 _STAGES = (
     "tumorscope.data.cli",
+    "tumorscope.features.cli",
     "tumorscope.train.cli",
     "tumorscope.evaluate.cli",
     "tumorscope.predict.cli",
