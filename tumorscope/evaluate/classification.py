@@ -212,12 +212,18 @@ def evaluate_classification_bundle(
     report = classification_report(y, probs, classes, groups, n_boot=n_boot)
     report.counts["excluded_seen_in_training"] = int(seen.sum()) if exclude_seen else 0
     report.extra.update(tta=res.tta, excluded_files=[str(p) for p, s in zip(res.paths, seen) if s] if exclude_seen else [])
-    report.per_case = [
-        {"path": str(p), "group": g, "source": by_path[p].split, "true": classes[t],
-         "predicted": classes[int(pr.argmax())], "probabilities": {c: round(float(v), 6) for c, v in zip(classes, pr)}}
-        for p, g, t, pr in zip(kept, groups, y, probs)
-    ]
+    report.per_case = prediction_rows(kept, groups, [by_path[p].split for p in kept], y, probs, classes)
     return report
+
+
+def prediction_rows(paths: Sequence[Any], groups: Sequence[str | None], sources: Sequence[str | None], y: np.ndarray,
+                    probs: np.ndarray, classes: Sequence[str]) -> list[dict[str, Any]]:
+    """The per-image rows of a classification metrics file (``predictions``): what ``compare`` pairs runs by."""
+    return [
+        {"path": str(p), "group": g, "source": src, "true": classes[t], "predicted": classes[int(pr.argmax())],
+         "probabilities": {c: round(float(v), 6) for c, v in zip(classes, pr)}}
+        for p, g, src, t, pr in zip(paths, groups, sources, y, probs)
+    ]
 
 
 def metrics_from_predictions(predictions: Sequence[dict[str, Any]], classes: Sequence[str],
