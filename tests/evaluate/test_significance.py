@@ -14,8 +14,14 @@ import pytest
 
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.classification import scalar_metrics
-from tumorscope.evaluate.significance import (PairedTest, auc_components, delong_test, holm, mcnemar_test,
-                                              paired_mean_test)
+from tumorscope.evaluate.significance import (
+    PairedTest,
+    auc_components,
+    delong_test,
+    holm,
+    mcnemar_test,
+    paired_mean_test,
+)
 
 ASAH = Path(__file__).parent / "data" / "asah.csv"
 

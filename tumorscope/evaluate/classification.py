@@ -122,7 +122,7 @@ def classification_report(
     probs = np.asarray(probs, dtype=float)
     if len(y) == 0:
         raise TumorscopeError("no images to score")
-    units = _units(groups, len(y))
+    units = resampling_units(groups, len(y))
     unit = _unit_name(groups)
     cache: dict[bytes, dict[str, float]] = {}
 
@@ -160,7 +160,7 @@ def classification_metrics(
     return classification_report(y, probs, classes, groups, n_boot, seed).to_json()
 
 
-def _units(groups: Sequence[str | None] | None, n: int) -> list[np.ndarray]:
+def resampling_units(groups: Sequence[str | None] | None, n: int) -> list[np.ndarray]:
     """Row indices of each resampling unit: one per patient, or one per image without a patient id."""
     if groups is None or all(g is None for g in groups):
         return [np.array([i]) for i in range(n)]

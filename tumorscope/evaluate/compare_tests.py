@@ -19,9 +19,15 @@ from typing import Any
 import numpy as np
 
 from tumorscope.errors import TumorscopeError
-from tumorscope.evaluate.classification import _units, scalar_metrics
-from tumorscope.evaluate.significance import (PairedTest, delong_test, holm, mcnemar_test, paired_bootstrap_ci,
-                                              paired_mean_test)
+from tumorscope.evaluate.classification import resampling_units, scalar_metrics
+from tumorscope.evaluate.significance import (
+    PairedTest,
+    delong_test,
+    holm,
+    mcnemar_test,
+    paired_bootstrap_ci,
+    paired_mean_test,
+)
 from tumorscope.results import PER_CASE_KEY
 
 SEGMENTATION_METRICS = ("dice", "iou", "hd95")
@@ -104,7 +110,7 @@ def classification_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int 
     pa, pb = (np.array([[r.rows[k]["probabilities"][c] for c in classes] for k in keys]) for r in (a, b))
     groups = [a.rows[k].get("group") for k in keys]
     clustered = any(g is not None for g in groups)
-    units = _units(groups, len(keys))
+    units = resampling_units(groups, len(keys))
     unit = "patient" if clustered else "image"
     ca, cb = pa.argmax(1) == y, pb.argmax(1) == y
 
@@ -142,24 +148,29 @@ def pairwise_tests(paths: list[str | Path], names: list[str] | None = None, n_bo
         raise TumorscopeError("paired tests need at least two runs")
     runs = [load_items(p) for p in paths]
     labels = names or [str(p) for p in paths]
-    pairs = []
+    pairs: list[dict[str, Any]] = []
+    tested: list[list[PairedTest]] = []
     for (i, a), (j, b) in itertools.combinations(enumerate(runs), 2):
         keys = common_items(a, b)
-        tests = (classification_tests if a.task == "classification" else segmentation_tests)(a, b, keys, n_boot, seed)
+        run_tests = classification_tests if a.task == "classification" else segmentation_tests
+        tested.append(run_tests(a, b, keys, n_boot, seed))
         pairs.append({"a": labels[i], "b": labels[j], "a_path": a.path, "b_path": b.path, "n_items": len(keys),
-                      "n_a": len(a.rows), "n_b": len(b.rows), "tests": tests})
-    metrics = list(dict.fromkeys(t.metric for pair in pairs for t in pair["tests"]))
-    for m in metrics:
-        at = [(pi, ti) for pi, pair in enumerate(pairs) for ti, t in enumerate(pair["tests"]) if t.metric == m]
-        adjusted = holm([pairs[pi]["tests"][ti] for pi, ti in at])
-        for (pi, ti), t in zip(at, adjusted):
-            pairs[pi]["tests"][ti] = t
-    for pair in pairs:
-        pair["tests"] = [t.to_json() for t in pair["tests"]]
+                      "n_a": len(a.rows), "n_b": len(b.rows)})
+    for m in dict.fromkeys(t.metric for tests in tested for t in tests):  # one Holm family per metric
+        at = [(pi, ti) for pi, tests in enumerate(tested) for ti, t in enumerate(tests) if t.metric == m]
+        for (pi, ti), t in zip(at, holm([tested[pi][ti] for pi, ti in at])):
+            tested[pi][ti] = t
+    for pair, tests in zip(pairs, tested):
+        pair["tests"] = [t.to_json() for t in tests]
     return {"task": runs[0].task, "runs": [{"name": n, "path": r.path, "n": len(r.rows)} for n, r in zip(labels, runs)],
             "pairs": pairs, "ci": {"method": "paired percentile bootstrap", "level": 0.95, "n_boot": n_boot,
                                    "seed": seed},
             "multiplicity": f"Holm across the {len(pairs)} pair(s), per metric"}
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                      *("| " + " | ".join(map(str, r)) + " |" for r in rows)]) + "\n"
 
 
 def _p(v: float | None) -> str:
@@ -172,19 +183,29 @@ def _num(v: float | None, digits: int = 3) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
-def tests_table(result: dict[str, Any]) -> str:
-    """The Markdown table of :func:`pairwise_tests`' result, with a note on how it was made."""
-    head = ["A", "B", "Paired", "Metric", "A value", "B value", "B − A [95% CI]", "Test", "p", "Holm p"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+TESTS_HEADER = ["A", "B", "Paired", "Metric", "A value", "B value", "B − A [95% CI]", "Test", "p", "Holm p"]
+
+
+def tests_rows(result: dict[str, Any]) -> list[list[str]]:
+    """One row per pair and metric of :func:`pairwise_tests`' result, under :data:`TESTS_HEADER`."""
+    rows = []
     for pair in result["pairs"]:
         for t in pair["tests"]:
-            diff = f"{_num(t['difference'], 3)} [{_num(t['low'], 3)}, {_num(t['high'], 3)}]"
+            diff = f"{_num(t['difference'])} [{_num(t['low'])}, {_num(t['high'])}]"
             paired = f"{t['n']} {t['unit']}s" + (f" ({pair['n_items']} images)" if t["unit"] == "patient"
                                                  and result["task"] == "classification" else "")
-            lines.append("| " + " | ".join([pair["a"], pair["b"], paired, t["metric"], _num(t["a"]), _num(t["b"]), diff,
-                                           t["test"], _p(t["p"]), _p(t["p_holm"])]) + " |")
+            rows.append([pair["a"], pair["b"], paired, t["metric"], _num(t["a"]), _num(t["b"]), diff, t["test"],
+                         _p(t["p"]), _p(t["p_holm"])])
+    return rows
+
+
+def tests_note(result: dict[str, Any]) -> str:
     ci = result["ci"]
-    note = (f"\nPaired tests on the items both runs held out. CI: {ci['method']} of the difference "
+    return (f"Paired tests on the items both runs held out. CI: {ci['method']} of the difference "
             f"({ci['n_boot']} resamples of the paired units, seed {ci['seed']}); p: two-sided; "
-            f"{result['multiplicity']}. Generated by `tumorscope compare --tests`.\n")
-    return "\n".join(lines) + "\n" + note
+            f"{result['multiplicity']}. Generated by `tumorscope compare --tests`.")
+
+
+def tests_table(result: dict[str, Any]) -> str:
+    """The Markdown table of :func:`pairwise_tests`' result, with a note on how it was made."""
+    return markdown_table(TESTS_HEADER, tests_rows(result)) + "\n" + tests_note(result) + "\n"
