@@ -75,6 +75,12 @@ def binary_auc(truth: np.ndarray, score: np.ndarray) -> float:
     return float((rankdata(score)[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def macro_auc(y: np.ndarray, probs: np.ndarray) -> float:
+    """Mean one-vs-rest AUC over the classes present (``auc_macro`` alone, for bootstraps that need only it)."""
+    aucs = np.array([binary_auc(y == c, probs[:, c]) for c in range(probs.shape[1])])
+    return float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
+
+
 def scalar_metrics(y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     """Accuracy, balanced accuracy and the macro one-vs-rest metrics of one set of predictions."""
     pc = _per_class(y, probs)

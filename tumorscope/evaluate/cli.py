@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "no held-out item are refused")
     p.add_argument("--json", type=Path, metavar="JSON", help="also write the table and the tests as JSON "
                    "(for the report)")
-    p.add_argument("--boot", type=int, default=2000, help="--tests: paired bootstrap resamples for the CIs")
+    p.add_argument("--boot", type=int, default=1000, help="--tests: paired bootstrap resamples for the CIs")
     p.set_defaults(func=_cmd_compare)
 
 

@@ -177,7 +177,7 @@ def paired_table(paths: list[str | Path]) -> str:
 
 def write_comparison(paths: list[str | Path], out: str | Path | None, names: list[str] | None = None,
                      paired: bool = False, tests: bool = False, json_out: str | Path | None = None,
-                     n_boot: int = 2000) -> str:
+                     n_boot: int = 1000) -> str:
     """The Markdown comparison (the table, ``paired``: the McNemar table against the first run, ``tests``: every
     pair's significance tests), written to ``out``; ``json_out``: the rows and tests as JSON for the report."""
     rows = comparison_rows(paths, names)

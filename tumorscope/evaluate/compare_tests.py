@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tumorscope.errors import TumorscopeError
-from tumorscope.evaluate.classification import resampling_units, scalar_metrics
+from tumorscope.evaluate.classification import macro_auc, resampling_units
 from tumorscope.evaluate.significance import (
     PairedTest,
     delong_test,
@@ -118,7 +118,7 @@ def classification_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int 
         return float(cb[rows].mean() - ca[rows].mean())
 
     def auc_diff(rows: np.ndarray) -> float:
-        return scalar_metrics(y[rows], pb[rows])["auc_macro"] - scalar_metrics(y[rows], pa[rows])["auc_macro"]
+        return macro_auc(y[rows], pb[rows]) - macro_auc(y[rows], pa[rows])
 
     p, test, fixed, broke = mcnemar_test(ca, cb)
     low, high = paired_bootstrap_ci(units, acc_diff, n_boot, seed)
@@ -140,7 +140,7 @@ def segmentation_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int = 
             if all(m in a.rows[k] and m in b.rows[k] for k in keys)]
 
 
-def pairwise_tests(paths: list[str | Path], names: list[str] | None = None, n_boot: int = 2000,
+def pairwise_tests(paths: list[str | Path], names: list[str] | None = None, n_boot: int = 1000,
                    seed: int = 0) -> dict[str, Any]:
     """Every pair (A, B) of runs, in the order given, tested on the items both held out; Holm-adjusted per
     metric across the pairs. The JSON-ready result (``pairs``: one entry per pair with its ``tests``)."""
