@@ -101,3 +101,48 @@ def test_classification_and_segmentation_runs_are_not_mixed(tmp_path):
     with pytest.raises(TumorscopeError, match="cannot pair a classification run"):
         pairwise_tests([cls, seg])
     assert main(["compare", str(cls), str(seg)]) == 2
+
+
+def test_real_segmentation_evaluations_pair_by_patient(tiny_seg_run, tmp_path):
+    """A trained U-Net (2 epochs, synthetic kaggle_3m) evaluated twice by the evaluate stage, TTA on and off: the
+    two folders pair on every patient, and the Dice values tested are the ones per_patient.csv holds."""
+    root, run = tiny_seg_run
+    evals = []
+    for tta in ("--tta", "--no-tta"):
+        out = tmp_path / tta.strip("-")
+        assert main(["evaluate", "--model", str(run), "--data", str(root), "--out", str(out), tta, "--boot", "50"]) == 0
+        evals.append(out)
+    result = pairwise_tests(evals, n_boot=200)
+    (pair,) = result["pairs"]
+    rows = [json.loads((e / "metrics.json").read_text())["per_patient"] for e in evals]
+    assert pair["n_items"] == len(rows[0]) == len(rows[1]) > 1
+    dice = next(t for t in pair["tests"] if t["metric"] == "dice")
+    assert dice["a"] == pytest.approx(np.mean([r["dice"] for r in rows[0]]))
+    assert dice["b"] == pytest.approx(np.mean([r["dice"] for r in rows[1]]))
+    assert dice["low"] <= dice["difference"] <= dice["high"] and 0 <= dice["p"] <= 1
+    table = tmp_path / "t.md"
+    assert main(["compare", *map(str, evals), "--names", "tta", "plain", "-o", str(table)]) == 0
+    text = table.read_text()
+    for name, body in zip(("tta", "plain"), evals):
+        dice = json.loads((body / "metrics.json").read_text())["estimates"]["dice_mean"]
+        assert f"| {name} | - | {dice['value']:.3f} [{dice['low']:.3f}, {dice['high']:.3f}] |" in text
+
+
+def test_undefined_metrics_are_said_not_failed(tmp_path):
+    """Shared images of one class only: no AUC to test (said in the row); HD95 undefined for every patient: no row."""
+    a = write_classification_eval(tmp_path / "a", skill=1.0, seed=1)
+    b = write_classification_eval(tmp_path / "b", skill=1.0, seed=2)
+    for run in (a, b):
+        body = json.loads((run / "metrics.json").read_text())
+        body["predictions"] = [r for r in body["predictions"] if r["true"] == "glioma"]
+        (run / "metrics.json").write_text(json.dumps(body))
+    acc, auc = pairwise_tests([a, b], n_boot=50)["pairs"][0]["tests"]
+    assert acc["p"] is not None and auc["test"] == "undefined (one class)" and auc["p"] is None
+    seg = [write_segmentation_eval(tmp_path / f"s{i}", np.full(6, 0.5 + i / 10)) for i in (1, 2)]
+    for run in seg:
+        body = json.loads((run / "metrics.json").read_text())
+        for r in body["per_patient"]:
+            r["hd95"] = None
+        (run / "metrics.json").write_text(json.dumps(body))
+    (pair,) = pairwise_tests(seg, n_boot=50)["pairs"]
+    assert [t["metric"] for t in pair["tests"]] == ["dice", "iou"]

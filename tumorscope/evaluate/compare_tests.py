@@ -125,7 +125,11 @@ def classification_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int 
     acc = PairedTest("accuracy", float(ca.mean()), float(cb.mean()), float(cb.mean() - ca.mean()), low, high, p,
                      f"{test} ({fixed} fixed, {broke} broken)", len(units), unit)
     ids = [g if g is not None else f"\0{k}" for g, k in zip(groups, keys)] if clustered else None
-    auc = delong_test(y, pa, pb, ids)
+    nan = float("nan")
+    try:
+        auc = delong_test(y, pa, pb, ids)
+    except TumorscopeError:  # one class only among the shared images: no AUC to compare
+        return [acc, PairedTest("auc_macro", nan, nan, nan, nan, nan, nan, "undefined (one class)", len(units), unit)]
     low, high = paired_bootstrap_ci(units, auc_diff, n_boot, seed)
     return [acc, replace(auc, metric="auc_macro", low=low, high=high, n=len(units), unit=unit)]
 
@@ -136,8 +140,12 @@ def segmentation_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int = 
     def values(run: RunItems, metric: str) -> list[float]:
         return [float("nan") if run.rows[k].get(metric) is None else float(run.rows[k][metric]) for k in keys]
 
-    return [paired_mean_test(m, values(a, m), values(b, m), "patient", n_boot, seed) for m in SEGMENTATION_METRICS
-            if all(m in a.rows[k] and m in b.rows[k] for k in keys)]
+    tests = []
+    for m in SEGMENTATION_METRICS:
+        va, vb = values(a, m), values(b, m)
+        if np.isfinite(np.array(va) + np.array(vb)).any():  # e.g. HD95 is undefined where a mask is empty
+            tests.append(paired_mean_test(m, va, vb, "patient", n_boot, seed))
+    return tests
 
 
 def pairwise_tests(paths: list[str | Path], names: list[str] | None = None, n_boot: int = 1000,
