@@ -101,7 +101,7 @@ def common_items(a: RunItems, b: RunItems) -> list[str]:
     return common
 
 
-def classification_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int = 2000,
+def classification_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int = 1000,
                          seed: int = 0) -> list[PairedTest]:
     """Accuracy (McNemar) and macro AUC (DeLong) of B against A on ``keys``, CIs by the paired bootstrap over
     patients (images without a patient id count as their own unit)."""
@@ -134,7 +134,7 @@ def classification_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int 
     return [acc, replace(auc, metric="auc_macro", low=low, high=high, n=len(units), unit=unit)]
 
 
-def segmentation_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int = 2000,
+def segmentation_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int = 1000,
                        seed: int = 0) -> list[PairedTest]:
     """Per-patient Dice, IoU and HD95 of B against A: mean difference, bootstrap CI, Wilcoxon p."""
     def values(run: RunItems, metric: str) -> list[float]:
