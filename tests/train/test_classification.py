@@ -304,6 +304,13 @@ def test_ensembled_cv_is_compared_and_published_with_its_commands(data, tmp_path
     paired = [line.split(" | ") for line in text.splitlines() if line.startswith(f"| {cv1} |") or line.startswith(f"| {ens} |")]
     assert len(paired) == 2 and all(row[1] == "30" for row in paired)  # every held-out image paired with cv0's
     assert all(0 <= float(row[5].rstrip(" |")) <= 1 for row in paired)  # the exact McNemar p-value
+    tested = tmp_path / "tests.json"  # the pairwise tests pair the real runs' held-out images as --paired does
+    assert main(["compare", "--tests", "--boot", "200", str(cv0), str(ens), "--json", str(tested)]) == 0
+    (pair,) = json.loads(tested.read_text())["tests"]["pairs"]
+    acc, auc = pair["tests"]
+    assert pair["n_items"] == 30 and (acc["metric"], auc["metric"]) == ("accuracy", "auc_macro")
+    fixed, broke = (paired[1][3], paired[1][4])  # ens against cv0 in the --paired table
+    assert f"({fixed} fixed, {broke} broken)" in acc["test"] and auc["test"].startswith("DeLong")
     n_on = sum(json.loads((ens / f"fold{f}" / "train_summary.json").read_text())["tta_search"]["tta"] for f in (0, 1))
     tta = {0: "", 1: ", mirror TTA in 1 of 2 folds", 2: ", mirror TTA"}[n_on]  # chosen per fold on validation
     assert f"| ensemble of 2 x cnn w4 32px | from scratch; 1 epoch, light augmentation, last epoch kept{tta} |" in text

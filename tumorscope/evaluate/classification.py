@@ -75,6 +75,12 @@ def binary_auc(truth: np.ndarray, score: np.ndarray) -> float:
     return float((rankdata(score)[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def macro_auc(y: np.ndarray, probs: np.ndarray) -> float:
+    """Mean one-vs-rest AUC over the classes present (``auc_macro`` alone, for bootstraps that need only it)."""
+    aucs = np.array([binary_auc(y == c, probs[:, c]) for c in range(probs.shape[1])])
+    return float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
+
+
 def scalar_metrics(y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     """Accuracy, balanced accuracy and the macro one-vs-rest metrics of one set of predictions."""
     pc = _per_class(y, probs)
@@ -122,7 +128,7 @@ def classification_report(
     probs = np.asarray(probs, dtype=float)
     if len(y) == 0:
         raise TumorscopeError("no images to score")
-    units = _units(groups, len(y))
+    units = resampling_units(groups, len(y))
     unit = _unit_name(groups)
     cache: dict[bytes, dict[str, float]] = {}
 
@@ -160,7 +166,7 @@ def classification_metrics(
     return classification_report(y, probs, classes, groups, n_boot, seed).to_json()
 
 
-def _units(groups: Sequence[str | None] | None, n: int) -> list[np.ndarray]:
+def resampling_units(groups: Sequence[str | None] | None, n: int) -> list[np.ndarray]:
     """Row indices of each resampling unit: one per patient, or one per image without a patient id."""
     if groups is None or all(g is None for g in groups):
         return [np.array([i]) for i in range(n)]
@@ -212,12 +218,18 @@ def evaluate_classification_bundle(
     report = classification_report(y, probs, classes, groups, n_boot=n_boot)
     report.counts["excluded_seen_in_training"] = int(seen.sum()) if exclude_seen else 0
     report.extra.update(tta=res.tta, excluded_files=[str(p) for p, s in zip(res.paths, seen) if s] if exclude_seen else [])
-    report.per_case = [
-        {"path": str(p), "group": g, "source": by_path[p].split, "true": classes[t],
-         "predicted": classes[int(pr.argmax())], "probabilities": {c: round(float(v), 6) for c, v in zip(classes, pr)}}
-        for p, g, t, pr in zip(kept, groups, y, probs)
-    ]
+    report.per_case = prediction_rows(kept, groups, [by_path[p].split for p in kept], y, probs, classes)
     return report
+
+
+def prediction_rows(paths: Sequence[Any], groups: Sequence[str | None], sources: Sequence[str | None], y: np.ndarray,
+                    probs: np.ndarray, classes: Sequence[str]) -> list[dict[str, Any]]:
+    """The per-image rows of a classification metrics file (``predictions``): what ``compare`` pairs runs by."""
+    return [
+        {"path": str(p), "group": g, "source": src, "true": classes[t], "predicted": classes[int(pr.argmax())],
+         "probabilities": {c: round(float(v), 6) for c, v in zip(classes, pr)}}
+        for p, g, src, t, pr in zip(paths, groups, sources, y, probs)
+    ]
 
 
 def metrics_from_predictions(predictions: Sequence[dict[str, Any]], classes: Sequence[str],

@@ -50,11 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_evaluate)
 
     p = sub.add_parser(
-        "compare", help="one Markdown table of classification results across runs",
-        description="Compare classification runs: CV folders (pooled held-out metrics + mean +- sd over folds), "
-        "training runs with a test fold, or evaluation folders. Columns: Model | Training | Accuracy | "
-        "Precision | Recall | F1 | AUC with 95% bootstrap CIs.",
-        epilog="example:\n  tumorscope compare runs/busi_cnn_cv runs/busi_resnet18_cv runs/busi_transfer_cv -o table.md",
+        "compare", help="one Markdown table of results across runs, with paired significance tests",
+        description="Compare classification or segmentation runs: CV folders (pooled held-out metrics + mean +- sd "
+        "over folds), training runs with a test fold, or evaluation folders. Classification columns: Model | "
+        "Training | Accuracy | Precision | Recall | F1 | AUC; segmentation: Dice | IoU | HD95; 95% bootstrap CIs.",
+        epilog="examples:\n  tumorscope compare runs/busi_cnn_cv runs/busi_resnet18_cv runs/busi_transfer_cv -o table.md"
+        "\n  tumorscope compare --tests runs/busi_cnn_cv runs/busi_transfer_cv -o table.md --json table.json"
+        "\n\nStatistical tests: docs/comparison.md.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
@@ -62,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--names", nargs="+", help="row labels instead of the model names from each run's config")
     p.add_argument("--paired", action="store_true", help="add each run vs the first on the same held-out images: "
                    "errors fixed / made and the exact McNemar p-value")
+    p.add_argument("--tests", action="store_true", help="add every pair's significance tests on the items both "
+                   "held out (paired by image / patient id): B - A with paired-bootstrap 95%% CIs, DeLong p (AUC), "
+                   "McNemar p (accuracy), Wilcoxon p (per-patient Dice/IoU/HD95), Holm-adjusted p; runs that share "
+                   "no held-out item are refused")
+    p.add_argument("--json", type=Path, metavar="JSON", help="also write the table and the tests as JSON "
+                   "(for the report)")
+    p.add_argument("--boot", type=int, default=1000, help="--tests: paired bootstrap resamples for the CIs")
     p.set_defaults(func=_cmd_compare)
 
 
@@ -137,9 +146,11 @@ def _run_predictions(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from tumorscope.evaluate.compare import write_comparison
 
-    print(write_comparison(args.runs, args.out, args.names, args.paired), end="")
-    if args.out:
-        print(f"written: {args.out}")
+    print(write_comparison(args.runs, args.out, args.names, args.paired, tests=args.tests, json_out=args.json,
+                           n_boot=args.boot), end="")
+    for written in (args.out, args.json):
+        if written:
+            print(f"written: {written}")
     return 0
 
 

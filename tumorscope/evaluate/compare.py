@@ -1,5 +1,6 @@
-"""``tumorscope compare``: one Markdown table of classification results across runs (seed 0's
-"Model | Accuracy | Precision | Recall | F1 | AUC"), generated from the runs' own metrics files.
+"""``tumorscope compare``: one Markdown table of results across runs (classification: seed 0's
+"Model | Accuracy | Precision | Recall | F1 | AUC"; segmentation: per-patient Dice, IoU, HD95), generated from the
+runs' own metrics files, and with ``--tests`` the paired significance tests of every pair (``compare_tests``).
 
 Each argument is a CV folder (``cv_summary.json``: pooled held-out metrics, plus mean +- sd over folds),
 a training run with a test fold (``test_metrics.json``), an evaluation folder or a ``metrics.json``.
@@ -14,12 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from tumorscope.atomic import write_text
+from tumorscope.atomic import write_json, write_text
 from tumorscope.errors import TumorscopeError
+from tumorscope.evaluate.compare_tests import load_items, markdown_table, pairwise_tests, tests_table
 from tumorscope.options.describe import COLUMNS, describe, run_config
 from tumorscope.results import MetricsReport
 
 __all__ = ["comparison_table", "load_result", "write_comparison"]
+
+COMPARE_SCHEMA = "tumorscope.compare/1"  # compare --json, read by the report
+SEGMENTATION_COLUMNS = (("Dice", "dice_mean"), ("Dice median", "dice_median"), ("IoU", "iou_mean"),
+                        ("HD95 (mm)", "hd95_mean_mm"))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -55,9 +61,13 @@ def load_result(path: str | Path) -> dict[str, Any]:
     by_source: dict[str, Any] = {}
     cv = _cv_summary(p)
     if cv is not None:
-        if cv.get("task") != "classification" or "pooled" not in cv:
-            raise TumorscopeError("not a classification cross-validation summary", p / "cv_summary.json")
-        metrics = cv["pooled"]
+        if cv.get("task") == "segmentation":
+            metrics = {**cv, "n": cv.get("n_patients")}
+        elif cv.get("task") != "classification" or "pooled" not in cv:
+            raise TumorscopeError("not a classification or segmentation cross-validation summary",
+                                  p / "cv_summary.json")
+        else:
+            metrics = cv["pooled"]
         by_source = cv.get("pooled_by_source") or {}
         folds = {key: cv["across_folds"][key] for _, key in COLUMNS if key in cv["across_folds"]}
         done, k = cv["folds_done"], cv.get("k", cv["folds_done"])
@@ -69,7 +79,7 @@ def load_result(path: str | Path) -> dict[str, Any]:
         seconds = sum(t for t in times if t) / max(len(times), 1) if times else None
     elif (p / "test_metrics.json").exists():
         metrics = _read(p / "test_metrics.json")
-        where = f"held-out test fold, n={metrics['n']}"
+        where = f"held-out test fold, n={_n(metrics)}"
         config = _read(p / "config.json") if (p / "config.json").exists() else {}
         if (p / "train_summary.json").exists():
             seconds = _read(p / "train_summary.json").get("train_seconds")
@@ -78,11 +88,16 @@ def load_result(path: str | Path) -> dict[str, Any]:
         if not file.exists():
             raise TumorscopeError("no cv_summary.json, test_metrics.json or metrics.json here", p)
         metrics = _read(file)
-        where = f"{Path(str(metrics.get('data', ''))).name or 'evaluation'}, n={metrics.get('n')}"
-    if metrics.get("task") != "classification":
-        raise TumorscopeError("not classification metrics", p)
+        where = f"{Path(str(metrics.get('data', ''))).name or 'evaluation'}, n={_n(metrics)}"
+    if metrics.get("task") not in ("classification", "segmentation"):
+        raise TumorscopeError("not classification or segmentation metrics", p)
     return {"path": str(p), "metrics": metrics, "folds": folds, "config": config, "where": where,
             "train_seconds": seconds, "by_source": by_source}
+
+
+def _n(metrics: dict[str, Any]) -> Any:
+    """How many units the metrics are over: images (classification) or patients (segmentation)."""
+    return metrics.get("n") if metrics.get("task") == "classification" else metrics.get("n_patients")
 
 
 def _cell(metrics: dict[str, Any], key: str) -> str:
@@ -90,42 +105,52 @@ def _cell(metrics: dict[str, Any], key: str) -> str:
     return "-" if est is None else est.format()
 
 
-def comparison_table(paths: list[str | Path], names: list[str] | None = None) -> str:
-    """The Markdown table (one row per run, in the order given)."""
+def comparison_rows(paths: list[str | Path], names: list[str] | None = None) -> dict[str, Any]:
+    """The table as data: ``header``, ``rows`` (one per run in the order given, plus one per source folder of a
+    classification CV) and the ``note`` on how its cells were made."""
     if names and len(names) != len(paths):
         raise TumorscopeError(f"--names gives {len(names)} name(s) for {len(paths)} run(s)")
-    head = ["Model", "Training", *(c for c, _ in COLUMNS), "Accuracy across folds", "Evaluated on", "Train time"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for i, path in enumerate(paths):
-        r = load_result(path)
+    results = [load_result(path) for path in paths]
+    tasks = sorted({r["metrics"]["task"] for r in results})
+    if len(tasks) > 1:
+        raise TumorscopeError("cannot tabulate classification and segmentation runs together: "
+                              + ", ".join(f"{r['path']} ({r['metrics']['task']})" for r in results))
+    segmentation = tasks == ["segmentation"]
+    columns = SEGMENTATION_COLUMNS if segmentation else COLUMNS
+    head = ["Model", "Training", *(c for c, _ in columns), *([] if segmentation else ["Accuracy across folds"]),
+            "Evaluated on", "Train time"]
+    rows = []
+    for i, r in enumerate(results):
         model, training = describe(r)
         if names:
             model = names[i]
         acc = r["folds"].get("accuracy") if r["folds"] else None
-        folds = f"{acc['mean']:.3f} ± {acc['sd']:.3f}" if acc else "-"
+        folds = [] if segmentation else [f"{acc['mean']:.3f} ± {acc['sd']:.3f}" if acc else "-"]
         t = r["train_seconds"]
-        time = "-" if t is None else f"{t / 60:.1f} min" + (" / fold" if r["folds"] else "")
-        cells = [model, training, *(_cell(r["metrics"], key) for _, key in COLUMNS), folds, r["where"], time]
-        lines.append("| " + " | ".join(cells) + " |")
+        time = "-" if t is None else f"{t / 60:.1f} min" + (" / fold" if r["folds"] is not None else "")
+        rows.append([model, training, *(_cell(r["metrics"], key) for _, key in columns), *folds, r["where"], time])
         for src, m in r["by_source"].items():  # the same held-out predictions, one source folder at a time
-            cells = [model, training, *(_cell(m, key) for _, key in COLUMNS), "-",
-                     f"its `{src}/` images only, n={m['n']}", "-"]
-            lines.append("| " + " | ".join(cells) + " |")
-    note = ("\nCells: value [95% bootstrap CI]. Precision and recall are macro averages over classes; AUC is the "
-            "macro one-vs-rest AUC. Generated by `tumorscope compare`.\n")
-    return "\n".join(lines) + "\n" + note
+            rows.append([model, training, *(_cell(m, key) for _, key in COLUMNS), "-",
+                         f"its `{src}/` images only, n={m['n']}", "-"])
+    note = ("Cells: value [95% bootstrap CI over patients] where the run recorded one. Dice, IoU and HD95 are "
+            "per-patient (volumetric) means." if segmentation else "Cells: value [95% bootstrap CI]. Precision and "
+            "recall are macro averages over classes; AUC is the macro one-vs-rest AUC.")
+    return {"task": tasks[0], "header": head, "rows": rows, "note": note + " Generated by `tumorscope compare`."}
+
+
+def comparison_table(paths: list[str | Path], names: list[str] | None = None) -> str:
+    """The Markdown table (one row per run, in the order given)."""
+    t = comparison_rows(paths, names)
+    return markdown_table(t["header"], t["rows"]) + "\n" + t["note"] + "\n"
 
 
 def correct_by_image(path: str | Path) -> dict[str, bool]:
     """Whether each held-out image was classified correctly: every fold's test part of a CV folder, a run's
     test part, or an evaluation's ``metrics.json``."""
-    p = Path(path)
-    files = sorted(p.glob("fold*/test_metrics.json")) or [f for f in (p / "test_metrics.json", p / "metrics.json")
-                                                           if f.exists()]
-    rows = [r for f in files for r in _read(f).get("predictions", [])]
-    if not rows:
-        raise TumorscopeError("no per-image predictions here to pair", p)
-    return {str(r["path"]): r["true"] == r["predicted"] for r in rows}
+    items = load_items(path)
+    if items.task != "classification":
+        raise TumorscopeError("no per-image predictions here to pair", path)
+    return {k: r["true"] == r["predicted"] for k, r in items.rows.items()}
 
 
 def paired_table(paths: list[str | Path]) -> str:
@@ -151,8 +176,20 @@ def paired_table(paths: list[str | Path]) -> str:
 
 
 def write_comparison(paths: list[str | Path], out: str | Path | None, names: list[str] | None = None,
-                     paired: bool = False) -> str:
-    table = comparison_table(paths, names) + ("\n" + paired_table(paths) if paired and len(paths) > 1 else "")
+                     paired: bool = False, tests: bool = False, json_out: str | Path | None = None,
+                     n_boot: int = 1000) -> str:
+    """The Markdown comparison (the table, ``paired``: the McNemar table against the first run, ``tests``: every
+    pair's significance tests), written to ``out``; ``json_out``: the rows and tests as JSON for the report."""
+    rows = comparison_rows(paths, names)
+    table = markdown_table(rows["header"], rows["rows"]) + "\n" + rows["note"] + "\n"
+    text = table + ("\n" + paired_table(paths) if paired and len(paths) > 1 else "")
+    result = None
+    if tests:
+        result = pairwise_tests(paths, names, n_boot=n_boot)
+        text += "\n" + tests_table(result)
     if out is not None:
-        write_text(out, table)
-    return table
+        write_text(out, text)
+    if json_out is not None:
+        write_json(json_out, {"schema": COMPARE_SCHEMA, "runs": [str(p) for p in paths], "names": names,
+                              "table": rows, "table_markdown": table, "tests": result})
+    return text

@@ -29,6 +29,7 @@ examples:
   tumorscope report runs/lgg_cv/fold0 -o report.html
   tumorscope report runs/seg runs/seg/eval runs/seg/explain -o report.html
   tumorscope report eval_dir --model lgg-flair-seg --data ../shared/data/lgg_mri_segmentation -o report.html
+  tumorscope report runs/a runs/b --comparison compare.json -o report.html   (compare --tests --json compare.json)
 
 Sections: metrics with CIs, ROC/PR curves, confusion matrix, calibration (classification), training curves,
 per-patient Dice (segmentation), best/median/worst cases with heatmaps, explanation faithfulness, t-SNE of
@@ -41,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Write one HTML file (images inlined, no scripts, no external links) from run, evaluation "
         "and explain folders.", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dirs", nargs="+", type=Path, metavar="RUN_OR_EVAL_DIR")
+    p.add_argument("dirs", nargs="*", type=Path, metavar="RUN_OR_EVAL_DIR")
+    p.add_argument("--comparison", action="append", type=Path, default=[], metavar="COMPARE.json",
+                   help="add a model-comparison section from `tumorscope compare --json` (repeatable)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="REPORT.html")
     p.add_argument("--model", help="the model, when a folder does not say where it is (name or folder)")
     p.add_argument("--data", type=Path, metavar="DIR", help="the dataset, when the recorded path is not found here")
@@ -240,9 +243,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if not args.dirs and not args.comparison:
+        raise TumorscopeError("nothing to report: give run/evaluation folders or --comparison COMPARE.json")
+    from tumorscope.report.comparison import comparison_section, read_comparison
+
+    preamble = "".join(comparison_section(read_comparison(c), str(c)) for c in args.comparison)
     sources = [discover(d) for d in args.dirs]
     models = build_models(sources, args.model, args.data, args.method, args.max_volumes, args.max_embed)
-    page = render(models, args.title)
+    page = render(models, args.title, preamble)
     if args.out.suffix.lower() not in (".html", ".htm"):
         raise TumorscopeError("the report is an HTML file: give -o NAME.html", args.out)
     write_text(args.out, page)

@@ -375,13 +375,13 @@ def model_sections(m: ModelReport) -> list[Section]:
     return out
 
 
-def render(models: list[ModelReport], title: str = "tumorscope report") -> str:
-    """The whole HTML document."""
+def render(models: list[ModelReport], title: str = "tumorscope report", preamble: str = "") -> str:
+    """The whole HTML document; ``preamble``: HTML sections placed before the models (the comparison)."""
     now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
              f"<style>{_CSS}</style></head><body><main>",
              f"<h1>{esc(title)}</h1><p class=\"note\">generated {now} by tumorscope {esc(__version__)}; "
-             f"{len(models)} model(s).</p>"]
+             f"{len(models)} model(s).</p>", preamble]
     for i, m in enumerate(models):
         sections = model_sections(m)
         nav = " ".join(f'<a href="#m{i}-{s.key}">{esc(s.title)}</a>' for s in sections)
