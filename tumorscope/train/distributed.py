@@ -27,7 +27,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler, TensorDataset
 
-from tumorscope.train.launch import launched
+from tumorscope.train.launch import cpu_cores, launched
 
 T = TypeVar("T")
 TIMEOUT = timedelta(hours=1)  # how long ranks wait for each other (rank 0 validates alone meanwhile)
@@ -152,6 +152,12 @@ def own_streams(generators: Sequence[torch.Generator | np.random.Generator], of_
 def stream_key() -> tuple[int, ...]:
     """Appended to a per-epoch seed so each process samples its own stream; empty for one process."""
     return (rank(),) if world_size() > 1 else ()
+
+
+def finish_alone(threads: int | None) -> None:
+    """After a multi-process training the other processes are done: rank 0 takes the machine's threads back."""
+    if world_size() > 1:
+        torch.set_num_threads(threads or cpu_cores())
 
 
 def weights_digest(model: torch.nn.Module) -> str:

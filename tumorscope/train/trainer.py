@@ -134,6 +134,7 @@ class Trainer:
                      bf16=self.cfg.bf16, generators=self.generators(), keep_last=self.keep_last())
         if not distributed.is_main():
             return {}  # rank 0 finishes the run and reports
+        distributed.finish_alone(self.cfg.threads)
         return self.finish(result)
 
 
