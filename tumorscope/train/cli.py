@@ -137,15 +137,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if launched():  # a torchrun worker: the processes on this machine are torchrun's
         cfg = replace(cfg, nproc=local_processes())
-    elif cfg.nproc > 1:  # re-launch as cfg.nproc torchrun workers (torchrun itself would take --nproc for its own)
-        worker = ["train", "--resume", "--out", str(out), *(["--precise-bn"] if cfg.precise_bn else [])] \
-            if args.resume else ["train", *to_argv(replace(cfg, nproc=1))]
-        return launch(cfg.nproc, ["--debug", *worker] if args.debug else worker, cfg.threads)
+    elif cfg.nproc > 1:  # re-launch as cfg.nproc torchrun workers
+        return launch(cfg.nproc, _worker_argv(args, cfg), cfg.threads)
     summary = run_training(cfg, resume=args.resume)
     if summary:  # a multi-process run: rank 0 reports
         print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list)}, indent=2))
         print(f"run folder: {out}  (bundle: {out / 'bundle'})")
     return 0
+
+
+def _worker_argv(args: argparse.Namespace, cfg: TrainConfig) -> list[str]:
+    """The command line of each torchrun worker of ``train``: without ``--nproc`` (torchrun would read it as its
+    own ``--nproc-per-node``; a worker takes the process count from torchrun)."""
+    if args.resume:
+        worker = ["train", "--resume", "--out", cfg.out, *(["--precise-bn"] if cfg.precise_bn else [])]
+    else:
+        worker = ["train", *to_argv(replace(cfg, nproc=1))]
+    return ["--debug", *worker] if args.debug else worker
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
