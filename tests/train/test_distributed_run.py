@@ -76,3 +76,10 @@ def test_a_stopped_two_process_run_resumes_where_the_uninterrupted_one_is(ddp_ru
     a, b = (torch.load(r / "checkpoint.pt", map_location="cpu", weights_only=False) for r in (straight, run))
     assert b["epoch"] == 1 and len(b["history"]) == 2
     assert all(torch.allclose(a["model"][k].float(), b["model"][k].float(), atol=1e-6) for k in a["model"])
+
+
+def test_a_worker_error_is_its_one_line_and_exit_code(tmp_path):
+    done = tumorscope("train", *TINY_SEG, "--nproc", "2", "--data", str(tmp_path / "missing"), "--out",
+                      str(tmp_path / "run"))
+    assert done.returncode == 2 and "tumorscope: error:" in done.stderr and "no such folder" in done.stderr
+    assert "Traceback" not in done.stderr and "ChildFailedError" not in done.stderr

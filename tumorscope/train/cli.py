@@ -138,7 +138,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if launched():  # a torchrun worker: the processes on this machine are torchrun's
         cfg = replace(cfg, nproc=local_processes())
     elif cfg.nproc > 1:  # re-launch as cfg.nproc torchrun workers
-        return launch(cfg.nproc, _worker_argv(args, cfg), cfg.threads)
+        return launch(cfg.nproc, _worker_argv(args, cfg), cfg.threads, quiet=not args.debug)
     summary = run_training(cfg, resume=args.resume)
     if summary:  # a multi-process run: rank 0 reports
         print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list)}, indent=2))

@@ -1,14 +1,14 @@
-"""Starting a multi-process training run: ``tumorscope train --nproc N`` re-launches itself through torchrun.
-
-Kept free of torch imports, so the launching process stays light; the workers set up the process group
-(:mod:`tumorscope.train.distributed`).
+"""Starting a multi-process training run: ``tumorscope train --nproc N`` re-launches itself through torchrun's
+launcher; the workers set up the process group (:mod:`tumorscope.train.distributed`). Torch is imported only
+to launch, so the option checks before it stay light.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import subprocess
 import sys
+import uuid
 from collections.abc import Sequence
 
 # the variables torchrun gives each worker that torch.distributed's env:// initialisation reads
@@ -39,15 +39,28 @@ def threads_per_process(threads: int | None, local_processes: int) -> int | None
     return max(1, (threads or cpu_cores()) // local_processes)
 
 
-def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
-    """``python -m torch.distributed.run --standalone --nproc-per-node N -m tumorscope ARGV``: ``nproc`` workers on
-    this machine, rendezvous on a free local port."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "tumorscope", *argv]
+def launch(nproc: int, argv: Sequence[str], threads: int | None = None, quiet: bool = True) -> int:
+    """Run ``tumorscope ARGV`` in ``nproc`` worker processes on this machine with torchrun's launcher (as
+    ``torchrun --standalone --nproc-per-node N -m tumorscope ARGV``: rendezvous on a free local port, no restarts);
+    return 0, or the exit code of the first worker that failed (its own error line is all that is printed).
+    OMP_NUM_THREADS is each worker's share of the cores (torchrun would set 1). ``quiet``: the launcher's own log
+    lines (workers stopped, exit codes) are left out."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-
-def launch(nproc: int, argv: Sequence[str], threads: int | None = None) -> int:
-    """Run ``tumorscope ARGV`` in ``nproc`` processes through torchrun and return its exit code (non-zero when a
-    worker failed). OMP_NUM_THREADS is each worker's share of the cores (torchrun would otherwise set 1)."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads_per_process(threads, nproc)))
-    return subprocess.run(torchrun_command(nproc, argv), env=env, check=False).returncode
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
+                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0)
+    if quiet:
+        logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    omp = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(threads_per_process(threads, nproc))  # the workers inherit it
+    try:
+        elastic_launch(config, sys.executable)("-m", "tumorscope", *argv)
+    except ChildFailedError as exc:
+        code = exc.get_first_failure()[1].exitcode
+        return code if code > 0 else 1  # killed by a signal: a negative code
+    finally:
+        os.environ.pop("OMP_NUM_THREADS")
+        if omp is not None:
+            os.environ["OMP_NUM_THREADS"] = omp
+    return 0
