@@ -18,7 +18,7 @@ TRAIN_VALUES = {
     "batch_size": 3, "lr": 3.3e-4, "weight_decay": 0.05, "loss": "focal", "width": 8, "size": 96,
     "channels": "gray", "normalization": "zscore", "enhancement": "clahe", "crop": "foreground",
     "augment": "heavy", "seed": 4, "val_fraction": 0.05, "folds": 3, "fold": 2, "splits": "s.json",
-    "patience": 3, "time_limit": 95.25, "threads": 2, "bf16": False, "ema": 0.99, "keep": "best",
+    "patience": 3, "time_limit": 95.25, "threads": 2, "nproc": 2, "bf16": False, "ema": 0.99, "keep": "best",
     "precise_bn": True, "init": "runs/ssl", "init_member": 1, "freeze": 2, "class_weights": "balanced", "label_smoothing": 0.1,
     "mixup": 0.2, "sampler": "balanced", "dedup": False,
 }

@@ -74,7 +74,11 @@ class TrainConfig(SavedConfig):
     patience: int = option(10, _PATIENCE_HELP, Interval(int, 0))
     time_limit: float | None = option(None, "wall-clock budget, e.g. 30m or 1h; stops after that epoch",
                                       Interval(float, 0, None, "neither"), metavar="DURATION", duration=True)
-    threads: int | None = option(None, "torch CPU threads (default: all cores)", POSITIVE)
+    threads: int | None = option(None, "torch CPU threads (default: all cores; with --nproc, shared among the "
+                                 "processes)", POSITIVE)
+    nproc: int = option(1, "training processes on this machine (PyTorch DistributedDataParallel through torchrun, "
+                        "docs/distributed.md); each step averages N x --batch-size images", POSITIVE,
+                        commands=("train",), metavar="N")
     bf16: bool = option(True, "train in float32 even where the CPU computes bfloat16 natively (AVX512-BF16 / AMX); "
                         "elsewhere float32 is used anyway, emulated bf16 being ~14x slower (TUMORSCOPE_BF16=1 forces it)")
     ema: float = option(0.0, "keep an exponential moving average of the weights (e.g. 0.99 per step); validation, "
@@ -109,7 +113,7 @@ class TrainConfig(SavedConfig):
         "task", "data", "model", "width", "size", "channels", "normalization", "enhancement", "crop", "augment",
         "epochs", "patience", "batch_size", "lr", "weight_decay", "val_fraction", "folds", "fold", "seed", "loss",
         "label_smoothing", "mixup", "ema", "keep", "precise_bn", "class_weights", "sampler", "init", "init_member",
-        "freeze", "time_limit", "threads", "splits", "bf16", "dedup")
+        "freeze", "time_limit", "threads", "nproc", "splits", "bf16", "dedup")
 
     def __post_init__(self) -> None:
         resolve_task_defaults(self)

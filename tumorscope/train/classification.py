@@ -36,6 +36,7 @@ from tumorscope.preprocess.augment import Compose, augmenter, levels
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
 from tumorscope.report.figures import write_classification_figures
+from tumorscope.train import distributed
 from tumorscope.train.batchnorm import recompute_batchnorm
 from tumorscope.train.data_split import split_for_run
 from tumorscope.train.selection import selection_score
@@ -219,7 +220,7 @@ class ClassificationTrainer(Trainer):
             order = torch.multinomial(draw, n, replacement=True, generator=self.generator)
         else:
             order = torch.randperm(n, generator=self.generator)
-        return [b for b in order.split(self.cfg.batch_size) if len(b) > 1]  # BatchNorm needs 2+ images
+        return [b for b in distributed.shard(order).split(self.cfg.batch_size) if len(b) > 1]  # BatchNorm needs 2+ images
 
     def train_step(self, idx: torch.Tensor) -> tuple[torch.Tensor, float]:
         assert self.augment is not None
@@ -227,7 +228,7 @@ class ClassificationTrainer(Trainer):
         if self.cfg.mixup:
             xb, perm, lam = mixup_batch(xb, self.cfg.mixup, self.mix_rng)
         with autocast(self.cfg.bf16):
-            logits = self.model(xb).float()
+            logits = self.net(xb).float()
         loss = self.loss_fn(logits, yb)
         if self.cfg.mixup:
             loss = lam * loss + (1 - lam) * self.loss_fn(logits, yb[perm])

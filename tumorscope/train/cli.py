@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 
 from tumorscope.bundle import WEIGHT_DTYPES
 from tumorscope.errors import TumorscopeError
-from tumorscope.options import PretrainConfig, SavedConfig, TrainConfig, add_arguments
+from tumorscope.options import PretrainConfig, SavedConfig, TrainConfig, add_arguments, to_argv
 from tumorscope.options import config_from_args as options_from_args
 
 C = TypeVar("C", bound=SavedConfig)
@@ -23,6 +23,8 @@ examples:
   tumorscope train --task segmentation --data DIR --fold 0 --out runs/lgg_f0
   # continue after a kill:
   tumorscope train --resume --out runs/lgg
+  # two training processes (DDP, each --batch-size images per step: 2 x 16 per step; docs/distributed.md):
+  tumorscope train --task segmentation --data DIR --nproc 2 --out runs/lgg_ddp
   # classification with transfer learning from a local checkpoint, first 2 stages frozen:
   tumorscope train --task classification --data DIR --model resnet18 --init other_run/bundle --freeze 2 --out runs/cls
   # fine-tune a segmentation model on reviewed cases (`tumorscope feedback export`, docs/feedback.md):
@@ -129,10 +131,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
                               f"(--keep {cfg.keep})", out)
     if args.resume and getattr(args, "precise_bn", False):  # a finished run resumed with --precise-bn: only that step runs
         cfg = replace(cfg, precise_bn=True)
+    if args.resume and hasattr(args, "nproc"):  # e.g. on another machine (the run then does not continue exactly)
+        cfg = replace(cfg, nproc=args.nproc)
+    from tumorscope.train.launch import launch, launched, local_processes
+
+    if launched():  # a torchrun worker: the processes on this machine are torchrun's
+        cfg = replace(cfg, nproc=local_processes())
+    elif cfg.nproc > 1:  # re-launch as cfg.nproc torchrun workers
+        return launch(cfg.nproc, _worker_argv(args, cfg), cfg.threads, quiet=not args.debug)
     summary = run_training(cfg, resume=args.resume)
-    print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list)}, indent=2))
-    print(f"run folder: {out}  (bundle: {out / 'bundle'})")
+    if summary:  # a multi-process run: rank 0 reports
+        print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, list)}, indent=2))
+        print(f"run folder: {out}  (bundle: {out / 'bundle'})")
     return 0
+
+
+def _worker_argv(args: argparse.Namespace, cfg: TrainConfig) -> list[str]:
+    """The command line of each torchrun worker of ``train``: without ``--nproc`` (torchrun would read it as its
+    own ``--nproc-per-node``; a worker takes the process count from torchrun)."""
+    if args.resume:
+        worker = ["train", "--resume", "--out", cfg.out, *(["--precise-bn"] if cfg.precise_bn else [])]
+    else:
+        worker = ["train", *to_argv(replace(cfg, nproc=1))]
+    return ["--debug", *worker] if args.debug else worker
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:

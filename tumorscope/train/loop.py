@@ -24,6 +24,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tumorscope.atomic import atomic_path, write_json
 from tumorscope.errors import TumorscopeError
 from tumorscope.models.precision import compute_dtype, cpu_description
+from tumorscope.train import distributed
+from tumorscope.train.launch import local_processes, threads_per_process
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +37,14 @@ def seed_everything(seed: int) -> None:
 
 
 def start_run(cfg: Any) -> Path:
-    """Common start of every training run: CPU threads, seeds, the run folder and its ``config.json``."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    """Common start of every training run: CPU threads (``--threads`` shared among the processes on this machine),
+    seeds, the run folder and its ``config.json``. Returns the folder this process writes in (in a multi-process
+    run, rank 0 alone writes the run folder: :func:`~tumorscope.train.distributed.output_dir`)."""
+    threads = threads_per_process(cfg.threads, local_processes())
+    if threads:
+        torch.set_num_threads(threads)
     seed_everything(cfg.seed)
-    run = Path(cfg.out)
+    run = distributed.output_dir(Path(cfg.out))
     run.mkdir(parents=True, exist_ok=True)
     write_json(run / "config.json", cfg.to_dict())
     return run
@@ -105,9 +110,14 @@ def fit(
     augmentation, mixup), saved in the checkpoint with the global ones, so a resumed run draws what an
     uninterrupted one would. ``keep_last`` (``--keep last``, or no validation part): every epoch replaces the
     kept weights, so the last one is bundled and early stopping never triggers. The result records what the time was measured on: the
-    dtype the convolutions ran in for the run's ``bf16`` request, and the CPU."""
+    dtype the convolutions ran in for the run's ``bf16`` request, and the CPU.
+
+    In a multi-process run (:mod:`~tumorscope.train.distributed`) every process trains and reads the checkpoint;
+    rank 0 alone validates (its metrics go to every process, so all stop at the same epoch) and writes."""
     average = average or WeightAverage(model)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    main, world = distributed.is_main(), distributed.world_size()
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "checkpoint.pt"
     history: list[dict[str, float]] = []
     start_epoch, best, best_epoch, elapsed_before = 0, -float("inf"), -1, 0.0
@@ -123,10 +133,11 @@ def fit(
         history = state["history"]
         start_epoch, best, best_epoch = state["epoch"] + 1, state["best"], state["best_epoch"]
         elapsed_before = state.get("elapsed", 0.0)
-        random.setstate(state["rng"]["python"])
-        np.random.set_state(state["rng"]["numpy"])
-        torch.set_rng_state(state["rng"]["torch"])
-        for g, saved in zip(generators, state["rng"].get("generators", [])):
+        rng = _own_rng(state, world, run_dir)
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        for g, saved in zip(generators, rng.get("generators", [])):
             _set_generator_state(g, saved)
         log.info("resumed from epoch %d (best score %.4f at epoch %d)", start_epoch, best, best_epoch)
     t0 = time.monotonic() - elapsed_before
@@ -141,7 +152,7 @@ def fit(
         model.eval()
         average.scored.eval()
         with torch.no_grad():
-            row.update({f"val_{k}": v for k, v in validate().items()})
+            row.update({f"val_{k}": v for k, v in distributed.from_main(validate).items()})
         if scheduler is not None:
             scheduler.step()
         row["lr"] = optimizer.param_groups[0]["lr"]
@@ -150,7 +161,11 @@ def fit(
         improved = keep_last or row["val_score"] > best
         if improved:
             best, best_epoch = row["val_score"], epoch
-            save_torch(average.scored.state_dict(), run_dir / "best.pt")
+            if main:
+                save_torch(average.scored.state_dict(), run_dir / "best.pt")
+        rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+               "generators": [_generator_state(g) for g in generators]}
+        rng_by_rank = distributed.gather(rng)  # each process's own streams, for --resume
         mark = "  *best*" if improved and not keep_last else ""  # with keep_last every epoch replaces the last
         log.info("epoch %d: loss %.4f  val score %.4f%s", epoch, row["train_loss"], row["val_score"], mark)
         state = {
@@ -163,18 +178,21 @@ def fit(
             "best_epoch": best_epoch,
             "history": history,
             "elapsed": row["elapsed_s"],
-            "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-                    "generators": [_generator_state(g) for g in generators]},
+            "rng": rng,
+            **({"rng_by_rank": rng_by_rank} if world > 1 else {}),
         }
-        save_torch(state, ckpt_path)
-        write_history(history, run_dir)
-        if time_limit is not None and time.monotonic() - t0 >= time_limit:
+        if main:
+            save_torch(state, ckpt_path)
+            write_history(history, run_dir)
+        if time_limit is not None and distributed.from_main(lambda: time.monotonic() - t0 >= time_limit):
             stop_reason = "time_limit"
             break
     if best_epoch < 0:
         raise TumorscopeError("training produced no epoch (time limit too short?)", run_dir)
-    model.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu"))
-    return {
+    replicas = {"distributed": distributed.describe(model)} if distributed.active() else {}
+    if main:
+        model.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu"))
+    return replicas | {
         "best_score": best,
         "best_epoch": best_epoch,
         "epochs_run": len(history),
@@ -184,6 +202,17 @@ def fit(
         "cpu": cpu_description(),
         "history": history,
     }
+
+
+def _own_rng(state: dict[str, Any], world: int, run_dir: Path) -> dict[str, Any]:
+    """This process's random states in a checkpoint (rank 0's when it was written by another number of
+    processes: the batch order continues, the augmentation streams of ranks above 0 then repeat rank 0's)."""
+    by_rank = state.get("rng_by_rank", [state["rng"]])
+    if len(by_rank) != world:
+        log.warning("%s was written by %d process(es), resumed with %d: the run does not continue exactly",
+                    run_dir / "checkpoint.pt", len(by_rank), world)
+        return state["rng"]
+    return by_rank[distributed.rank()]
 
 
 def _generator_state(g: torch.Generator | np.random.Generator) -> Any:

@@ -23,6 +23,7 @@ from tumorscope.options import TrainConfig
 from tumorscope.preprocess.augment import Compose, augmenter
 from tumorscope.preprocess.channels import select_channels
 from tumorscope.preprocess.pipeline import Preprocessor, resize
+from tumorscope.train import distributed
 from tumorscope.train.data_split import split_for_run
 from tumorscope.train.postprocess_search import tune_postprocess
 from tumorscope.train.segmentation_base import SegmentationTrainer
@@ -70,14 +71,14 @@ class SliceTrainer(SegmentationTrainer):
         return augmenter("segmentation", self.cfg.augment, seed=self.cfg.seed + 1)
 
     def batches(self, epoch: int) -> list[torch.Tensor]:
-        order = torch.randperm(len(self.x), generator=self.generator)
+        order = distributed.shard(torch.randperm(len(self.x), generator=self.generator))
         return list(order.split(self.cfg.batch_size))
 
     def train_step(self, idx: torch.Tensor) -> tuple[torch.Tensor, float]:
         assert self.augment is not None
         xb, yb = self.augment(self.x[idx], self.y[idx])
         with autocast(self.cfg.bf16):
-            logits = self.model(xb)
+            logits = self.net(xb)
         return self.loss_fn(logits.float(), yb), len(idx)
 
     def tune_postprocess(self) -> PostProcess:

@@ -10,6 +10,10 @@ Hooks, in call order: ``check``, ``load_data``, ``build_model``, ``build_optimiz
 ``build_loss``, ``build_augment``; per epoch ``start_epoch``, ``batches``, then per batch ``train_step`` (the loss
 and its weight in the epoch mean) and ``clip_gradients``; ``validate`` after each epoch; at the end ``finish``,
 which usually calls ``bundle_config``.
+
+Several processes (``--nproc``, :mod:`~tumorscope.train.distributed`): ``train_step`` runs ``self.net`` (the model
+in DistributedDataParallel), ``batches`` keeps this process's ``distributed.shard`` of the epoch's order, and rank
+0 alone validates, writes the run folder and calls ``finish``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 
 from tumorscope.preprocess.augment import Compose
 from tumorscope.progress import progress
+from tumorscope.train import distributed
 from tumorscope.train.loop import WeightAverage, fit, start_run
 
 Generator = torch.Generator | np.random.Generator
@@ -79,7 +84,8 @@ class Trainer:
         raise NotImplementedError
 
     def generators(self) -> tuple[Generator, ...]:
-        """The run's own random streams, checkpointed so ``--resume`` continues them."""
+        """The run's own random streams, checkpointed so ``--resume`` continues them. The first, the batch order,
+        is the same in every process; the others (augmentation, mixup) get their own per process."""
         own = (self.augment.generator,) if self.augment is not None else ()
         return (self.generator, *own)
 
@@ -107,21 +113,28 @@ class Trainer:
             self.optimizer.step()
             self.average.step()
             total, seen = total + float(loss.detach()) * weight, seen + weight
+        total, seen = distributed.all_sum([total, seen])  # the mean over every process's batches
         return {"loss": total / max(seen, 1)}
 
     def run(self) -> dict[str, Any]:
+        """Train and finish the run; its summary (empty in processes other than rank 0)."""
         self.check()
         self.run_dir = start_run(self.cfg)
         self.load_data()
         self.model = self.build_model()
+        self.net = distributed.wrap(self.model)  # what train_step runs
         self.optimizer = self.build_optimizer()
         self.scheduler = self.build_scheduler()
         self.average = WeightAverage(self.model, getattr(self.cfg, "ema", 0.0))
         self.loss_fn = self.build_loss()
         self.augment = self.build_augment()
-        result = fit(self.model, self.optimizer, self.scheduler, self.train_epoch, self.validate, self.run_dir,
+        distributed.own_streams(self.generators()[1:])
+        result = fit(self.model, self.optimizer, self.scheduler, self.train_epoch, self.validate, Path(self.cfg.out),
                      self.cfg.epochs, self.cfg.patience, self.cfg.time_limit, self.resume, average=self.average,
                      bf16=self.cfg.bf16, generators=self.generators(), keep_last=self.keep_last())
+        if not distributed.is_main():
+            return {}  # rank 0 finishes the run and reports
+        distributed.finish_alone(self.cfg.threads)
         return self.finish(result)
 
 

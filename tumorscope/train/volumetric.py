@@ -7,7 +7,8 @@ The recipe follows nnU-Net, kept small for a CPU:
 * every volume is normalised as a whole by the same Preprocessor as the 2-D path;
 * an epoch draws ``PATCHES_PER_VOLUME`` patches per training volume; the last third of each batch (rounded,
   so 1 of 2 as in nnU-Net) is centred on a random tumor voxel, the rest lie anywhere; volumes smaller than
-  the patch are zero-padded; sampling is seeded per epoch, so ``--resume`` continues the same sequence;
+  the patch are zero-padded; sampling is seeded per epoch, so ``--resume`` continues the same sequence (with
+  ``--nproc N`` each process draws its own 1/N of the patches from a stream of its own);
 * augmentation: the ``volumetric`` table of :mod:`tumorscope.preprocess.augment` (flips along each axis and an
   intensity gain, drawn per patch); gradient norm clipped at 12;
 * validation runs the whole volume with ``sliding_window_inference`` exactly as predict does.
@@ -29,6 +30,7 @@ from tumorscope.models.precision import autocast
 from tumorscope.predict.volumetric import SlidingWindow, as_volume, make_plan, predict_stack, volume_tensor
 from tumorscope.preprocess.augment import Compose, augmenter
 from tumorscope.preprocess.pipeline import Preprocessor
+from tumorscope.train import distributed
 from tumorscope.train.data_split import split_for_run
 from tumorscope.train.postprocess_search import choose_postprocess
 from tumorscope.train.segmentation_base import SegmentationTrainer, bundle_config
@@ -122,19 +124,20 @@ class VolumeTrainer(SegmentationTrainer):
         return ()  # sampling and augmentation are reseeded every epoch
 
     def start_epoch(self, epoch: int) -> None:
-        self.sampler.rng = np.random.default_rng([self.cfg.seed, epoch])
+        self.sampler.rng = np.random.default_rng([self.cfg.seed, epoch, *distributed.stream_key()])
         if self.augment is not None:
-            self.augment.generator.manual_seed(self.cfg.seed * 100_003 + epoch)
+            self.augment.generator.manual_seed(self.cfg.seed * 100_003 + epoch + 7_919 * distributed.rank())
 
     def batches(self, epoch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        return self.sampler.batches(PATCHES_PER_VOLUME * len(self.sampler), self.plan.batch_size)
+        share = -(-PATCHES_PER_VOLUME * len(self.sampler) // distributed.world_size())  # the same in every process
+        return self.sampler.batches(share, self.plan.batch_size)
 
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, float]:
         assert self.augment is not None
         xb, yb = self.augment(*batch)
         assert yb is not None
         with autocast(self.cfg.bf16):
-            logits = self.model(xb)
+            logits = self.net(xb)
         return self.loss_fn(logits.float(), yb), len(xb)
 
     def clip_gradients(self) -> None:
