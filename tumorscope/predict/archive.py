@@ -120,8 +120,8 @@ def _problem(exc: Exception, path: str) -> str:
 class CasePredictor:
     """One model load; called with batches of cases, predicts and writes each into ``out/<case>/``.
 
-    The readable 2-D cases of a batch run as one batch of slices (:func:`segment_many`); a case that fails
-    is retried alone, so only that case gets an error."""
+    Each case runs through the model alone (its slices batched as in a single ``predict``), so its result never
+    depends on which cases share its batch: an interrupted and resumed run gives what one run gives."""
 
     def __init__(self, settings: Settings) -> None:
         from tumorscope.bundle import load_bundle
@@ -137,40 +137,22 @@ class CasePredictor:
         self.bundle.model  # noqa: B018 - load the weights once, here, not in the first batch
 
     def __call__(self, cases: list[Case], out: Path) -> list[dict[str, Any]]:
+        return [self.one(name, path, out) for name, path in cases]
+
+    def one(self, name: str, path: str, out: Path) -> dict[str, Any]:
+        """Predict one case into ``out/<name>/``; a case that fails gives an error row, never an exception."""
         from tumorscope.predict.inputs import read_input
-        from tumorscope.predict.segmentation import segment_many
-
-        start = time.perf_counter()
-        rows: dict[str, dict[str, Any]] = {}
-        inputs = {}
-        for name, path in cases:
-            try:
-                inputs[name] = read_input(path)
-            except Exception as exc:  # noqa: BLE001 - a bad case must not stop the others
-                rows[name] = result_row(name, path, "error", error=_problem(exc, path))
-        try:
-            results = dict(zip(inputs, segment_many(self.bundle, list(inputs.values()), self.post)))
-        except Exception:  # noqa: BLE001 - find the case that fails, one at a time
-            results = {}
-        each = (time.perf_counter() - start) / max(1, len(cases))
-        for name, path in cases:
-            if name in rows:
-                continue
-            t0 = time.perf_counter()
-            try:
-                rows[name] = self._write(name, path, inputs[name], results.get(name), out)
-            except Exception as exc:  # noqa: BLE001
-                rows[name] = result_row(name, path, "error", error=_problem(exc, path))
-            rows[name]["seconds"] = round(each + time.perf_counter() - t0, 3)
-        return [rows[name] for name, _ in cases]
-
-    def _write(self, name: str, path: str, inp: Any, result: Any, out: Path) -> dict[str, Any]:
         from tumorscope.predict.outputs import write_segmentation_result
         from tumorscope.predict.segmentation import segment
 
-        prob, mask = result if result is not None else segment(self.bundle, inp, self.post)
-        summary = write_segmentation_result(self.bundle, inp, prob, mask, out / name, self.post)
-        return result_row(name, path, "done", summary)
+        start = time.perf_counter()
+        try:
+            inp = read_input(path)
+            prob, mask = segment(self.bundle, inp, self.post)
+            summary = write_segmentation_result(self.bundle, inp, prob, mask, out / name, self.post)
+        except Exception as exc:  # noqa: BLE001 - a bad case must not stop the others
+            return result_row(name, path, "error", error=_problem(exc, path))
+        return result_row(name, path, "done", summary, seconds=time.perf_counter() - start)
 
 
 _WORKER: CasePredictor | None = None
