@@ -1,6 +1,6 @@
 """The ``ray`` engine of archive prediction: Ray Data shards the case list into blocks and streams them through a
 fixed pool of actors (``concurrency = workers``), each loading the model once and predicting batches of cases
-with :class:`~tumorscope.predict.archive.CasePredictor`. Every node reads its own cases and writes
+with :class:`~tumorscope.predict.archive_worker.CasePredictor`. Every node reads its own cases and writes
 ``OUT/<case>/`` itself, so on a cluster the inputs and OUT must be on storage all nodes share (see docs/scale.md).
 Ray is imported only here, when ``--engine ray`` is used."""
 
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tumorscope.errors import TumorscopeError
-from tumorscope.predict.archive import Case, CasePredictor, Settings
+from tumorscope.predict.archive_worker import Case, CasePredictor, Settings
 
 
 class RayPredictor:
