@@ -7,7 +7,8 @@ Prints per run the wall time, cases/s end to end, and the steady rate from the f
 (start-up excluded), and checks that every run gave the same volumes (archive.csv)::
 
     python bench/archive_scale.py                                  # 16 patients, workers 1 2, local and ray
-    python bench/archive_scale.py --patients 16 --workers 1 2 4 --engines ray --json bench/archive.json
+    python bench/archive_scale.py --patients 8 --rounds 3 --json /tmp/archive.json   # medians of 3 interleaved rounds
+    python bench/archive_scale.py --patients 32 --workers 1 2 4 --engines ray
 
 Exit 2 without ``../shared/data/lgg_mri_segmentation``.
 """
@@ -18,9 +19,12 @@ import argparse
 import csv
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from tumorscope.data.locate import shared_dataset  # noqa: E402
 
 
-def run_once(cases: Path, out: Path, engine: str, workers: int, model: str, batch_size: int) -> dict:
+def run_once(cases: Path, out: Path, engine: str, workers: int, model: str, batch_size: int,
+             timeout: float = 1800) -> dict:
     """One timed ``tumorscope predict`` of the archive; the time of each finished case from its output line."""
     cmd = [sys.executable, "-m", "tumorscope", "predict", "--model", model, "-i", str(cases), "-o", str(out),
            "--engine", engine, "--workers", str(workers), "--batch-size", str(batch_size)]
@@ -38,8 +43,11 @@ def run_once(cases: Path, out: Path, engine: str, workers: int, model: str, batc
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
+    watchdog = threading.Timer(timeout, proc.kill)  # a run that hangs (a Ray cluster that never answers) ends
+    watchdog.start()
     finished = [time.perf_counter() - start for line in proc.stdout if line.startswith("[")]
     code = proc.wait()
+    watchdog.cancel()
     wall = time.perf_counter() - start
     with open(out / "archive.csv", newline="") as f:
         volumes = {r["case"]: r["volume_pixels"] for r in csv.DictReader(f)}
@@ -50,6 +58,16 @@ def run_once(cases: Path, out: Path, engine: str, workers: int, model: str, batc
             "first_case_s": round(finished[0], 2) if finished else None, "volumes": volumes}
 
 
+def median_of(runs: list[dict]) -> dict:
+    """One setting's runs: the median of each timing."""
+    def med(key: str) -> float | None:
+        values = [r[key] for r in runs if r[key] is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    keys = ("wall_s", "cases_per_s", "steady_cases_per_s", "first_case_s")
+    return {**runs[0], **{k: med(k) for k in keys}, "rounds": [{k: r[k] for k in keys} for r in runs]}
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=16, help="how many kaggle_3m patients (the first, sorted)")
@@ -57,6 +75,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--engines", nargs="+", default=["local", "ray"], choices=["local", "ray"])
     ap.add_argument("--model", default="lgg-flair-seg")
     ap.add_argument("--batch-size", type=int, default=1, help="cases per batch (1: each case reported as it ends)")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat every setting, interleaved; medians reported")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
     lgg = shared_dataset("lgg_mri_segmentation")
@@ -67,24 +86,31 @@ def main(argv: list[str] | None = None) -> list[dict]:
     slices = sum(len([f for f in p.iterdir() if not f.name.endswith("_mask.tif")]) for p in patients)
     print(f"{len(patients)} LGG patients ({slices} slices), {os.cpu_count()} CPUs, model {args.model}, "
           f"batch size {args.batch_size}")
-    results = []
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
         cases = Path(tmp) / "cases.txt"
         cases.write_text("\n".join(str(p) for p in patients) + "\n")
-        print(f"{'engine':<7}{'workers':>8}{'wall s':>9}{'cases/s':>9}{'steady cases/s':>16}{'first case s':>14}")
-        for engine in args.engines:
-            for workers in args.workers:
-                r = run_once(cases, Path(tmp) / f"out-{engine}-{workers}", engine, workers, args.model,
-                             args.batch_size)
-                results.append(r)
-                steady = f"{r['steady_cases_per_s']:.3f}" if r["steady_cases_per_s"] else "-"
-                print(f"{engine:<7}{workers:>8}{r['wall_s']:>9.1f}{r['cases_per_s']:>9.3f}{steady:>16}"
-                      f"{r['first_case_s'] or 0:>14.1f}" + ("" if r["exit"] == 0 else f"  (exit {r['exit']})"),
-                      flush=True)
-    same = all(r["volumes"] == results[0]["volumes"] for r in results)
+        for k in range(args.rounds):  # interleaved: a busy spell on a shared machine hits every setting alike
+            for engine in args.engines:
+                for workers in args.workers:
+                    out = Path(tmp) / f"out-{engine}-{workers}-{k}"
+                    runs.append(run_once(cases, out, engine, workers, args.model, args.batch_size))
+                    r = runs[-1]
+                    print(f"round {k + 1}: {engine} {workers} worker(s): {r['wall_s']:.1f} s"
+                          + ("" if r["exit"] == 0 else f" (exit {r['exit']})"), flush=True)
+                    shutil.rmtree(out)
+    results = [median_of([r for r in runs if (r["engine"], r["workers"]) == (e, w)])
+               for e in args.engines for w in args.workers]
+    print(f"medians of {args.rounds} round(s):")
+    print(f"{'engine':<7}{'workers':>8}{'wall s':>9}{'cases/s':>9}{'steady cases/s':>16}{'first case s':>14}")
+    for r in results:
+        steady = f"{r['steady_cases_per_s']:.3f}" if r["steady_cases_per_s"] else "-"
+        print(f"{r['engine']:<7}{r['workers']:>8}{r['wall_s']:>9.1f}{r['cases_per_s']:>9.3f}{steady:>16}"
+              f"{r['first_case_s'] or 0:>14.1f}")
+    same = all(r["volumes"] == runs[0]["volumes"] for r in runs)
     print(f"every run gave the same volumes: {'yes' if same else 'NO'}")
     if args.json:
-        args.json.write_text(json.dumps({"patients": len(patients), "slices": slices, "runs": results,
+        args.json.write_text(json.dumps({"patients": len(patients), "slices": slices, "medians": results,
                                          "identical": same}, indent=2) + "\n")
     return results
 

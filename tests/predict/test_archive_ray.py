@@ -24,7 +24,7 @@ SAME = ("case", "input", "status", "tumor_found", "probability", "volume_pixels"
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A local Ray instance for this module; its workers import this checkout's tumorscope."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()

@@ -40,8 +40,9 @@ def connect(address: str | None) -> Any:
     except ImportError as exc:
         raise TumorscopeError("--engine ray needs Ray: pip install 'tumorscope[scale]'") from exc
     if not ray.is_initialized():
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        try:  # "local": a new instance, even where a `ray start` cluster (running or stale) is recorded in /tmp/ray
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.ERROR)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise TumorscopeError(f"cannot connect to the Ray cluster at {address}: {exc}") from exc
     return ray
