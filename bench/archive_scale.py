@@ -35,10 +35,11 @@ from tumorscope.data.locate import shared_dataset  # noqa: E402
 
 
 def run_once(cases: Path, out: Path, engine: str, workers: int, model: str, batch_size: int,
-             timeout: float = 1800) -> dict:
+             threads: int | None = None, timeout: float = 1800) -> dict:
     """One timed ``tumorscope predict`` of the archive; the time of each finished case from its output line."""
     cmd = [sys.executable, "-m", "tumorscope", "predict", "--model", model, "-i", str(cases), "-o", str(out),
            "--engine", engine, "--workers", str(workers), "--batch-size", str(batch_size)]
+    cmd += ["--threads", str(threads)] if threads else []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--engines", nargs="+", default=["local", "ray"], choices=["local", "ray"])
     ap.add_argument("--model", default="lgg-flair-seg")
     ap.add_argument("--batch-size", type=int, default=1, help="cases per batch (1: each case reported as it ends)")
+    ap.add_argument("--threads", type=int, help="torch threads per worker (default: predict's, CPUs / workers)")
     ap.add_argument("--rounds", type=int, default=1, help="repeat every setting, interleaved; medians reported")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
@@ -85,7 +87,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     patients = sorted(p for p in (lgg / "kaggle_3m").iterdir() if p.is_dir())[: args.patients]
     slices = sum(len([f for f in p.iterdir() if not f.name.endswith("_mask.tif")]) for p in patients)
     print(f"{len(patients)} LGG patients ({slices} slices), {os.cpu_count()} CPUs, model {args.model}, "
-          f"batch size {args.batch_size}")
+          f"batch size {args.batch_size}, threads per worker {args.threads or 'CPUs / workers'}, "
+          f"load average {os.getloadavg()[0]:.1f}")
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         cases = Path(tmp) / "cases.txt"
@@ -94,7 +97,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for engine in args.engines:
                 for workers in args.workers:
                     out = Path(tmp) / f"out-{engine}-{workers}-{k}"
-                    runs.append(run_once(cases, out, engine, workers, args.model, args.batch_size))
+                    runs.append(run_once(cases, out, engine, workers, args.model, args.batch_size, args.threads))
                     r = runs[-1]
                     print(f"round {k + 1}: {engine} {workers} worker(s): {r['wall_s']:.1f} s"
                           + ("" if r["exit"] == 0 else f" (exit {r['exit']})"), flush=True)

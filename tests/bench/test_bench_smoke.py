@@ -39,3 +39,13 @@ def test_precision_bench_times_every_way_and_says_what_runs_here(tmp_path):
     assert all(v > 0 for v in out["seconds"].values())
     assert out["tumorscope_computes_in"] in ("float32", "bfloat16")
     assert json.loads((tmp_path / "p.json").read_text())["cpu"]["cpu_count"] >= 1
+
+
+def test_archive_bench_reports_cases_per_s(tiny_seg_run, lgg_dir):
+    """One real patient, the local engine, one worker, the tiny model: a throughput and the same volumes."""
+    from bench import archive_scale
+
+    _, run = tiny_seg_run
+    (res,) = archive_scale.main(["--patients", "1", "--engines", "local", "--workers", "1", "--model", str(run)])
+    assert res["exit"] == 0 and res["cases"] == 1 and res["cases_per_s"] > 0
+    assert int(next(iter(res["volumes"].values()))) >= 0

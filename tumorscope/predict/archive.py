@@ -109,8 +109,8 @@ def run_archive(args: argparse.Namespace, changes: dict[str, Any]) -> int:
     1 when some failed (each listed with its problem in archive.csv)."""
     from tumorscope.bundle import load_bundle
 
-    if args.workers < 1 or args.batch_size < 1:
-        raise TumorscopeError("--workers and --batch-size must be at least 1")
+    if args.workers < 1 or args.batch_size < 1 or (args.threads is not None and args.threads < 1):
+        raise TumorscopeError("--workers, --batch-size and --threads must be at least 1")
     if args.engine != "ray" and args.address:
         raise TumorscopeError("--address connects to a Ray cluster: use it with --engine ray")
     cases = list_cases(args.input)
@@ -127,17 +127,18 @@ def run_archive(args: argparse.Namespace, changes: dict[str, Any]) -> int:
         if summary is not None:
             rows[name] = result_row(name, path, "skipped", summary)
     todo = [c for c in cases if c[0] not in rows]
-    print(f"{len(cases)} cases: {len(rows)} finished before, {len(todo)} to predict "
-          f"({args.engine or 'local'} engine, {args.workers} worker(s))")
     workers = min(args.workers, max(1, len(todo)))
     batch_size = min(args.batch_size, -(-len(todo) // workers) or 1)  # at least one batch for each worker
-    settings = Settings(str(args.model), changes, threads=max(1, (os.cpu_count() or 1) // workers))
+    print(f"{len(cases)} cases: {len(rows)} finished before, {len(todo)} to predict "
+          f"({args.engine or 'local'} engine, {workers} worker(s))")
+    model = os.path.abspath(args.model) if Path(args.model).exists() else str(args.model)  # workers' cwd differ
+    settings = Settings(model, changes, threads=args.threads or max(1, (os.cpu_count() or 1) // workers))
     if not todo:
         results: Iterable[dict[str, Any]] = ()
     elif args.engine == "ray":
         from tumorscope.predict.archive_ray import run_ray
 
-        results = run_ray(todo, args.out, settings, workers, batch_size, args.address)
+        results = run_ray(todo, args.out, settings, workers, batch_size, args.address, args.threads)
     else:
         results = run_local(todo, args.out, settings, workers, batch_size)
     for i, row in enumerate(results, 1):

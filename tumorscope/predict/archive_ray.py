@@ -49,17 +49,18 @@ def connect(address: str | None) -> Any:
 
 
 def run_ray(cases: list[Case], out: Path, settings: Settings, workers: int, batch_size: int,
-            address: str | None = None) -> Iterator[dict[str, Any]]:
-    """Predict the cases on Ray; yields result rows as they stream back."""
+            address: str | None = None, threads: int | None = None) -> Iterator[dict[str, Any]]:
+    """Predict the cases on Ray; yields result rows as they stream back. Each actor reserves cluster CPUs /
+    workers CPUs and runs ``threads`` torch threads (default: as many as its CPUs)."""
     ray = connect(address)
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    per_worker = max(1, cpus // workers)
+    per_worker = max(1, cpus // workers)  # CPUs Ray reserves for each actor
     ray.data.DataContext.get_current().enable_progress_bars = False  # the CLI prints a line per case
     logging.getLogger("ray.data").setLevel(logging.ERROR)
     items = [{"case": name, "path": path} for name, path in cases]
     ds = ray.data.from_items(items, override_num_blocks=min(len(items), workers * 4))
     results = ds.map_batches(
-        RayPredictor, fn_constructor_args=(replace(settings, threads=per_worker), str(out.resolve())),
+        RayPredictor, fn_constructor_args=(replace(settings, threads=threads or per_worker), str(out.resolve())),
         batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=per_worker, batch_format="numpy",
     )
     for row in results.iter_rows():

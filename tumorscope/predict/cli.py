@@ -60,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(local, the default for archives) or on Ray")
     p.add_argument("--workers", type=int, default=1, help="archive: processes or Ray actors, each loading the "
                                                           "model once (default: 1)")
+    p.add_argument("--threads", type=int, help="archive: torch threads per worker (default: CPUs / workers; "
+                                                "1 is far faster when the cores are shared with other work)")
     p.add_argument("--batch-size", type=int, default=4, help="archive: cases per batch (default: 4)")
     p.add_argument("--address", help="archive with --engine ray: the Ray cluster to join (auto: the one "
                                       "`ray start` started here; default: a new local instance)")
