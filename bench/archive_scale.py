@@ -3,8 +3,10 @@
 Predicts the same N real LGG patient folders (kaggle_3m, listed in a case file) with
 ``tumorscope predict -i cases.txt -o OUT --engine E --workers W`` for each engine and worker count, each into a
 fresh OUT, as a subprocess timed from start to exit (interpreter start, Ray start-up, model loads included).
-Prints per run the wall time, cases/s end to end, and the steady rate from the first finished case to the last
-(start-up excluded), and checks that every run gave the same volumes (archive.csv)::
+Prints per setting the wall time, cases/s end to end, the steady rate from the first case the command reports
+to the last (start-up excluded; Ray hands results back in bursts, so for Ray it reads high), the median seconds a
+worker spent on one case (read, predict, write: archive.csv's ``seconds``), and checks that every run gave the
+same volumes::
 
     python bench/archive_scale.py                                  # 16 patients, workers 1 2, local and ray
     python bench/archive_scale.py --patients 8 --rounds 3 --json /tmp/archive.json   # medians of 3 interleaved rounds
@@ -51,12 +53,15 @@ def run_once(cases: Path, out: Path, engine: str, workers: int, model: str, batc
     watchdog.cancel()
     wall = time.perf_counter() - start
     with open(out / "archive.csv", newline="") as f:
-        volumes = {r["case"]: r["volume_pixels"] for r in csv.DictReader(f)}
+        rows = list(csv.DictReader(f))
+    volumes = {r["case"]: r["volume_pixels"] for r in rows}
+    case_s = statistics.median(float(r["seconds"]) for r in rows if r["seconds"]) if rows else None
     n = len(volumes)
     steady = (len(finished) - 1) / (finished[-1] - finished[0]) if len(finished) > 1 else None
     return {"engine": engine, "workers": workers, "exit": code, "cases": n, "wall_s": round(wall, 2),
             "cases_per_s": round(n / wall, 3), "steady_cases_per_s": None if steady is None else round(steady, 3),
-            "first_case_s": round(finished[0], 2) if finished else None, "volumes": volumes}
+            "first_case_s": round(finished[0], 2) if finished else None,
+            "case_s": None if case_s is None else round(case_s, 2), "volumes": volumes}
 
 
 def median_of(runs: list[dict]) -> dict:
@@ -65,7 +70,7 @@ def median_of(runs: list[dict]) -> dict:
         values = [r[key] for r in runs if r[key] is not None]
         return round(statistics.median(values), 3) if values else None
 
-    keys = ("wall_s", "cases_per_s", "steady_cases_per_s", "first_case_s")
+    keys = ("wall_s", "cases_per_s", "steady_cases_per_s", "first_case_s", "case_s")
     return {**runs[0], **{k: med(k) for k in keys}, "rounds": [{k: r[k] for k in keys} for r in runs]}
 
 
@@ -105,11 +110,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results = [median_of([r for r in runs if (r["engine"], r["workers"]) == (e, w)])
                for e in args.engines for w in args.workers]
     print(f"medians of {args.rounds} round(s):")
-    print(f"{'engine':<7}{'workers':>8}{'wall s':>9}{'cases/s':>9}{'steady cases/s':>16}{'first case s':>14}")
+    print(f"{'engine':<7}{'workers':>8}{'wall s':>9}{'cases/s':>9}{'steady cases/s':>16}{'first case s':>14}"
+          f"{'s per case':>12}")
     for r in results:
         steady = f"{r['steady_cases_per_s']:.3f}" if r["steady_cases_per_s"] else "-"
         print(f"{r['engine']:<7}{r['workers']:>8}{r['wall_s']:>9.1f}{r['cases_per_s']:>9.3f}{steady:>16}"
-              f"{r['first_case_s'] or 0:>14.1f}")
+              f"{r['first_case_s'] or 0:>14.1f}{r['case_s'] or 0:>12.2f}")
     same = all(r["volumes"] == runs[0]["volumes"] for r in runs)
     print(f"every run gave the same volumes: {'yes' if same else 'NO'}")
     if args.json:
