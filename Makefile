@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	# pyradiomics 3.0.1 (tumorscope features) has no wheel for this Python: built against the numpy installed here
 	$(BIN)/python -m pip install --quiet numpy SimpleITK PyWavelets pykwalify six "setuptools>=70" wheel
 	$(BIN)/python -m pip install --quiet --no-build-isolation pyradiomics==3.0.1
-	$(BIN)/python -m pip install --quiet -e '.[dev,fast]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,fast,scale]'
 	touch $@
 
 # Debian's Chromium for the report's real-browser test (driven by Playwright with executable_path; never

@@ -49,3 +49,13 @@ def test_predict_speed_runs_a_tree_in_a_fresh_process():
     wall, cpu, peak = predict_speed.run(predict_speed.REPO, ["--help"])
     assert wall > 0 and cpu > 0
     assert 0 < peak < 150
+
+
+def test_archive_bench_reports_cases_per_s(tiny_seg_run, lgg_dir):
+    """One real patient, the local engine, one worker, the tiny model: a throughput and the same volumes."""
+    from bench import archive_scale
+
+    _, run = tiny_seg_run
+    (res,) = archive_scale.main(["--patients", "1", "--engines", "local", "--workers", "1", "--model", str(run)])
+    assert res["exit"] == 0 and res["cases"] == 1 and res["cases_per_s"] > 0
+    assert int(next(iter(res["volumes"].values()))) >= 0

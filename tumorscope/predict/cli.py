@@ -25,11 +25,17 @@ examples:
   tumorscope predict -i scan.nii.gz -o out/ --tta --min-size 100
   tumorscope predict -i DICOM_SERIES_FOLDER -o out/ --series 1.2.840...   (when the folder holds several series)
   tumorscope predict --model brain-mri-tumor-type -i images/ -o out/       (classification: predictions.csv)
+  tumorscope predict -i ../shared/data/lgg_mri_segmentation/kaggle_3m -o out/ --workers 2   (an archive)
+  tumorscope predict --engine ray --address auto -i cases.txt -o /shared/out/   (an archive on a Ray cluster)
 
 Segmentation writes the mask in the input's family (NIfTI for volumes, PNG per slice for 2-D inputs),
 for a DICOM series also dicom/seg.dcm (DICOM SEG), dicom/sr.dcm (measurement report) and dicom/overlay/
 (Secondary Capture overlay series), overlays/ (prediction filled red with a yellow edge; ground truth as a green edge when the input has masks)
-and summary.json (tumor found, probability, volume, components, slices involved)."""
+and summary.json (tumor found, probability, volume, components, slices involved).
+
+An archive (a case list file, a folder of several kaggle_3m patients, or any folder of cases with --engine) is
+predicted case by case into OUT_DIR/<case>/ with a summary OUT_DIR/archive.csv; finished cases are skipped, so
+a rerun resumes a killed run (docs/scale.md)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,14 +60,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runtime", choices=RUNTIME_CHOICES, default=None,
                    help="engine for the network: auto = the fastest verified exported variant (OpenVINO, then ONNX "
                         "Runtime; `tumorscope export`), else PyTorch (default: $TUMORSCOPE_RUNTIME or auto)")
+    p.add_argument("--engine", choices=("local", "ray"),
+                   help="predict an archive (a folder of cases or a text file of case paths): on this machine "
+                        "(local, the default for archives) or on Ray")
+    p.add_argument("--workers", type=int, default=1, help="archive: processes or Ray actors, each loading the "
+                                                          "model once (default: 1)")
+    p.add_argument("--threads", type=int, help="archive: torch threads per worker (default: CPUs / workers; "
+                                                "1 is far faster when the cores are shared with other work)")
+    p.add_argument("--batch-size", type=int, default=4, help="archive: cases per batch (default: 4)")
+    p.add_argument("--address", help="archive with --engine ray: the Ray cluster to join (auto: the one "
+                                      "`ray start` started here; default: a new local instance)")
     p.add_argument("--explain", metavar="METHOD", help="also write heatmaps: gradcam, gradcampp, saliency, ig or occlusion")
     p.set_defaults(func=_cmd_predict)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from tumorscope.bundle import load_bundle
+    from tumorscope.predict.archive import is_archive
     from tumorscope.predict.inputs import read_input
 
+    changes = {k: v for k, v in (("tta", args.tta), ("min_size", args.min_size), ("fill_holes", args.fill_holes),
+                                 ("threshold", args.threshold)) if v is not None}
+    if args.engine or is_archive(args.input):
+        from tumorscope.predict.archive import run_archive
+
+        if args.explain or args.series or args.dicom:
+            raise TumorscopeError("--explain, --series and --dicom apply to one input, not to an archive")
+        return run_archive(args, changes)
     bundle = load_bundle(args.model)
     bundle.runtime = args.runtime
     if args.out.exists() and args.out.is_file():
@@ -71,8 +96,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         from tumorscope.predict.segmentation import segment
 
         inp = read_input(args.input, series_uid=args.series)
-        changes = {k: v for k, v in (("tta", args.tta), ("min_size", args.min_size), ("fill_holes", args.fill_holes),
-                                     ("threshold", args.threshold)) if v is not None}
         post = replace(bundle.postprocess, **changes)
         prob, mask = segment(bundle, inp, post)
         summary = write_segmentation_result(bundle, inp, prob, mask, args.out, post,
