@@ -20,6 +20,7 @@ from tumorscope.errors import USER_OS_ERRNOS, TumorscopeError, display_path, pri
 _STAGES = (
     "tumorscope.data.cli",
     "tumorscope.train.cli",
+    "tumorscope.train.federated_cli",
     "tumorscope.evaluate.cli",
     "tumorscope.predict.cli",
     "tumorscope.bundle.cli",
