@@ -76,13 +76,6 @@ def set_weights(model: torch.nn.Module, weights: Sequence[np.ndarray]) -> None:
                            for (k, v), w in zip(state.items(), weights)})
 
 
-def weighted_average(results: Sequence[tuple[Sequence[np.ndarray], int]]) -> list[np.ndarray]:
-    """FedAvg's aggregate: the mean of each array over sites, weighted by their numbers of examples."""
-    total = sum(n for _, n in results)
-    return [sum(np.asarray(w[i], dtype=np.float64) * (n / total) for w, n in results)  # type: ignore[misc]
-            for i in range(len(results[0][0]))]
-
-
 def global_model(cfg: TrainConfig, in_channels: int, weights: Sequence[np.ndarray]) -> torch.nn.Module:
     """The network of ``cfg`` holding ``weights`` (e.g. the server's aggregate), in eval mode."""
     model = build_model(cfg.model, in_channels, 1, width=cfg.width)
