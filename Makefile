@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser services demo test lint typecheck bench clean
+.PHONY: install fl-env browser services demo test lint typecheck bench clean
 
 install: $(VENV)/.installed
 
@@ -17,6 +17,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet numpy SimpleITK PyWavelets pykwalify six "setuptools>=70" wheel
 	$(BIN)/python -m pip install --quiet --no-build-isolation pyradiomics==3.0.1
 	$(BIN)/python -m pip install --quiet -e '.[dev,fast,scale]'
+	touch $@
+
+# Flower (`tumorscope federated`, docs/federated.md) in an environment of its own: it pins its own FastAPI, Ray
+# and protobuf versions, which the service and the Ray engine of the main .venv must not get.
+FL_VENV ?= .venv-fl
+fl-env: $(FL_VENV)/.installed
+
+$(FL_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(FL_VENV)
+	$(FL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FL_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(FL_VENV)/bin/python -m pip install --quiet -e '.[federated]'
 	touch $@
 
 # Debian's Chromium for the report's real-browser test (driven by Playwright with executable_path; never
@@ -53,7 +65,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy tumorscope
 
-test: install browser services lint typecheck
+test: install fl-env browser services lint typecheck
 	$(BIN)/python -m pytest -q
 
 bench: install
@@ -62,4 +74,4 @@ bench: install
 	nice -n 10 $(BIN)/python bench/runtimes.py
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FL_VENV) demo_output .pytest_cache .mypy_cache .ruff_cache
