@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	# pyradiomics 3.0.1 (tumorscope features) has no wheel for this Python: built against the numpy installed here
 	$(BIN)/python -m pip install --quiet numpy SimpleITK PyWavelets pykwalify six "setuptools>=70" wheel
 	$(BIN)/python -m pip install --quiet --no-build-isolation pyradiomics==3.0.1
-	$(BIN)/python -m pip install --quiet -e '.[dev,fast,scale]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,fast,scale,radiomics]'
 	touch $@
 
 # Flower (`tumorscope federated`, docs/federated.md) in an environment of its own: it pins its own FastAPI, Ray

@@ -76,9 +76,9 @@ def _extractor_class() -> Any:
 
         radiomics.setVerbosity(logging.ERROR)
         logging.getLogger("radiomics").setLevel(logging.ERROR)
-    except ImportError as exc:  # pragma: no cover - a main dependency; installed by `make install`
-        raise TumorscopeError("tumorscope features needs pyradiomics: pip install --no-build-isolation "
-                              "pyradiomics==3.0.1 (make install does)") from exc
+    except ImportError as exc:  # pragma: no cover - the `radiomics` extra; installed by `make install`
+        raise TumorscopeError("tumorscope features needs pyradiomics (the radiomics extra): pip install "
+                              "--no-build-isolation pyradiomics==3.0.1 (make install does)") from exc
     return RadiomicsFeatureExtractor
 
 
