@@ -4,15 +4,13 @@ finished cases skipped, a killed run resumed, a corrupt case reported while the 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.predict.archive_checks import stamps, summary_rows
+from tests.predict.archive_checks import kill_after_first_case, stamps, summary_rows
 from tests.predict.conftest import BAD, PATIENTS
 from tumorscope.cli import main
 from tumorscope.errors import TumorscopeError
@@ -67,20 +65,12 @@ def test_killed_run_resumes_and_finishes_each_case_once(tiny_seg_run, archive_li
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "tumorscope", "predict", "--model", str(run), "-i", str(archive_list),
            "-o", str(out), "--batch-size", "1"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not any((out / p / "summary.json").exists() for p in PATIENTS):
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        assert time.monotonic() < deadline, "no case finished in 120 s"
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_first_case(cmd, REPO, out, PATIENTS)
     first = [p for p in PATIENTS if (out / p / "summary.json").exists()]
     assert 0 < len(first) < len(PATIENTS), "the kill should land mid-way"
     assert not (out / "archive.csv").exists()
     before = stamps(out, first)
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
     assert done.returncode == 1, done.stderr  # the corrupt case
     rows = summary_rows(out)
     assert {p for p in PATIENTS if rows[p]["status"] == "skipped"} == set(first)

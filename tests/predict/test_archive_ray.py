@@ -3,16 +3,13 @@ engine, a rerun predicts only what is missing, a SIGKILLed driver's run resumes.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.predict.archive_checks import masks, stamps, summary_rows
+from tests.predict.archive_checks import kill_after_first_case, masks, stamps, summary_rows
 from tests.predict.conftest import BAD, PATIENTS
 from tumorscope.cli import main
 
@@ -73,15 +70,7 @@ def test_killed_ray_run_resumes(ray_cluster, both_engines, tiny_seg_run, archive
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "tumorscope", "predict", "--model", str(run), "-i", str(archive_list),
            "-o", str(out), "--engine", "ray", "--workers", "1", "--batch-size", "1", "--address", ray_cluster]
-    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not any((out / p / "summary.json").exists() for p in PATIENTS):
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        assert time.monotonic() < deadline, "no case finished in 120 s"
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_first_case(cmd, REPO, out, PATIENTS)
     time.sleep(2)  # Ray ends the dead driver's actors: let a write in flight land (or not) first
     first = [p for p in PATIENTS if (out / p / "summary.json").exists()]
     assert len(first) < len(PATIENTS), "the kill should land mid-way"
