@@ -40,6 +40,7 @@ class SiteTrainer(SliceTrainer):
         self.in_channels = int(self.x.shape[1])
         seed_everything(cfg.seed)
         self.model = self.build_model()
+        self.net = self.model  # what train_step runs (one process per site: no DDP wrapper)
         self.optimizer = self.build_optimizer()
         self.average = WeightAverage(self.model)
         self.loss_fn = self.build_loss()
