@@ -9,7 +9,6 @@ Precision and recall are macro averages over classes; each cell shows the 95% bo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 from tumorscope.atomic import write_json, write_text
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.compare_tests import load_items, markdown_table, pairwise_tests, tests_table
-from tumorscope.options.describe import COLUMNS, describe, run_config
+from tumorscope.options.describe import COLUMNS, describe, read_json, run_config
 from tumorscope.results import MetricsReport
 
 __all__ = ["comparison_table", "load_result", "write_comparison"]
@@ -28,24 +27,17 @@ SEGMENTATION_COLUMNS = (("Dice", "dice_mean"), ("Dice median", "dice_median"), (
                         ("HD95 (mm)", "hd95_mean_mm"))
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TumorscopeError(f"cannot read ({exc})", path) from exc
-
-
 def _cv_summary(p: Path) -> dict[str, Any] | None:
     """``cv_summary.json``, or - for a folder of fold runs trained one by one (``train --splits
     CV/fold<i>/splits.json --out DIR/fold<i>``, e.g. another seed) - their test folds pooled the same way."""
     if (p / "cv_summary.json").exists():
-        return _read(p / "cv_summary.json")
+        return read_json(p / "cv_summary.json")
     done = [int(f.parent.name[4:]) for f in p.glob("fold*/test_metrics.json") if f.parent.name[4:].isdigit()]
     if not done:
         return None
     from tumorscope.evaluate.folds import summarize_folds
 
-    k = _read(p / "cv_config.json").get("folds", 0) if (p / "cv_config.json").exists() else 0
+    k = read_json(p / "cv_config.json").get("folds", 0) if (p / "cv_config.json").exists() else 0
     summary = summarize_folds(p, max(k, max(done) + 1))
     if not k:  # fold runs trained one by one (`train --splits`): how many folds the CV has is not recorded
         summary["k"] = None
@@ -74,20 +66,20 @@ def load_result(path: str | Path) -> dict[str, Any]:
         where = (f"{k}-fold CV pooled" if done == k else f"{done} of {k} CV folds pooled" if k
                  else f"{done} CV folds pooled") + f", n={metrics['n']}"
         config = run_config(p)
-        times = [_read(f / "train_summary.json").get("train_seconds") for f in sorted(p.glob("fold*"))
+        times = [read_json(f / "train_summary.json").get("train_seconds") for f in sorted(p.glob("fold*"))
                  if (f / "train_summary.json").exists()]
         seconds = sum(t for t in times if t) / max(len(times), 1) if times else None
     elif (p / "test_metrics.json").exists():
-        metrics = _read(p / "test_metrics.json")
+        metrics = read_json(p / "test_metrics.json")
         where = f"held-out test fold, n={_n(metrics)}"
-        config = _read(p / "config.json") if (p / "config.json").exists() else {}
+        config = read_json(p / "config.json") if (p / "config.json").exists() else {}
         if (p / "train_summary.json").exists():
-            seconds = _read(p / "train_summary.json").get("train_seconds")
+            seconds = read_json(p / "train_summary.json").get("train_seconds")
     else:
         file = p if p.is_file() else p / "metrics.json"
         if not file.exists():
             raise TumorscopeError("no cv_summary.json, test_metrics.json or metrics.json here", p)
-        metrics = _read(file)
+        metrics = read_json(file)
         where = f"{Path(str(metrics.get('data', ''))).name or 'evaluation'}, n={_n(metrics)}"
     if metrics.get("task") not in ("classification", "segmentation"):
         raise TumorscopeError("not classification or segmentation metrics", p)

@@ -10,7 +10,6 @@ Dice, IoU and HD95 (segmentation). Holm's adjustment runs over all pairs, one me
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from tumorscope.evaluate.significance import (
     paired_bootstrap_ci,
     paired_mean_test,
 )
+from tumorscope.options.describe import read_json
 from tumorscope.results import PER_CASE_KEY
 
 SEGMENTATION_METRICS = ("dice", "iou", "hd95")
@@ -43,13 +43,6 @@ class RunItems:
     rows: dict[str, dict[str, Any]]
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TumorscopeError(f"cannot read ({exc})", path) from exc
-
-
 def metrics_files(path: str | Path) -> list[Path]:
     """The metrics files holding a run's per-item rows: every fold's test part of a CV folder, a run's test part,
     or an evaluation's ``metrics.json`` (or the file itself)."""
@@ -63,7 +56,7 @@ def metrics_files(path: str | Path) -> list[Path]:
 def load_items(path: str | Path) -> RunItems:
     """The per-item rows of a run (see :func:`metrics_files`); an item held out twice is an error."""
     files = metrics_files(path)
-    bodies = [_read(f) for f in files]
+    bodies = [read_json(f) for f in files]
     task = bodies[0].get("task") if bodies else None
     if task not in PER_CASE_KEY:
         raise TumorscopeError("no classification or segmentation metrics file with per-item rows here", path)

@@ -184,11 +184,6 @@ def _plain(value: object) -> object:
 
 
 def _note(row: PacsSeries) -> str:
-    result, error = row.result, row.error
-    if result:
-        if not result.get("tumor_found"):
-            return "no tumor found"
-        volume = result.get("volume_mm3")
-        size = f"{volume / 1000:.1f} ml, " if volume is not None else ""
-        return f"tumor {size}{result.get('lesions')} lesion(s), {result.get('stored')} object(s) stored"
-    return (error or "")[:80]
+    from tumorscope.pacs.queue import describe
+
+    return describe(row.result) if row.result else (row.error or "")[:80]

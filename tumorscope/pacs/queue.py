@@ -38,6 +38,15 @@ class Retry:
         return float(min(self.max_backoff_s, self.backoff_s * 2 ** max(0, attempts - 1)))
 
 
+def describe(result: dict[str, Any]) -> str:
+    """A finished series' result (the queue's ``result``) as one line, for the log and ``pacs status``."""
+    if not result.get("tumor_found"):
+        return "no tumor found (nothing stored)"
+    volume = result.get("volume_mm3")
+    size = f"{volume / 1000:.1f} ml, " if volume is not None else ""
+    return f"tumor found ({size}{result.get('lesions')} lesion(s)); stored {result.get('stored')} DICOM object(s)"
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -29,7 +29,7 @@ from pydicom.dataset import Dataset
 from tumorscope.bundle import Bundle, load_bundle, zoo_models
 from tumorscope.bundle.version import model_version, weights_sha256
 from tumorscope.errors import TumorscopeError
-from tumorscope.pacs.dicom_out import write_dicom_outputs
+from tumorscope.pacs.dicom_out import Uids, write_dicom_outputs
 from tumorscope.pacs.dicomweb import (
     TIMEOUT,
     DicomwebError,
@@ -39,7 +39,7 @@ from tumorscope.pacs.dicomweb import (
     push_files,
     search_series,
 )
-from tumorscope.pacs.queue import SeriesQueue
+from tumorscope.pacs.queue import SeriesQueue, describe
 from tumorscope.pacs.select import Rule, rejection, server_filters
 from tumorscope.serve.db import PacsSeries, Prediction, utcnow
 from tumorscope.serve.settings import Settings
@@ -155,8 +155,8 @@ class Watcher:
         try:
             self._result(row, work, result)
             self.queue.renew(row.id)
-            outcome = self._store(row, result)
             summary = json.loads((result / "summary.json").read_text())
+            outcome = self._store(row, result, summary)
         except DicomwebError as exc:
             return self._failed(row, str(exc), permanent=False)
         except TumorscopeError as exc:
@@ -176,7 +176,7 @@ class Watcher:
         for folder in (work, result / "dicom" if self.opts.deid else None):
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
-        log.info("series #%d (%s): %s", row.id, row.modality, _describe(outcome))
+        log.info("series #%d (%s): %s", row.id, row.modality, describe(outcome))
         return "done"
 
     def _failed(self, row: PacsSeries, error: str, permanent: bool) -> str:
@@ -207,7 +207,7 @@ class Watcher:
 
         def extra(folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
             found = write_dicom_outputs(files, mask, summary, bundle, folder / "dicom",
-                                        uid_seed=f"{row.series_uid}/{row.model_version}")
+                                        uid_seed=_uid_seed(row))
             return {**found, **write_viewer(folder, inp, mask)}
 
         shown = replace(inp, path=Path(f"pacs series #{row.id}"))  # not a temporary path, nor header text
@@ -223,19 +223,17 @@ class Watcher:
         salt = str(self.opts.salt)
         if not (work / "deid").is_dir():  # written all or nothing: a complete copy from an earlier try is kept
             deidentify_tree(work / "source", work / "deid", salt, self.opts.dates)  # type: ignore[arg-type]
-        names = {f"{map_uid(str(_sop_uid(f)), salt)}.dcm": f for f in originals}
+        names = {f"{map_uid(f.stem, salt)}.dcm": f for f in originals}  # pulled files are <SOPInstanceUID>.dcm
         return work / "deid", lambda p: names[p.name]
 
-    def _store(self, row: PacsSeries, result: Path) -> dict[str, Any]:
+    def _store(self, row: PacsSeries, result: Path, summary: dict[str, Any]) -> dict[str, Any]:
         """STOW-RS the result's DICOM outputs into the series' study; returns what the queue records."""
-        summary = json.loads((result / "summary.json").read_text())
         outputs = result / "dicom"
         stored = push_files(self.opts.url, [outputs], self.client) if outputs.is_dir() else 0
-        seg = outputs / "seg.dcm"
         return {
             "tumor_found": summary["tumor_found"], "volume_mm3": summary.get("volume_mm3"),
             "lesions": len(summary.get("lesions") or []), "n_slices": summary.get("n_slices"), "stored": stored,
-            "seg_series_uid": str(_header(seg).SeriesInstanceUID) if seg.is_file() else None,
+            "seg_series_uid": str(Uids(_uid_seed(row))("seg-series")) if (outputs / "seg.dcm").is_file() else None,
             "finished": utcnow().isoformat(timespec="seconds"),
         }
 
@@ -298,20 +296,9 @@ def _attributes(series: Dataset, header: Dataset) -> dict[str, Any]:
                                         "SliceThickness", "SOPClassUID")}
 
 
-def _header(path: Path) -> Dataset:
-    return pydicom.dcmread(path, stop_before_pixels=True)
-
-
-def _sop_uid(path: Path) -> str:
-    return str(_header(path).SOPInstanceUID)
-
-
-def _describe(outcome: dict[str, Any]) -> str:
-    if not outcome["tumor_found"]:
-        return "no tumor found (nothing stored)"
-    volume = outcome.get("volume_mm3")
-    size = f"{volume / 1000:.1f} ml, " if volume is not None else ""
-    return f"tumor found ({size}{outcome['lesions']} lesion(s)); stored {outcome['stored']} DICOM object(s)"
+def _uid_seed(row: PacsSeries) -> str:
+    """What every UID of a series' outputs derives from (:class:`~tumorscope.pacs.dicom_out.Uids`)."""
+    return f"{row.series_uid}/{row.model_version}"
 
 
 __all__ = ["WatchOptions", "Watcher", "server_name"]
