@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 IMPORT_NAMES = {"pillow": "PIL", "scikit-learn": "sklearn", "scikit-image": "skimage", "imagehash": "imagehash",
                 "simpleitk": "SimpleITK", "prometheus-client": "prometheus_client",
                 "dicom-anonymizer": "dicomanonymizer", "dicomweb-client": "dicomweb_client",
-                "pyradiomics": "radiomics"}
+                "pyradiomics": "radiomics", "pyyaml": "yaml"}
 NEEDED_INDIRECTLY = {"einops": "MONAI's ViT (the `vit` classifier) imports it",
                      "python-multipart": "FastAPI parses the service's multipart uploads with it",
                      "psycopg": "SQLAlchemy's postgresql+psycopg driver for `tumorscope serve --db postgresql://`"}

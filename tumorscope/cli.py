@@ -21,6 +21,7 @@ _STAGES = (
     "tumorscope.data.cli",
     "tumorscope.features.cli",
     "tumorscope.train.cli",
+    "tumorscope.train.tune_cli",
     "tumorscope.train.federated_cli",
     "tumorscope.evaluate.cli",
     "tumorscope.predict.cli",

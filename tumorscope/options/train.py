@@ -69,7 +69,7 @@ class TrainConfig(SavedConfig):
         "cross-validation has measured the recipe", FRACTION)
     folds: int = option(5, "folds of the patient-grouped k-fold split", Interval(int, 2))
     fold: int | None = option(None, "hold out this fold of a --folds k-fold as the test part", Interval(int, 0),
-                              commands=("train",))
+                              commands=("train", "tune"))
     splits: str | None = option(None, "use this splits.json instead of making a split", metavar="JSON")
     patience: int = option(10, _PATIENCE_HELP, Interval(int, 0))
     time_limit: float | None = option(None, "wall-clock budget, e.g. 30m or 1h; stops after that epoch",

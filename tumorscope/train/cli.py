@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -14,6 +14,8 @@ from tumorscope.options import PretrainConfig, SavedConfig, TrainConfig, add_arg
 from tumorscope.options import config_from_args as options_from_args
 
 C = TypeVar("C", bound=SavedConfig)
+_CONFIG_HELP = ("take the options from this config.json (a run's, or a tune folder's best_config.json); options "
+                "given on the command line override it")
 
 _TRAIN_EPILOG = """\
 examples:
@@ -21,6 +23,8 @@ examples:
   tumorscope train --task segmentation --data ../shared/data/lgg_mri_segmentation --model unet2d --out runs/lgg
   # one fold of a patient-grouped 5-fold CV (fold 0 is held out as test):
   tumorscope train --task segmentation --data DIR --fold 0 --out runs/lgg_f0
+  # the best options a `tumorscope tune` found (docs/tune.md):
+  tumorscope train --config tune/lgg/best_config.json --out runs/lgg_tuned
   # continue after a kill:
   tumorscope train --resume --out runs/lgg
   # two training processes (DDP, each --batch-size images per step: 2 x 16 per step; docs/distributed.md):
@@ -44,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=_TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(p, TrainConfig, "train")
+    p.add_argument("--config", type=Path, metavar="JSON", help=_CONFIG_HELP)
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.set_defaults(func=_cmd_train)
 
@@ -53,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "selection), then pool the held-out predictions: cv_summary.json in --out.",
     )
     add_arguments(p, TrainConfig, "cv")
+    p.add_argument("--config", type=Path, metavar="JSON", help=_CONFIG_HELP)
     p.add_argument("--only-folds", type=int, nargs="*", help="run only these folds (resumable across calls)")
     p.set_defaults(func=_cmd_cv)
 
@@ -110,7 +116,12 @@ def _resumed(out: Path, config: type[C]) -> C:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The training config of ``train`` / ``cv`` arguments (checked before any data is read)."""
+    """The training config of ``train`` / ``cv`` / ``tune`` arguments: ``--config``'s options (a run's or tune's
+    config.json), then those given on the command line; checked before any data is read."""
+    if getattr(args, "config", None):
+        names = {f.name for f in fields(TrainConfig)}
+        given = {k: v for k, v in vars(args).items() if k in names}  # options not given are not in ``args``
+        return TrainConfig.from_dict({**TrainConfig.load(args.config).to_dict(), **given}, args.config)
     if not getattr(args, "data", None):
         raise TumorscopeError("--data DIR is required")
     return options_from_args(TrainConfig, args)

@@ -17,7 +17,7 @@ def split_for_run(cfg: TrainConfig, run: Path, dataset: Dataset | None = None,
     k-fold (its test part never touches training or model selection), else a train/val split of everything.
     ``allow_no_val``: a trainer that can keep its last epoch accepts ``--val-fraction 0`` (no validation part)."""
     ds = dataset or load_dataset(cfg.data)
-    split = _choose(cfg, ds)
+    split = choose_split(cfg, ds)
     parts = {p: select(ds, split, p) for p in PARTS}
     if not parts["val"]:  # carve validation patients out of training
         inner = make_split(parts["train"], val=cfg.val_fraction, test=0.0, seed=cfg.seed, root=ds.root)
@@ -36,7 +36,8 @@ def split_for_run(cfg: TrainConfig, run: Path, dataset: Dataset | None = None,
     return parts
 
 
-def _choose(cfg: TrainConfig, ds: Dataset) -> Split:
+def choose_split(cfg: TrainConfig, ds: Dataset) -> Split:
+    """The split ``cfg`` names: a splits file's fold, a k-fold's fold, else a train/val split without a test part."""
     if cfg.splits:
         splits = load_splits(cfg.splits)
         idx = cfg.fold or 0
