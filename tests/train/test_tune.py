@@ -183,3 +183,43 @@ def test_tune_help() -> None:
     for words in ("--search {grid,random,bayes}", "--trials N", "--timeout DURATION", "--space FILE",
                   "best_config.json", "tumorscope train --config"):
         assert words in done.stdout
+
+
+def _few_lgg_patients(lgg: Path, root: Path, patients: int = 5, slices: int = 8) -> Path:
+    """A kaggle_3m folder of the middle ``slices`` slices of the first ``patients`` shared LGG patients (links,
+    renumbered 1..slices so that each stays one volume)."""
+    for src in sorted(p for p in (lgg / "kaggle_3m").iterdir() if p.is_dir())[:patients]:
+        numbers = sorted(int(f.stem.rsplit("_", 1)[1]) for f in src.glob("*.tif") if not f.stem.endswith("_mask"))
+        middle = len(numbers) // 2
+        dst = root / "kaggle_3m" / src.name
+        dst.mkdir(parents=True)
+        for j, i in enumerate(numbers[middle - slices // 2: middle + slices - slices // 2], start=1):
+            (dst / f"{src.name}_{j}.tif").symlink_to(src / f"{src.name}_{i}.tif")
+            (dst / f"{src.name}_{j}_mask.tif").symlink_to(src / f"{src.name}_{i}_mask.tif")
+    return root
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_real_tune_of_a_unet_on_a_few_lgg_patients(lgg_dir: Path, tmp_path: Path) -> None:
+    """Two random-search trials of a 1-epoch U-Net on 5 patients x 8 slices (measured 100 s on the 2 shared cores, most of it
+    the evaluation's bootstrap CIs and imports): the
+    score is the held-out Dice of a validation fold; the outer test patient is in no trial's split."""
+    data = _few_lgg_patients(lgg_dir, tmp_path / "lgg")
+    space = _space(tmp_path, "lr = {low = 1e-3, high = 1e-2, log = true}\nwidth = [4, 8]\n")
+    out = tmp_path / "tune"
+    assert main(["tune", "--task", "segmentation", "--data", str(data), "--folds", "5", "--fold", "0", "--epochs",
+                 "1", "--size", "32", "--batch-size", "8", "--threads", "2", "--augment", "light", "--val-fraction",
+                 "0.34", "--space", str(space), "--search", "random", "--trials", "2", "--inner-folds", "2",
+                 "--folds-per-trial", "1", "--out", str(out)]) == 0
+    summary = json.loads((out / "tune_summary.json").read_text())
+    assert [t["state"] for t in summary["trials"]] == ["COMPLETE", "COMPLETE"]
+    for t in summary["trials"]:
+        cv = json.loads((out / t["dir"] / "cv_summary.json").read_text())
+        assert 0 <= t["value"] <= 1 and t["value"] == pytest.approx(cv["dice_mean"])
+        assert cv["folds_done"] == 1 and not (out / t["dir"] / "fold1").exists()
+    outer = choose_split(TrainConfig.load(out / "best_config.json"), load_dataset(data))
+    assert len(outer.groups["test"]) == 1
+    seen = {g for run in out.glob("trials/*/fold*") for s in load_splits(run / "splits.json")
+            for part in s.groups.values() for g in part}
+    assert len(seen) == 4 and not seen & set(outer.groups["test"])

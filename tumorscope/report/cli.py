@@ -30,10 +30,12 @@ examples:
   tumorscope report runs/seg runs/seg/eval runs/seg/explain -o report.html
   tumorscope report eval_dir --model lgg-flair-seg --data ../shared/data/lgg_mri_segmentation -o report.html
   tumorscope report runs/a runs/b --comparison compare.json -o report.html   (compare --tests --json compare.json)
+  tumorscope report runs/lgg_tuned --tune tune/lgg -o report.html   (the search that chose the run's options)
 
 Sections: metrics with CIs, ROC/PR curves, confusion matrix, calibration (classification), training curves,
 per-patient Dice (segmentation), best/median/worst cases with heatmaps, explanation faithfulness, t-SNE of
-the model's embeddings. A section that cannot be drawn says why (e.g. the dataset was not found)."""
+the model's embeddings, the hyperparameter search (--tune).
+A section that cannot be drawn says why (e.g. the dataset was not found)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dirs", nargs="*", type=Path, metavar="RUN_OR_EVAL_DIR")
     p.add_argument("--comparison", action="append", type=Path, default=[], metavar="COMPARE.json",
                    help="add a model-comparison section from `tumorscope compare --json` (repeatable)")
+    p.add_argument("--tune", action="append", type=Path, default=[], metavar="TUNE_DIR",
+                   help="add a hyperparameter-search section from a `tumorscope tune` folder (repeatable)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="REPORT.html")
     p.add_argument("--model", help="the model, when a folder does not say where it is (name or folder)")
     p.add_argument("--data", type=Path, metavar="DIR", help="the dataset, when the recorded path is not found here")
@@ -243,11 +247,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    if not args.dirs and not args.comparison:
-        raise TumorscopeError("nothing to report: give run/evaluation folders or --comparison COMPARE.json")
+    if not args.dirs and not args.comparison and not args.tune:
+        raise TumorscopeError("nothing to report: give run/evaluation folders, --comparison COMPARE.json or "
+                              "--tune TUNE_DIR")
     from tumorscope.report.comparison import comparison_section, read_comparison
+    from tumorscope.report.tune import read_tune, tune_section
 
     preamble = "".join(comparison_section(read_comparison(c), str(c)) for c in args.comparison)
+    preamble += "".join(tune_section(read_tune(t), str(t)) for t in args.tune)
     sources = [discover(d) for d in args.dirs]
     models = build_models(sources, args.model, args.data, args.method, args.max_volumes, args.max_embed)
     page = render(models, args.title, preamble)

@@ -65,6 +65,11 @@ def importance_plot(summary: dict[str, Any], path: Path) -> None:
     save_figure(fig, path)
 
 
+def _folds(summary: dict[str, Any]) -> str:
+    used, k = summary.get("folds_per_trial") or summary["inner_folds"], summary["inner_folds"]
+    return str(k) if used == k else f"{used} of {k}"
+
+
 def _value(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
@@ -74,8 +79,8 @@ def tune_section(summary: dict[str, Any], source: str) -> str:
     done = _done(summary)
     parts = [f'<section class="tune"><h2>Hyperparameter search</h2><p class="note">from <code>{esc(source)}'
              f"</code>: {esc(summary['search'])} search, {len(summary['trials'])} trial(s), {len(done)} finished; "
-             f"score: {esc(summary['metric'])} ({esc(summary['direction'])}) on {summary['inner_folds']} "
-             "patient-grouped validation folds of the training patients (test patients never used)</p>"]
+             f"score: {esc(summary['metric'])} ({esc(summary['direction'])}) on {_folds(summary)} patient-grouped "
+             "validation folds of the training patients (test patients never used)</p>"]
     best = summary.get("best")
     if not best:
         return "".join(parts) + '<p class="missing">Not shown: no trial has finished yet</p></section>'

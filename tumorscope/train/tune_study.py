@@ -134,7 +134,7 @@ def tune(base: TrainConfig, opts: TuneOptions, out: Path) -> dict[str, Any]:
     apply_options(base, {**{k: v[0] for k, v in space.grid().items()}, **space.fixed})  # names train knows
     objective_fn = load_objective(opts.objective)
     out.mkdir(parents=True, exist_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials: one line of ours
     with _locked(out):
         settings = _settings(base, opts, space)
         _check_same(out / "tune_config.json", settings)
@@ -163,6 +163,7 @@ def tune(base: TrainConfig, opts: TuneOptions, out: Path) -> dict[str, Any]:
                 raise
             except TumorscopeError as exc:
                 trial.set_user_attr("error", str(exc))
+                log.warning("trial %d failed (%s): %s", trial.number, _show(params), exc)
                 raise _Failed(exc.problem, exc.path) from exc
             value = metric_value(summary, settings["metric"])
             log.info("trial %d: %s = %.4f  (%s)", trial.number, settings["metric"], value, _show(params))
