@@ -1,4 +1,4 @@
-"""Every option that the docs, README, experiments and model cards give `tumorscope train / cv / pretrain` is one
+"""Every option that the docs, README, experiments and model cards give `tumorscope train / cv / pretrain / tune` is one
 the generated command line still takes (the flags are contracts)."""
 
 from __future__ import annotations
@@ -9,20 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from tumorscope.train import cli
+from tumorscope.train import cli, tune_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "experiments").rglob("*.py")),
          *sorted((ROOT / "experiments").rglob("*.md")), *sorted((ROOT / "tumorscope/bundle/zoo").glob("*/card.md"))]
-COMMAND = re.compile(r"tumorscope (train|cv|pretrain)\b([^`\n#]*)")  # up to a code span's end or a comment
+COMMAND = re.compile(r"tumorscope (train|cv|pretrain|tune)\b([^`\n#]*)")  # up to a code span's end or a comment
 
 
 def _flags_by_command() -> dict[str, set[str]]:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
     cli.register(sub)
+    tune_cli.register(sub)
     return {name: {s for a in sub.choices[name]._actions for s in a.option_strings}
-            for name in ("train", "cv", "pretrain")}
+            for name in ("train", "cv", "pretrain", "tune")}
 
 
 def _documented() -> list[tuple[str, str, str]]:

@@ -82,8 +82,9 @@ def test_bayes_gets_close_to_the_optimum(data: Path, tmp_path: Path) -> None:
     summary = _tune(data, tmp_path / "tpe", space, "--search", "bayes", "--trials", "30")
     assert len(summary["trials"]) == 30
     best = summary["best"]["params"]
-    assert summary["best"]["value"] > 0.9, best  # random search of 30 trials reaches ~0.8 on this space
-    assert abs(best["width"] - 16) <= 6 and 2e-4 < best["lr"] < 5e-3
+    # measured over seeds 0-4 (30 trials): TPE best 0.953-0.9998 (mean 0.986), random 0.850-0.996 (mean 0.941)
+    assert summary["best"]["value"] > 0.95, best
+    assert abs(best["width"] - 16) <= 4 and 4e-4 < best["lr"] < 2.5e-3
 
 
 def test_validation_folds_never_hold_test_patients(data: Path, tmp_path: Path) -> None:
@@ -223,3 +224,14 @@ def test_real_tune_of_a_unet_on_a_few_lgg_patients(lgg_dir: Path, tmp_path: Path
     seen = {g for run in out.glob("trials/*/fold*") for s in load_splits(run / "splits.json")
             for part in s.groups.values() for g in part}
     assert len(seen) == 4 and not seen & set(outer.groups["test"])
+
+
+def test_one_tune_per_folder(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import fcntl
+
+    out = tmp_path / "locked"
+    out.mkdir()
+    with open(out / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running tune holds it
+        assert "another `tumorscope tune` is running" in _refused(capsys, _argv(data, out, _space(tmp_path)))
+    assert not (out / "study.db").exists()

@@ -7,8 +7,8 @@ A space maps option names (the ``train`` / ``cv`` options, underscores or dashes
     width = [8, 16, 32]                          # a choice
     batch_size = 16                              # fixed for every trial
 
-Grid search takes every choice and ``grid`` points of each range (default 3, log-spaced where ``log``; an int
-range with a ``step`` takes every step).
+Grid search takes every choice and ``grid`` points of each range (default 3, log-spaced where ``log``; a range
+with a ``step`` takes every step).
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ class Range:
 
     def points(self) -> list[Value]:
         """The values grid search tries."""
-        if self.kind is int and self.step:
-            return list(range(int(self.low), int(self.high) + 1, int(self.step)))
+        if self.step:  # every step from low (Optuna's own lattice for a stepped range)
+            count = int((self.high - self.low) / self.step + 1e-9) + 1
+            return [self.kind(round(self.low + i * self.step, 12)) for i in range(count)]
         if self.grid == 1:
             return [self.kind(self.low)]
         if self.log:

@@ -11,7 +11,7 @@ import fcntl
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +67,9 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 def _settings(base: TrainConfig, opts: TuneOptions, space: Space) -> dict[str, Any]:
-    """What defines the study (stored as tune_config.json; a later run must give the same)."""
+    """What defines the study (stored as tune_config.json; a later run must give the same; --threads may change)."""
     metric = opts.metric or DEFAULT_METRICS[base.task]
-    return {"base": {**base.to_dict(), "out": None}, "search": opts.search, "metric": metric,
+    return {"base": {**base.to_dict(), "out": None, "threads": None}, "search": opts.search, "metric": metric,
             "direction": opts.direction or default_direction(metric), "inner_folds": opts.inner_folds,
             "folds_per_trial": opts.folds_per_trial or opts.inner_folds, "space": space.to_dict(),
             "objective": opts.objective}
@@ -128,6 +128,8 @@ def tune(base: TrainConfig, opts: TuneOptions, out: Path) -> dict[str, Any]:
 
     if opts.search not in SEARCHES:
         raise TumorscopeError(f"--search must be one of {', '.join(SEARCHES)}, got {opts.search!r}")
+    if opts.trials < 1:
+        raise TumorscopeError(f"--trials must be >= 1, got {opts.trials}")
     if opts.inner_folds < 2 or not 1 <= (opts.folds_per_trial or opts.inner_folds) <= opts.inner_folds:
         raise TumorscopeError("--inner-folds must be >= 2 and --folds-per-trial in 1..--inner-folds")
     space = read_space(opts.space) if opts.space else default_space(base.model, base.task)
@@ -200,9 +202,9 @@ def write_summary(study: Any, base: TrainConfig, settings: dict[str, Any], space
         "best": None, "importances": {}}
     if done:
         best = study.best_trial
-        cfg = apply_options(base, {**best.params, **space.fixed})
+        cfg = apply_options(base, {**best.params, **space.fixed, "out": "runs/tuned"})
         write_json(out / "best_config.json", cfg.to_dict())
-        command = "tumorscope train " + shell_join(to_argv(replace(cfg, out="runs/tuned")))
+        command = "tumorscope train " + shell_join(to_argv(cfg))
         write_text(out / "best_command.txt", command + "\n")
         summary.update(best={"number": best.number, "value": best.value, "params": {**best.params, **space.fixed}},
                        command=command, best_config="best_config.json")
