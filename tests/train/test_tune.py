@@ -99,7 +99,8 @@ def test_validation_folds_never_hold_test_patients(data: Path, tmp_path: Path) -
     assert {g for f in inner for g in f.groups["test"]} == set(outer.groups["train"]) | set(outer.groups["val"])
 
 
-def test_resume_after_kill_keeps_finished_trials(data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_resume_after_kill_keeps_finished_trials(data: Path, tmp_path: Path, sig: signal.Signals) -> None:
     out, space = tmp_path / "killed", _space(tmp_path)
     argv = [sys.executable, "-m", "tumorscope", "tune", *TINY_SEG, "--data", str(data), "--fold", "0", "--space",
             str(space), *OBJECTIVE, "--search", "random", "--trials", "5", "--out", str(out)]
@@ -109,8 +110,8 @@ def test_resume_after_kill_keeps_finished_trials(data: Path, tmp_path: Path) -> 
     while not (out / "trials" / "0002" / "hanging").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()[-2000:]
         time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)  # mid-trial
-    proc.wait()
+    os.kill(proc.pid, sig)  # mid-trial
+    assert proc.wait(timeout=60) == (-9 if sig == signal.SIGKILL else 130)
     assert _calls(out) == ["0000", "0001", "0002"]
     interrupted = [line.split()[1:] for line in (out / "calls.log").read_text().splitlines()][2]
     summary = _tune(data, out, space, "--search", "random", "--trials", "5")
@@ -120,7 +121,7 @@ def test_resume_after_kill_keeps_finished_trials(data: Path, tmp_path: Path) -> 
                       (5, "COMPLETE")]
     retried = summary["trials"][3]
     assert retried["dir"] == "trials/0002" and [repr(retried["params"]["lr"]), str(retried["params"]["width"])] \
-        == interrupted and summary["trials"][2]["interrupted"]
+        == interrupted and summary["trials"][2]["interrupted"] and "interrupted" not in retried
     rerun = _tune(data, out, space, "--search", "random", "--trials", "5")
     assert len(rerun["trials"]) == 6 and len(_calls(out)) == 6
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,7 +107,8 @@ def _counted(trial: Any) -> bool:
 
 def _retry_interrupted(study: Any) -> None:
     """Trials left running by a killed run, or stopped by Ctrl-C, are failed and queued again, once each."""
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
     storage, trials = study._storage, study.get_trials(deepcopy=False)
@@ -118,7 +120,10 @@ def _retry_interrupted(study: Any) -> None:
             t = storage.get_trial(t._trial_id)
         if t.state == TrialState.FAIL and t.user_attrs.get("interrupted") and t.number not in retried:
             log.info("trial %d was interrupted: running it again", t.number)
-            RetryFailedTrialCallback(max_retry=None)(study, t)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                retry = RetryHeartbeatStaleTrialCallback(max_retry=None)
+            retry(study, t)  # a WAITING copy: same options (and grid point), same user attributes (its folder)
 
 
 def tune(base: TrainConfig, opts: TuneOptions, out: Path) -> dict[str, Any]:
@@ -153,6 +158,7 @@ def tune(base: TrainConfig, opts: TuneOptions, out: Path) -> dict[str, Any]:
 
         def objective(trial: optuna.Trial) -> float:
             params = suggest(trial, space)
+            trial.set_user_attr("interrupted", False)  # a retry copies its original's attributes
             trial_dir = out / str(trial.user_attrs.get("dir") or f"trials/{trial.number:04d}")
             trial.set_user_attr("dir", str(trial_dir.relative_to(out)))
             cfg = trial_config(base, params, splits, opts.inner_folds, trial_dir)
