@@ -236,3 +236,26 @@ def test_one_tune_per_folder(data: Path, tmp_path: Path, capsys: pytest.CaptureF
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running tune holds it
         assert "another `tumorscope tune` is running" in _refused(capsys, _argv(data, out, _space(tmp_path)))
     assert not (out / "study.db").exists()
+
+
+def test_metric_names_find_the_pooled_validation_scores() -> None:
+    import numpy as np
+
+    from tumorscope.evaluate.classification import classification_metrics
+    from tumorscope.train.tune_objective import metric_value
+
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 3, 60), rng.random((60, 3))
+    pooled = classification_metrics(y, p / p.sum(1, keepdims=True), ["a", "b", "c"], [str(i) for i in range(60)],
+                                    n_boot=20)
+    assert pooled["per_class"]["a"]["auc"] != pytest.approx(pooled["auc_macro"])
+    cls = {"task": "classification", "folds_done": 2, "k": 2, "pooled": pooled,
+           "across_folds": {"auc_macro": {"mean": 0.99, "sd": 0.0, "per_fold": [0.99, 0.99]}}}
+    assert metric_value(cls, "val_auc") == pytest.approx(pooled["auc_macro"])  # pooled, not the folds' mean
+    assert metric_value(cls, "val_sensitivity") == pytest.approx(pooled["sensitivity_macro"])
+    seg = {"task": "segmentation", "dice_mean": 0.7, "hd95_mean_mm": 9.0,
+           "across_folds": {"dice_mean": {"mean": 0.6}, "slice_auc": {"mean": 0.8}}}
+    assert (metric_value(seg, "val_dice"), metric_value(seg, "val_hd95_mean_mm")) == (0.7, 9.0)
+    assert metric_value(seg, "val_slice_auc") == 0.8
+    with pytest.raises(TumorscopeError, match="'val_kappa' is not in the trial's results .*dice_mean"):
+        metric_value(seg, "val_kappa")

@@ -26,7 +26,8 @@ TUNE_SPLITS = "tune_splits.json"
 Objective = Callable[[TrainConfig, Path, list[int]], dict[str, Any]]
 DEFAULT_METRICS = {"segmentation": "val_dice", "classification": "val_auc"}
 _LOWER_IS_BETTER = ("loss", "hd95", "error", "ece", "brier")
-_LISTS = ("per_patient", "predictions", "per_fold", "per_case")
+# per-image/patient rows, per-class and per-source results, CI settings: never the score of a whole trial
+_SKIP = ("per_patient", "predictions", "per_fold", "per_case", "per_class", "pooled_by_source", "class_counts", "ci")
 
 
 def development_folds(cfg: TrainConfig, tune_dir: Path, k: int) -> Path:
@@ -94,7 +95,7 @@ def default_direction(metric: str) -> str:
 
 def _scalars(d: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], float]]:
     for key, v in d.items():
-        if key in _LISTS:
+        if key in _SKIP:
             continue
         if isinstance(v, int | float) and not isinstance(v, bool):
             yield (*path, key), float(v)
