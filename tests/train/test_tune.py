@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,12 @@ def test_metric_names_find_the_pooled_validation_scores() -> None:
     assert metric_value(seg, "val_slice_auc") == 0.8
     with pytest.raises(TumorscopeError, match="'val_kappa' is not in the trial's results .*dice_mean"):
         metric_value(seg, "val_kappa")
+
+
+def test_timeout_starts_no_trial_after_it(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNE_TEST_SECONDS", "1")
+    summary = _tune(data, tmp_path / "timeout", _space(tmp_path), "--search", "random", "--trials", "100",
+                    "--timeout", "3s")
+    starts = [datetime.fromisoformat(t["start"]) for t in summary["trials"]]
+    assert 1 <= len(starts) < 10 and all(t["state"] == "COMPLETE" for t in summary["trials"])
+    assert all((s - starts[0]).total_seconds() <= 4 for s in starts)  # the clock starts before the first trial

@@ -28,4 +28,5 @@ def quadratic(cfg: TrainConfig, out: Path, folds: list[int]) -> dict[str, Any]:
     if os.environ.get("TUNE_TEST_HANG") == out.name:  # the test kills the process here
         (out / "hanging").touch()
         time.sleep(300)
+    time.sleep(float(os.environ.get("TUNE_TEST_SECONDS", 0)))  # a trial that takes time (the --timeout test)
     return {"task": cfg.task, "folds_done": len(folds), "score_mean": score(cfg)}

@@ -198,6 +198,7 @@ def write_summary(study: Any, base: TrainConfig, settings: dict[str, Any], space
     from optuna.trial import TrialState
 
     trials = [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
+               "start": t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None,
                "duration_s": t.duration.total_seconds() if t.duration else None, "dir": t.user_attrs.get("dir"),
                **({"error": t.user_attrs["error"]} if "error" in t.user_attrs else {}),
                **({"interrupted": True} if t.user_attrs.get("interrupted") else {})}
