@@ -269,3 +269,11 @@ def test_timeout_starts_no_trial_after_it(data: Path, tmp_path: Path, monkeypatc
     starts = [datetime.fromisoformat(t["start"]) for t in summary["trials"]]
     assert 1 <= len(starts) < 10 and all(t["state"] == "COMPLETE" for t in summary["trials"])
     assert all((s - starts[0]).total_seconds() <= 4 for s in starts)  # the clock starts before the first trial
+
+
+def test_too_many_inner_folds_is_one_line_and_leaves_no_study(data: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "few"
+    err = _refused(capsys, _argv(data, out, _space(tmp_path), "--inner-folds", "5"))
+    assert "cannot cut 5 folds from 4 group(s)" in err  # 6 patients, 2 of them in the test fold
+    assert _tune(data, out, _space(tmp_path), "--inner-folds", "2", "--trials", "1")["inner_folds"] == 2

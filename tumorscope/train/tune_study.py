@@ -78,7 +78,6 @@ def _settings(base: TrainConfig, opts: TuneOptions, space: Space) -> dict[str, A
 
 def _check_same(path: Path, settings: dict[str, Any]) -> None:
     if not path.exists():
-        write_json(path, settings)
         return
     saved = read_json(path)
     changed = [k for k in settings if saved.get(k) != settings[k]]
@@ -146,6 +145,7 @@ def tune(base: TrainConfig, opts: TuneOptions, out: Path) -> dict[str, Any]:
         settings = _settings(base, opts, space)
         _check_same(out / "tune_config.json", settings)
         splits = development_folds(base, out, opts.inner_folds)
+        write_json(out / "tune_config.json", settings)  # once the folds could be cut
         folds = list(range(settings["folds_per_trial"]))
         storage = optuna.storages.RDBStorage(f"sqlite:///{(out / 'study.db').resolve()}")
         study = optuna.create_study(storage=storage, study_name=STUDY, direction=settings["direction"],
