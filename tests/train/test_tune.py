@@ -276,4 +276,6 @@ def test_too_many_inner_folds_is_one_line_and_leaves_no_study(data: Path, tmp_pa
     out = tmp_path / "few"
     err = _refused(capsys, _argv(data, out, _space(tmp_path), "--inner-folds", "5"))
     assert "cannot cut 5 folds from 4 group(s)" in err  # 6 patients, 2 of them in the test fold
-    assert _tune(data, out, _space(tmp_path), "--inner-folds", "2", "--trials", "1")["inner_folds"] == 2
+    summary = _tune(data, out, _space(tmp_path), "--inner-folds", "2", "--trials", "1")
+    assert summary["inner_folds"] == 2 and len(summary["trials"]) == 1
+    assert summary["importances"] == {} and not (out / "importance.png").exists()  # one trial: no importance

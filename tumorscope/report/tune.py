@@ -92,7 +92,7 @@ def tune_section(summary: dict[str, Any], source: str) -> str:
     if summary.get("importances"):
         parts.append(figure(lambda p: importance_plot(summary, p), "parameter importance"))
     else:
-        parts.append('<p class="missing">Not shown: parameter importance (needs two finished trials that differ)</p>')
+        parts.append('<p class="missing">Not shown: parameter importance (needs two finished trials with different scores)</p>')
     top = sorted(done, key=lambda t: t["value"], reverse=summary["direction"] == "maximize")[:10]
     names = list(best["params"])
     parts += ["<h3>Best trials</h3>", table(["trial", summary["metric"], *names], [

@@ -225,8 +225,12 @@ def write_summary(study: Any, base: TrainConfig, settings: dict[str, Any], space
 
 
 def _importances(study: Any) -> dict[str, float]:
-    """fANOVA importances (empty until two finished trials differ in some option)."""
+    """fANOVA importances (empty until two finished trials differ in their score)."""
     import optuna
+    from optuna.trial import TrialState
+
+    if len({t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}) < 2:
+        return {}
 
     try:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
