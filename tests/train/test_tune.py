@@ -205,8 +205,8 @@ def _few_lgg_patients(lgg: Path, root: Path, patients: int = 5, slices: int = 8)
 @pytest.mark.shared_data
 @pytest.mark.slow
 def test_real_tune_of_a_unet_on_a_few_lgg_patients(lgg_dir: Path, tmp_path: Path) -> None:
-    """Two random-search trials of a 1-epoch U-Net on 5 patients x 8 slices (measured 100 s on the 2 shared cores, most of it
-    the evaluation's bootstrap CIs and imports): the
+    """Two random-search trials of a 1-epoch U-Net on 5 patients x 8 slices (measured 68-359 s on the 2 shared cores at load
+    averages 13-20; most of it training, the evaluation's bootstrap CIs and imports): the
     score is the held-out Dice of a validation fold; the outer test patient is in no trial's split."""
     data = _few_lgg_patients(lgg_dir, tmp_path / "lgg")
     space = _space(tmp_path, "lr = {low = 1e-3, high = 1e-2, log = true}\nwidth = [4, 8]\n")
