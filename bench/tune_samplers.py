@@ -39,6 +39,7 @@ def main() -> None:
                 opts = TuneOptions(search=search, trials=args.trials, metric="score", space=str(root / "space.toml"),
                                    objective="tests.train.tune_objectives:quadratic")
                 best.setdefault(search, []).append(tune(base, opts, root / f"{search}{seed}")["best"]["value"])
+                print(f"{search} seed {seed}: best {best[search][-1]:.4f}", flush=True)
     print(json.dumps({k: {"per_seed": [round(v, 4) for v in vs], "mean": round(statistics.mean(vs), 4)}
                       for k, vs in best.items()}, indent=2))
 
