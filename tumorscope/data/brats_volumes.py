@@ -17,7 +17,7 @@ from tumorscope.atomic import atomic_path
 from tumorscope.data.brats import MODALITIES, encode_regions
 from tumorscope.data.brats_cases import Case, read_labels
 from tumorscope.errors import TumorscopeError
-from tumorscope.io import read_image
+from tumorscope.io import Image, read_image
 from tumorscope.preprocess.volume_grid import Box, nonzero_box, resize_volume, target_shape, zscore_nonzero
 
 
@@ -44,10 +44,11 @@ def check_modalities(case: Case) -> None:
                               f"{', '.join(MODALITIES)})", folder)
 
 
-def read_modalities(case: Case) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """(4, Z, Y, X) float32 raw voxels in MODALITIES order and the (Z, Y, X) spacing of the first file."""
+def read_modalities(case: Case) -> tuple[np.ndarray, tuple[float, float, float], Image]:
+    """(4, Z, Y, X) float32 raw voxels in MODALITIES order, the (Z, Y, X) spacing and the image of the first
+    file (the geometry a prediction is written with)."""
     check_modalities(case)
-    arrays, spacing, shape = [], (1.0, 1.0, 1.0), None
+    arrays, spacing, shape, first = [], (1.0, 1.0, 1.0), None, None
     for m in MODALITIES:
         path, index = case.modalities[m]
         image = read_image(path)
@@ -55,11 +56,12 @@ def read_modalities(case: Case) -> tuple[np.ndarray, tuple[float, float, float]]
             raise TumorscopeError(f"{m} must be a 3-D volume, got shape {image.array.shape}", path)
         array = image.array[..., index or 0].astype(np.float32)
         if shape is None:
-            shape, spacing = array.shape, tuple(float(s) for s in image.spacing[::-1])  # type: ignore[assignment]
+            shape, spacing, first = array.shape, tuple(float(s) for s in image.spacing[::-1]), image  # type: ignore[assignment]
         elif array.shape != shape:
             raise TumorscopeError(f"{m} has shape {array.shape}, {MODALITIES[0]} has {shape}", path)
         arrays.append(array)
-    return np.stack(arrays), spacing  # type: ignore[return-value]
+    assert first is not None
+    return np.stack(arrays), spacing, first  # type: ignore[return-value]
 
 
 def prepare_arrays(images: np.ndarray, spacing: tuple[float, float, float], target: tuple[float, float, float],
@@ -86,7 +88,7 @@ def prepare_case(case: Case, target: tuple[float, float, float], cache: bool = T
             return PreparedCase(case.id, z["images"], z["regions"] if z["regions"].size else None, box,  # type: ignore[arg-type]
                                 tuple(int(s) for s in z["shape"]), tuple(float(s) for s in z["spacing"]), target,  # type: ignore[arg-type]
                                 z["stats"])
-    images, spacing = read_modalities(case)
+    images, spacing, _ = read_modalities(case)
     labels = read_labels(case.seg)[0] if case.seg is not None else None
     prepared = prepare_arrays(images, spacing, target, labels, case.scheme, case.id)
     if path is not None:

@@ -11,13 +11,15 @@ from typing import Any
 import numpy as np
 
 from tumorscope.data.brats import MODALITIES
-from tumorscope.predict.volumetric import VOXEL_BUDGET, plan_patch
+from tumorscope.predict.volumetric import plan_patch
 
 SPACINGS = (1.0, 1.5, 2.0, 2.5, 3.0)  # candidate isotropic target spacings, mm
-# Voxels of a whole field of view at the target spacing that a 2-core CPU trains on in the 90-minute budget:
-# measured on the 22 BraTS 2018 cases (docs/brats.md), 1 mm (8.9 M voxels) and 1.5 mm (2.6 M) leave too few
-# training iterations; 2 mm (1.1 M, brain box ~70x82x68) fits.
-FOV_BUDGET = 1_200_000
+# Voxels of a whole field of view at the target spacing that a 2-core CPU trains on in the 90-minute budget
+# (measured on the 22 BraTS 2018 cases, docs/brats.md): at 2 mm (1.1 M voxels, brain box ~70x82x68, 64^3 patches)
+# a fold got ~15 iterations a minute on the shared machine, too few; 2.5 mm (0.57 M, box ~56x66x54) with 48^3
+# patches trains ~2.4x more iterations.
+FOV_BUDGET = 600_000
+PATCH_BUDGET = 48**3  # voxels per training patch
 
 
 @dataclass
@@ -69,7 +71,7 @@ def make_brats_plan(shapes: list[tuple[int, ...]], spacings: list[tuple[float, .
 
 
 def with_boxes(plan: BratsPlan, boxes: list[tuple[int, ...]], max_edge: int = 128,
-               voxel_budget: int = VOXEL_BUDGET) -> BratsPlan:
+               voxel_budget: int = PATCH_BUDGET) -> BratsPlan:
     """The plan with the median brain box on the target grid and the patch planned from it."""
     median_box = tuple(int(v) for v in np.median(np.array(boxes), axis=0))
     patch = plan_patch(median_box, plan.spacing, max_edge, voxel_budget)

@@ -53,11 +53,9 @@ def region_targets(encoded: torch.Tensor) -> torch.Tensor:
 class BratsTrainer(VolumeTrainer):
     """3-D WT/TC/ET training on BraTS cases; run folder: plan.json, bundle/, predictions/ (CV fold).
 
-    Epochs are short (2 patches per training case) and the cosine learning rate follows whichever is further
-    along, the epochs or the ``--time-limit`` clock, so a run stopped by its time limit has annealed (the
-    machine's speed decides how many epochs fit; a resumed run restarts the clock)."""
-
-    patches_per_volume = 2
+    The cosine learning rate follows whichever is further along, the epochs or the ``--time-limit`` clock, so a
+    run stopped by its time limit has annealed (the machine's speed decides how many epochs fit; a resumed run
+    restarts the clock)."""
 
     def load_data(self) -> None:
         cfg = self.cfg
