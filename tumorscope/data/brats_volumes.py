@@ -96,7 +96,7 @@ def prepare_case(case: Case, target: tuple[float, float, float], cache: bool = T
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, images=prepared.images, box=np.array([[s.start, s.stop] for s in prepared.box]),
                      regions=prepared.regions if prepared.regions is not None else np.zeros(0, np.uint8),
-                     shape=np.array(prepared.shape), spacing=np.array(prepared.original_spacing), stats=prepared.stats)
+                     shape=np.array(prepared.shape), spacing=np.array(prepared.original_spacing), stats=prepared.stats if prepared.stats is not None else np.zeros((0, 2)))
     return prepared
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import ndimage
 from torch import nn
 
 from tumorscope.data.brats import LabelScheme, decode_regions
@@ -19,27 +20,42 @@ from tumorscope.preprocess.volume_grid import resize_volume
 
 @dataclass
 class RegionPost:
-    """Thresholds on the three sigmoid outputs and the BraTS winners' ET rule: a predicted ET smaller than
-    ``et_min_voxels`` (voxels of the original grid) is relabelled to the necrotic core (it stays in TC)."""
+    """Thresholds on the three sigmoid outputs, then (both chosen on validation cases): tumor components (of
+    WT, 26-connected) smaller than ``wt_min_voxels`` are removed with everything inside them, and the BraTS
+    winners' ET rule: a predicted ET smaller than ``et_min_voxels`` in all is relabelled to the necrotic core
+    (it stays in TC). Voxel counts are of the original grid."""
 
     threshold: float = 0.5
     et_min_voxels: int = 0
+    wt_min_voxels: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RegionPost:
-        return cls(float(d.get("threshold", 0.5)), int(d.get("et_min_voxels", 0)))
+        return cls(float(d.get("threshold", 0.5)), int(d.get("et_min_voxels", 0)), int(d.get("wt_min_voxels", 0)))
 
     def masks(self, probs: np.ndarray) -> np.ndarray:
         """(3, Z, Y, X) probabilities -> (3, Z, Y, X) boolean WT/TC/ET masks, nesting enforced."""
         m = probs >= self.threshold
         m[1] &= m[0]
         m[2] &= m[1]
+        if self.wt_min_voxels:
+            m[:, small_components(m[0], self.wt_min_voxels)] = False
         if self.et_min_voxels and int(m[2].sum()) < self.et_min_voxels:
             m[2] = False
         return m
+
+
+def small_components(mask: np.ndarray, min_voxels: int) -> np.ndarray:
+    """The voxels of ``mask``'s 26-connected components that have fewer than ``min_voxels`` voxels."""
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3, 3), dtype=bool))
+    if n == 0:
+        return np.zeros(mask.shape, dtype=bool)
+    small = np.bincount(labels.ravel()) < min_voxels
+    small[0] = False
+    return small[labels]
 
 
 @torch.no_grad()

@@ -23,19 +23,17 @@ import torch
 
 from tumorscope.atomic import write_json
 from tumorscope.bundle import save_bundle
-from tumorscope.data.brats import MODALITIES, REGIONS, encode_regions
-from tumorscope.data.brats_cases import Case, geometry, read_labels
+from tumorscope.data.brats import MODALITIES, REGIONS
+from tumorscope.data.brats_cases import Case, geometry
 from tumorscope.data.brats_volumes import PreparedCase, check_modalities, prepare_case
-from tumorscope.evaluate.brats_eval import brats_report, score_predictions
 from tumorscope.models import build_model
 from tumorscope.models.precision import autocast
 from tumorscope.predict.brats_plan import BratsPlan, make_brats_plan, with_boxes
-from tumorscope.predict.brats_regions import RegionPost, plan_probabilities, region_dice, to_original
-from tumorscope.predict.brats_write import write_label_map
+from tumorscope.predict.brats_regions import RegionPost, plan_probabilities, region_dice
 from tumorscope.predict.volumetric import SlidingWindow
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
-from tumorscope.train.brats_post import choose_region_post
+from tumorscope.train.brats_fold import FoldPredictor, choose_post, predict_test, test_dice
 from tumorscope.train.data_split import split_for_run
 from tumorscope.train.trainer import training_result
 from tumorscope.train.volumetric import PatchSampler, VolumeTrainer
@@ -56,6 +54,9 @@ class BratsTrainer(VolumeTrainer):
     The cosine learning rate follows whichever is further along, the epochs or the ``--time-limit`` clock, so a
     run stopped by its time limit has annealed (the machine's speed decides how many epochs fit; a resumed run
     restarts the clock)."""
+
+    plan: BratsPlan  # type: ignore[assignment]  # the BraTS plan, not the single-label 3-D one
+    post: RegionPost  # type: ignore[assignment]
 
     def load_data(self) -> None:
         cfg = self.cfg
@@ -115,27 +116,15 @@ class BratsTrainer(VolumeTrainer):
         means = scores.mean(axis=0)
         return {"score": float(means.mean()), **{f"dice_{r}": float(v) for r, v in zip(REGIONS, means)}}
 
-    def original_probs(self, prepared: PreparedCase) -> np.ndarray:
-        return to_original(plan_probabilities(self.model, prepared, self.window, self.cfg.bf16), prepared)
-
     def finish(self, result: dict[str, Any]) -> dict[str, Any]:
-        val_cases = self.cases["val"]
-        probs = [self.original_probs(p) for p in progress(self.val, desc="validation cases")]
-        truths = [encode_regions(read_labels(c.seg)[0], c.scheme) for c in val_cases if c.seg is not None]
-        self.post, choice = choose_region_post(probs, truths)
-        del probs
+        predictor = FoldPredictor(self.model, self.plan, self.window, self.cfg.bf16)
+        self.post, choice = choose_post(predictor, self.cases["val"])
         config = brats_bundle_config(self.cfg, self.run_dir.name, self.plan, self.window, self.post, self.pre,
                                      training_result(result) | {"postprocessing_search": choice})
         save_bundle(self.run_dir / "bundle", self.model, config)
         summary = training_result(result) | {"postprocessing": self.post.to_dict(), "plan": self.plan.to_dict()}
-        if self.cases.get("test"):
-            folder = self.run_dir / "predictions"
-            for case in progress(self.cases["test"], desc="held-out cases"):
-                prepared = prepare_case(case, self.plan.spacing)
-                write_label_map(self.original_probs(prepared), self.post, case, folder / f"{case.id}.nii.gz")
-            report = brats_report(score_predictions(self.samples["test"], "brats", folder))
-            write_json(self.run_dir / "test_metrics.json", report.to_json() | {"task": "brats"})
-            summary |= {f"test_{r}_dice_mean": report.extra["regions"][r]["dice_mean"] for r in REGIONS}
+        if self.samples.get("test"):
+            summary |= test_dice(predict_test(predictor, self.post, self.samples["test"], self.run_dir))
         write_json(self.run_dir / "train_summary.json", summary)
         return summary
 
