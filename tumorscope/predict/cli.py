@@ -97,7 +97,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
         if changes.keys() - {"tta"} or args.explain or args.dicom:
             raise TumorscopeError("a BraTS region model takes --tta only (its post-processing is in the bundle)")
-        summary = predict_brats(bundle, args.input, args.out, tta=bool(args.tta))
+        tta = args.tta if args.tta is not None else bool(bundle.config["brats"].get("tta", False))
+        summary = predict_brats(bundle, args.input, args.out, tta=tta)
         volumes = ", ".join(f"{r} {v['volume_ml']:.1f} mL" for r, v in summary["regions"].items())
         print(f"{'tumor found' if summary['tumor_found'] else 'no tumor found'} ({volumes}; "
               f"{len(summary['slices_with_tumor'])} slice(s), {summary['seconds']:.1f} s)")

@@ -26,6 +26,7 @@ from tumorscope.bundle import save_bundle
 from tumorscope.data.brats import MODALITIES, REGIONS
 from tumorscope.data.brats_cases import Case, geometry
 from tumorscope.data.brats_volumes import PreparedCase, check_modalities, prepare_case
+from tumorscope.data.dataset import detect_layout
 from tumorscope.models import build_model
 from tumorscope.models.precision import autocast
 from tumorscope.predict.brats_plan import BratsPlan, make_brats_plan, with_boxes
@@ -124,7 +125,8 @@ class BratsTrainer(VolumeTrainer):
         save_bundle(self.run_dir / "bundle", self.model, config)
         summary = training_result(result) | {"postprocessing": self.post.to_dict(), "plan": self.plan.to_dict()}
         if self.samples.get("test"):
-            summary |= test_dice(predict_test(predictor, self.post, self.samples["test"], self.run_dir))
+            layout = detect_layout(self.cfg.data)
+            summary |= test_dice(predict_test(predictor, self.post, self.samples["test"], self.run_dir, layout))
         write_json(self.run_dir / "train_summary.json", summary)
         return summary
 

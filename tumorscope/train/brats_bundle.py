@@ -17,10 +17,11 @@ def is_brats_bundle(bundle: Bundle) -> bool:
     return "brats" in bundle.config
 
 
-def brats_fold_ensemble(bundles: list[Bundle], out: Path, weights_dtype: str = "float16",
-                        name: str | None = None) -> dict[str, Any]:
+def brats_fold_ensemble(bundles: list[Bundle], out: Path, weights_dtype: str = "float32",
+                        name: str | None = None, tta: bool | None = None) -> dict[str, Any]:
     """Write ``out/bundle``: the fold bundles' mean probability. Their plans must share the spacing and patch;
-    the ET rule is the one most folds chose (ties: the smallest); the training section keeps each fold's."""
+    each post-processing rule is the value most folds chose (ties: the smallest); the training section keeps
+    each fold's; ``tta`` makes the mirrored pass the bundle's default."""
     first = bundles[0].config
     for b in bundles[1:]:
         if not is_brats_bundle(b):
@@ -34,22 +35,24 @@ def brats_fold_ensemble(bundles: list[Bundle], out: Path, weights_dtype: str = "
                 "channels": list(range(b.config["model"]["in_channels"]))} for b in bundles]
     ensemble = ProbabilityEnsemble([b.model for b in bundles], [m["channels"] for m in members],
                                    first["model"]["out_channels"], multilabel=True)
-    votes = Counter(b.config["brats"]["postprocessing"]["et_min_voxels"] for b in bundles)
-    et_min = min(v for v, n in votes.items() if n == max(votes.values()))
+    posts = [b.config["brats"]["postprocessing"] for b in bundles]
+    votes = {key: Counter(p.get(key, 0) for p in posts) for key in ("et_min_voxels", "wt_min_voxels")}
+    chosen = {key: min(v for v, n in c.items() if n == max(c.values())) for key, c in votes.items()}
     config = {k: v for k, v in first.items() if k not in ("training", "weights_sha256", "format_version",
                                                           "weights_dtype")}
     config["name"] = name or out.name
     config["model"] = {"name": "ensemble", "in_channels": first["model"]["in_channels"],
                        "out_channels": first["model"]["out_channels"],
                        "options": {"members": members, "multilabel": True}}
-    config["brats"] = first["brats"] | {"postprocessing": first["brats"]["postprocessing"] | {"et_min_voxels": et_min}}
+    config["brats"] = first["brats"] | {"postprocessing": first["brats"]["postprocessing"] | chosen,
+                                        "tta": bool(tta)}
     config["training"] = {
         "ensemble_of": [str(b.path) for b in bundles],
         "members": [{**b.config.get("training", {}), "brats_postprocessing": b.config["brats"]["postprocessing"]}
                     for b in bundles],
-        "et_min_voxels_votes": {str(k): v for k, v in sorted(votes.items())},
+        "postprocessing_votes": {key: {str(k): v for k, v in sorted(c.items())} for key, c in votes.items()},
     }
     save_bundle(out / "bundle", ensemble, config, weights_dtype=weights_dtype)
-    summary = {"members": len(bundles), "et_min_voxels": et_min, "bundle": str(out / "bundle")}
+    summary = {"members": len(bundles), "postprocessing": chosen, "tta": bool(tta), "bundle": str(out / "bundle")}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

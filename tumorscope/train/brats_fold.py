@@ -46,13 +46,14 @@ def choose_post(predictor: FoldPredictor, val: list[Case]) -> tuple[RegionPost, 
     return choose_region_post(probs, truths)
 
 
-def predict_test(predictor: FoldPredictor, post: RegionPost, test: list[Sample], run_dir: Path) -> dict[str, Any]:
+def predict_test(predictor: FoldPredictor, post: RegionPost, test: list[Sample], run_dir: Path,
+                 layout: str = "brats") -> dict[str, Any]:
     """Write ``run_dir/predictions/<case>.nii.gz`` and ``test_metrics.json``; the report as JSON."""
     folder = run_dir / "predictions"
     for sample in progress(test, desc="held-out cases"):
         case = Case.of(sample)
         write_label_map(predictor.probs(case), post, case, folder / f"{case.id}.nii.gz")
-    report = brats_report(score_predictions(test, "brats", folder)).to_json() | {"task": "brats"}
+    report = brats_report(score_predictions(test, layout, folder)).to_json() | {"task": "brats"}
     write_json(run_dir / "test_metrics.json", report)
     return report
 
@@ -61,20 +62,23 @@ def test_dice(report: dict[str, Any]) -> dict[str, float]:
     return {f"test_{r}_dice_mean": report["regions"][r]["dice_mean"] for r in REGIONS}
 
 
-def redo_cv(cv_dir: Path, tta: bool = False) -> None:
-    """Choose the post-processing and predict the held-out cases again for every fold with a bundle."""
+def redo_cv(cv_dir: Path, tta: bool = False, folds: list[int] | None = None) -> None:
+    """Choose the post-processing and predict the held-out cases again for every fold with a bundle (or the
+    ``folds`` listed)."""
     from tumorscope.bundle import load_bundle
 
     config = json.loads((cv_dir / "cv_config.json").read_text())
     ds = load_dataset(config["data"])
     for fold in sorted(p for p in cv_dir.glob("fold*") if (p / "bundle" / "config.json").exists()):
+        if folds is not None and int(fold.name[4:]) not in folds:
+            continue
         bundle = load_bundle(fold / "bundle")
         brats = bundle.config["brats"]
         predictor = FoldPredictor(bundle.model, BratsPlan.from_dict(brats["plan"]),
                                   SlidingWindow.from_dict(bundle.config["volumetric"]), config.get("bf16", True), tta)
         split = load_splits(fold / "splits.json")[0]
         post, choice = choose_post(predictor, [Case.of(s) for s in select(ds, split, "val")])
-        report = predict_test(predictor, post, select(ds, split, "test"), fold)
+        report = predict_test(predictor, post, select(ds, split, "test"), fold, ds.layout)
         summary = json.loads((fold / "train_summary.json").read_text())
         summary |= {"postprocessing": post.to_dict(), "postprocessing_search": choice, "tta": tta, **test_dice(report)}
         write_json(fold / "train_summary.json", summary)
@@ -85,8 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tumorscope.train.brats_fold", description=__doc__)
     parser.add_argument("cv_dir", type=Path)
     parser.add_argument("--tta", action="store_true", help="add the left-right mirrored pass")
+    parser.add_argument("--folds", type=int, nargs="+", help="only these folds (default: every fold with a bundle)")
     args = parser.parse_args(argv)
-    redo_cv(args.cv_dir, args.tta)
+    redo_cv(args.cv_dir, args.tta, args.folds)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
         raise TumorscopeError("an ensemble needs at least two runs")
     bundles = [load_bundle(r) for r in runs]
     if is_brats_bundle(bundles[0]):  # the folds of a BraTS CV (nnU-Net's ensemble): no common split needed
-        return brats_fold_ensemble(bundles, out, weights_dtype if weights_dtype != "float32" else "float16")
+        return brats_fold_ensemble(bundles, out, weights_dtype, tta=tta)
     task = bundles[0].task
     if tta is not None and task != "classification":
         raise TumorscopeError("--tta (mirror test-time augmentation) is a classification option", runs[0])
