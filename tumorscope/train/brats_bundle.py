@@ -1,10 +1,10 @@
 """The BraTS bundle of a cross-validation, as nnU-Net ships one: the fold models as one network (the mean of
-their WT/TC/ET sigmoid probabilities), with the folds' common plan and the post-processing most folds chose."""
+their WT/TC/ET sigmoid probabilities), with the folds' common plan and, for each post-processing size rule, the
+median of the folds' choices (the lower one for an even count)."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ def is_brats_bundle(bundle: Bundle) -> bool:
 def brats_fold_ensemble(bundles: list[Bundle], out: Path, weights_dtype: str = "float32",
                         name: str | None = None, tta: bool | None = None) -> dict[str, Any]:
     """Write ``out/bundle``: the fold bundles' mean probability. Their plans must share the spacing and patch;
-    each post-processing rule is the value most folds chose (ties: the smallest); the training section keeps
+    each post-processing size rule is the (lower) median of the folds' choices; the training section keeps
     each fold's; ``tta`` makes the mirrored pass the bundle's default."""
     first = bundles[0].config
     for b in bundles[1:]:
@@ -36,8 +36,8 @@ def brats_fold_ensemble(bundles: list[Bundle], out: Path, weights_dtype: str = "
     ensemble = ProbabilityEnsemble([b.model for b in bundles], [m["channels"] for m in members],
                                    first["model"]["out_channels"], multilabel=True)
     posts = [b.config["brats"]["postprocessing"] for b in bundles]
-    votes = {key: Counter(p.get(key, 0) for p in posts) for key in ("et_min_voxels", "wt_min_voxels")}
-    chosen = {key: min(v for v, n in c.items() if n == max(c.values())) for key, c in votes.items()}
+    votes = {key: sorted(int(p.get(key, 0)) for p in posts) for key in ("et_min_voxels", "wt_min_voxels")}
+    chosen = {key: values[(len(values) - 1) // 2] for key, values in votes.items()}
     config = {k: v for k, v in first.items() if k not in ("training", "weights_sha256", "format_version",
                                                           "weights_dtype")}
     config["name"] = name or out.name
@@ -50,7 +50,7 @@ def brats_fold_ensemble(bundles: list[Bundle], out: Path, weights_dtype: str = "
         "ensemble_of": [str(b.path) for b in bundles],
         "members": [{**b.config.get("training", {}), "brats_postprocessing": b.config["brats"]["postprocessing"]}
                     for b in bundles],
-        "postprocessing_votes": {key: {str(k): v for k, v in sorted(c.items())} for key, c in votes.items()},
+        "postprocessing_choices": votes,
     }
     save_bundle(out / "bundle", ensemble, config, weights_dtype=weights_dtype)
     summary = {"members": len(bundles), "postprocessing": chosen, "tta": bool(tta), "bundle": str(out / "bundle")}

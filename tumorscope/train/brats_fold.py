@@ -62,6 +62,14 @@ def test_dice(report: dict[str, Any]) -> dict[str, float]:
     return {f"test_{r}_dice_mean": report["regions"][r]["dice_mean"] for r in REGIONS}
 
 
+def update_bundle_post(bundle_dir: Path, post: RegionPost, choice: dict[str, Any]) -> None:
+    """Record a newly chosen post-processing in a fold bundle's config.json (the weights are untouched)."""
+    config = json.loads((bundle_dir / "config.json").read_text())
+    config["brats"]["postprocessing"] = post.to_dict()
+    config.setdefault("training", {})["postprocessing_search"] = choice
+    write_json(bundle_dir / "config.json", config)
+
+
 def redo_cv(cv_dir: Path, tta: bool = False, folds: list[int] | None = None) -> None:
     """Choose the post-processing and predict the held-out cases again for every fold with a bundle (or the
     ``folds`` listed)."""
@@ -78,6 +86,7 @@ def redo_cv(cv_dir: Path, tta: bool = False, folds: list[int] | None = None) -> 
                                   SlidingWindow.from_dict(bundle.config["volumetric"]), config.get("bf16", True), tta)
         split = load_splits(fold / "splits.json")[0]
         post, choice = choose_post(predictor, [Case.of(s) for s in select(ds, split, "val")])
+        update_bundle_post(fold / "bundle", post, choice)
         report = predict_test(predictor, post, select(ds, split, "test"), fold, ds.layout)
         summary = json.loads((fold / "train_summary.json").read_text())
         summary |= {"postprocessing": post.to_dict(), "postprocessing_search": choice, "tta": tta, **test_dice(report)}

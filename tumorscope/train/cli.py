@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "input sizes may be mixed: the ensemble reads images at the largest size and each smaller member "
         "resizes them to its own; every other preprocessing option (normalisation, crop, ...) must agree. "
         "The folds of a BraTS region CV (fold0 .. fold4) make nnU-Net's fold ensemble instead: no common split is "
-        "needed, each post-processing rule is the one most folds chose.",
+        "needed, each post-processing size rule is the median of the folds' choices.",
         epilog="examples:\n"
         "  tumorscope ensemble runs/lgg_final runs/lgg_final_mri3 --out runs/lgg_final_ens\n"
         "  tumorscope ensemble --cv runs/lgg_cv_flair runs/lgg_cv_mri3 --out runs/lgg_cv_ens\n"
