@@ -74,3 +74,28 @@ def nifti_stem(path: Path) -> str | None:
 def voxel_ml(spacing_xyz: tuple[float, ...]) -> float:
     """Volume of one voxel in millilitres from its spacing in mm."""
     return float(np.prod(spacing_xyz)) / 1000.0
+
+
+def encode_regions(labels: np.ndarray, scheme: LabelScheme) -> np.ndarray:
+    """A label map -> (3, ...) uint8 masks of the nested regions WT, TC, ET (the network's three outputs)."""
+    return np.stack([scheme.region(labels, r) for r in REGIONS]).astype(np.uint8)
+
+
+def region_labels(scheme: LabelScheme) -> tuple[int, int, int]:
+    """The label each region contributes when decoding: (WT \\ TC, TC \\ ET, ET), e.g. (2, 1, 4) for 2018."""
+    wt, tc, et = (scheme.regions[r] for r in REGIONS)
+    return (next(v for v in wt if v not in tc), next(v for v in tc if v not in et), et[0])
+
+
+def decode_regions(regions: np.ndarray, scheme: LabelScheme) -> np.ndarray:
+    """(3, ...) boolean WT/TC/ET masks -> a label map (uint8): WT \\ TC edema, TC \\ ET core, ET enhancing. The
+    nesting is enforced top-down: TC counts only inside WT, ET only inside TC (as nnU-Net's region decoding)."""
+    edema, core, enhancing = region_labels(scheme)
+    wt = regions[0].astype(bool)
+    tc = wt & regions[1].astype(bool)
+    et = tc & regions[2].astype(bool)
+    out = np.zeros(wt.shape, dtype=np.uint8)
+    out[wt] = edema
+    out[tc] = core
+    out[et] = enhancing
+    return out

@@ -20,6 +20,13 @@ def _unet(spatial_dims: int) -> Callable[..., nn.Module]:
     return build
 
 
+def _segresnet(in_channels: int, out_channels: int, width: int = 8, **_: object) -> nn.Module:
+    from monai.networks.nets import SegResNet
+
+    return SegResNet(3, init_filters=width, in_channels=in_channels, out_channels=out_channels,
+                     blocks_down=(1, 2, 2, 4), blocks_up=(1, 1, 1))
+
+
 def _ensemble(in_channels: int, out_channels: int, **options: object) -> nn.Module:
     return build_ensemble(in_channels, out_channels, build_model, **options)  # type: ignore[arg-type]
 
@@ -37,6 +44,8 @@ for _spec in (
         "2.5-D U-Net: the slice and its neighbours (above/below) as extra input channels", _unet(2),
     ),
     ModelSpec("unet3d", "segmentation", 3, "MONAI residual 3-D U-Net with sliding-window inference", _unet(3)),
+    ModelSpec("segresnet3d", "segmentation", 3,
+              "MONAI SegResNet (Myronenko, BraTS 2018 winner), 3-D; --width = initial filters", _segresnet),
     ModelSpec("fcn", "segmentation", 2, "plain FCN baseline (no skip connections)", _fcn),
     ModelSpec(
         "ensemble", "any", 2,

@@ -25,7 +25,8 @@ class ProbabilityEnsemble(nn.Module):
     """Mean of the members' probabilities, returned as logits (sigmoid) or log-probabilities (softmax)."""
 
     def __init__(self, members: list[nn.Module], channels: list[list[int]], out_channels: int,
-                 temperature: float = 1.0, sizes: list[tuple[int, int] | None] | None = None) -> None:
+                 temperature: float = 1.0, sizes: list[tuple[int, int] | None] | None = None,
+                 multilabel: bool = False) -> None:
         super().__init__()
         if not members or len(members) != len(channels):
             raise ValueError("an ensemble needs one channel list per member")
@@ -38,6 +39,7 @@ class ProbabilityEnsemble(nn.Module):
                                                     for s in (sizes or [None] * len(members))]
         self.out_channels = out_channels
         self.temperature = temperature  # softmax only: log-probabilities divided by it (fitted on validation)
+        self.multilabel = multilabel  # independent sigmoid outputs (e.g. the BraTS regions), averaged per channel
 
     def voters(self, x: torch.Tensor) -> list[int]:
         """Members that vote on ``x``: all, except that when every input channel is identical (one sequence
@@ -57,18 +59,24 @@ class ProbabilityEnsemble(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = [self._probability(self.members[i](self.member_input(i, x))) for i in self.voters(x)]
         mean = torch.stack(probs).mean(0).clamp(EPS, 1 - EPS)
-        return torch.logit(mean) if self.out_channels == 1 else torch.log(mean) / self.temperature
+        return torch.logit(mean) if self.sigmoid else torch.log(mean) / self.temperature
+
+    @property
+    def sigmoid(self) -> bool:
+        return self.out_channels == 1 or self.multilabel
 
     def _probability(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
-        return torch.sigmoid(logits) if self.out_channels == 1 else torch.softmax(logits, dim=1)
+        return torch.sigmoid(logits) if self.sigmoid else torch.softmax(logits, dim=1)
 
 
 def build_ensemble(in_channels: int, out_channels: int, build_member: Callable[..., nn.Module],
-                   members: list[dict[str, Any]] | None = None, temperature: float = 1.0, **_: object) -> nn.Module:
+                   members: list[dict[str, Any]] | None = None, temperature: float = 1.0, multilabel: bool = False,
+                   **_: object) -> nn.Module:
     """Registry builder: ``members`` = [{name, in_channels, options, channels[, size]}] (as a bundle config stores
     it; ``size`` only for a classifier member whose input size differs from the ensemble's), each made by
-    ``build_member(name, in_channels, out_channels, **options)`` (the registry's ``build_model``)."""
+    ``build_member(name, in_channels, out_channels, **options)`` (the registry's ``build_model``);
+    ``multilabel``: the outputs are independent sigmoids (averaged per channel) rather than a softmax."""
     if not members:
         raise TumorscopeError("'ensemble' is made from trained runs by `tumorscope ensemble RUN RUN ...`, "
                               "not trained directly")
@@ -77,4 +85,4 @@ def build_ensemble(in_channels: int, out_channels: int, build_member: Callable[.
         if max(m["channels"]) >= in_channels:
             raise ValueError(f"member channels {m['channels']} exceed the ensemble's {in_channels} input channels")
     return ProbabilityEnsemble(nets, [m["channels"] for m in members], out_channels, temperature,
-                               sizes=[m.get("size") for m in members])
+                               sizes=[m.get("size") for m in members], multilabel=multilabel)

@@ -25,6 +25,7 @@ examples:
   tumorscope predict -i scan.nii.gz -o out/ --tta --min-size 100
   tumorscope predict -i DICOM_SERIES_FOLDER -o out/ --series 1.2.840...   (when the folder holds several series)
   tumorscope predict --model brain-mri-tumor-type -i images/ -o out/       (classification: predictions.csv)
+  tumorscope predict --model brats-glioma-seg -i BraTS_CASE_FOLDER -o out/  (BraTS labels, region volumes)
   tumorscope predict -i ../shared/data/lgg_mri_segmentation/kaggle_3m -o out/ --workers 2   (an archive)
   tumorscope predict --engine ray --address auto -i cases.txt -o /shared/out/   (an archive on a Ray cluster)
 
@@ -91,7 +92,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     bundle.runtime = args.runtime
     if args.out.exists() and args.out.is_file():
         raise TumorscopeError("output path exists and is a file", args.out)
-    if bundle.task == "segmentation":
+    if "brats" in bundle.config:  # a BraTS region model reads one case folder of four modalities
+        from tumorscope.predict.brats_case import predict_brats
+
+        if changes.keys() - {"tta"} or args.explain or args.dicom:
+            raise TumorscopeError("a BraTS region model takes --tta only (its post-processing is in the bundle)")
+        tta = args.tta if args.tta is not None else bool(bundle.config["brats"].get("tta", False))
+        summary = predict_brats(bundle, args.input, args.out, tta=tta)
+        volumes = ", ".join(f"{r} {v['volume_ml']:.1f} mL" for r, v in summary["regions"].items())
+        print(f"{'tumor found' if summary['tumor_found'] else 'no tumor found'} ({volumes}; "
+              f"{len(summary['slices_with_tumor'])} slice(s), {summary['seconds']:.1f} s)")
+    elif bundle.task == "segmentation":
         from tumorscope.predict.outputs import write_segmentation_result
         from tumorscope.predict.segmentation import segment
 

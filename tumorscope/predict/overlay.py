@@ -63,3 +63,22 @@ def save_rgb(rgb: np.ndarray, path: Path) -> None:
     about 20% larger files (the same pixels); a service writes one per request."""
     with atomic_path(path) as tmp:
         PILImage.fromarray(rgb).save(tmp, format="PNG", compress_level=1)
+
+
+REGION_COLOURS = {  # BraTS sub-region -> RGB of its fill in region overlays
+    "edema": np.array([40, 200, 60], dtype=np.float32),  # WT \ TC
+    "core": np.array([255, 40, 40], dtype=np.float32),  # TC \ ET (necrotic / non-enhancing core)
+    "enhancing": np.array([255, 220, 0], dtype=np.float32),  # ET
+}
+
+
+def region_overlay(slice_: np.ndarray, parts: dict[str, np.ndarray], alpha: float = 0.45) -> np.ndarray:
+    """RGB picture: the image with each sub-region (``REGION_COLOURS`` name -> boolean mask) filled in its
+    colour, each with a contour in the same colour."""
+    rgb = to_display(slice_).astype(np.float32)
+    for name, mask in parts.items():
+        if mask.any():
+            colour = REGION_COLOURS[name]
+            rgb[mask] = (1 - alpha) * rgb[mask] + alpha * colour
+            rgb[find_boundaries(mask, mode="inner")] = colour
+    return rgb.astype(np.uint8)

@@ -69,11 +69,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "patients, if any, are scored into test_metrics.json. With --cv, RUN arguments are CV folders and every "
         "fold finished in all of them is ensembled, then pooled into cv_summary.json. Classifiers of different "
         "input sizes may be mixed: the ensemble reads images at the largest size and each smaller member "
-        "resizes them to its own; every other preprocessing option (normalisation, crop, ...) must agree.",
+        "resizes them to its own; every other preprocessing option (normalisation, crop, ...) must agree. "
+        "The folds of a BraTS region CV (fold0 .. fold4) make nnU-Net's fold ensemble instead: no common split is "
+        "needed, each post-processing size rule is the median of the folds' choices.",
         epilog="examples:\n"
         "  tumorscope ensemble runs/lgg_final runs/lgg_final_mri3 --out runs/lgg_final_ens\n"
         "  tumorscope ensemble --cv runs/lgg_cv_flair runs/lgg_cv_mri3 --out runs/lgg_cv_ens\n"
-        "  tumorscope ensemble --cv runs/brain_192_s0 runs/brain_128_s0 --weights int8 --out runs/brain_mix",
+        "  tumorscope ensemble --cv runs/brain_192_s0 runs/brain_128_s0 --weights int8 --out runs/brain_mix\n"
+        "  tumorscope ensemble runs/brats_cv/fold{0,1,2,3,4} --weights float16 --tta on --out runs/brats_bundle",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders (or CV folders with --cv)")
@@ -87,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "TTA choice and the test scores, so those are the stored model's (default: %(default)s)")
     p.add_argument("--tta", choices=("on", "off"), help="classification: switch mirror test-time augmentation on "
                    "or off instead of choosing it on the validation images (needed when the runs have none, e.g. "
-                   "final models trained with --val-fraction 0)")
+                   "final models trained with --val-fraction 0); BraTS folds: the bundle's default")
     p.add_argument("--data", help="dataset folder (default: the one the first run was trained on)")
     p.set_defaults(func=_cmd_ensemble)
 

@@ -30,6 +30,7 @@ from tumorscope.predict.reference import split_reference
 from tumorscope.preprocess.channels import KAGGLE3M_FLAIR
 from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.report.figures import write_classification_figures
+from tumorscope.train.brats_bundle import brats_fold_ensemble, is_brats_bundle
 from tumorscope.train.classification import load_images
 from tumorscope.train.postprocess_search import tune_postprocess
 from tumorscope.train.selection import calibrate, choose_tta, validation_views
@@ -74,6 +75,8 @@ def ensemble_runs(runs: list[Path], out: Path, data: str | Path | None = None, c
     if len(runs) < 2:
         raise TumorscopeError("an ensemble needs at least two runs")
     bundles = [load_bundle(r) for r in runs]
+    if is_brats_bundle(bundles[0]):  # the folds of a BraTS CV (nnU-Net's ensemble): no common split needed
+        return brats_fold_ensemble(bundles, out, weights_dtype, tta=tta)
     task = bundles[0].task
     if tta is not None and task != "classification":
         raise TumorscopeError("--tta (mirror test-time augmentation) is a classification option", runs[0])

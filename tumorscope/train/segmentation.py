@@ -14,7 +14,10 @@ import torch
 
 from tumorscope.atomic import write_json
 from tumorscope.bundle.postprocess import PostProcess
+from tumorscope.data.brats_cases import BRATS_LAYOUTS
+from tumorscope.data.dataset import detect_layout
 from tumorscope.data.volumes import SliceStack, load_stacks
+from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.segmentation import evaluate_stacks, summarize
 from tumorscope.models import build_model
 from tumorscope.models.precision import autocast
@@ -24,6 +27,7 @@ from tumorscope.preprocess.augment import Compose, augmenter
 from tumorscope.preprocess.channels import select_channels
 from tumorscope.preprocess.pipeline import Preprocessor, resize
 from tumorscope.train import distributed
+from tumorscope.train.brats import BratsTrainer
 from tumorscope.train.data_split import split_for_run
 from tumorscope.train.postprocess_search import tune_postprocess
 from tumorscope.train.segmentation_base import SegmentationTrainer
@@ -93,7 +97,13 @@ class SliceTrainer(SegmentationTrainer):
 def train_segmentation(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train, keep the best epoch by validation Dice, write the bundle; with ``cfg.fold`` also score the
     held-out test patients (never seen during training or model selection). 3-D models train on patches
-    of whole volumes (tumorscope.train.volumetric)."""
+    of whole volumes (tumorscope.train.volumetric); on BraTS cases, the three tumor regions (train.brats)."""
     spec = MODELS.get(cfg.model)
-    trainer = VolumeTrainer if spec is not None and spec.spatial_dims == 3 else SliceTrainer
+    volumetric = spec is not None and spec.spatial_dims == 3
+    if detect_layout(cfg.data) in BRATS_LAYOUTS:
+        if not volumetric:
+            raise TumorscopeError(f"BraTS cases train the WT/TC/ET regions with a 3-D model "
+                                  f"(unet3d, segresnet3d), not {cfg.model}", cfg.data)
+        return BratsTrainer(cfg, resume).run()
+    trainer = VolumeTrainer if volumetric else SliceTrainer
     return trainer(cfg, resume).run()

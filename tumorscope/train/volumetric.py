@@ -94,6 +94,7 @@ class VolumeTrainer(SegmentationTrainer):
     ``plan.json`` and the bundle's ``volumetric`` sliding-window settings."""
 
     augment_table = "volumetric"
+    patches_per_volume = PATCHES_PER_VOLUME
 
     def load_data(self) -> None:
         cfg = self.cfg
@@ -129,7 +130,7 @@ class VolumeTrainer(SegmentationTrainer):
             self.augment.generator.manual_seed(self.cfg.seed * 100_003 + epoch + 7_919 * distributed.rank())
 
     def batches(self, epoch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        share = -(-PATCHES_PER_VOLUME * len(self.sampler) // distributed.world_size())  # the same in every process
+        share = -(-self.patches_per_volume * len(self.sampler) // distributed.world_size())  # the same in every process
         return self.sampler.batches(share, self.plan.batch_size)
 
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, float]:

@@ -4,7 +4,9 @@
   +-6 %) with probability 0.5 (light) / 0.7; gamma 0.75-1.35 and gain x0.85-1.15, each with probability 0.3;
   heavy adds an elastic field and Gaussian noise (sd 0.03, probability 0.2).
 - volumetric (3-D patches, image + mask): a flip along each axis, each with probability 0.5, and gain x0.85-1.15
-  with probability 0.3, at every level but none (as before: the 3-D recipe has one augmentation).
+  with probability 0.3, at light and default; heavy adds nnU-Net's spatial and intensity set, kept small: an
+  affine (rotation +-0.26 rad about each axis, scale +-15 %) with probability 0.3 and gamma 0.75-1.35 with
+  probability 0.3.
 - classification (2-D images): left-right flip; affine (rotation +-0.2 rad, scale +-10 %, shift +-10 px) with
   probability 0.5 (light) / 0.6; gamma 0.8-1.25 (log scale) with probability 0.3 (not light); heavy adds an
   up-down flip and quarter turns; strong widens the affine (probability 0.8, +-0.35 rad, +-20 %, +-16 px),
@@ -46,7 +48,8 @@ _VOLUMETRIC: tuple[Transform, ...] = (Flip(-3), Flip(-2), Flip(-1), Gain(0.3, 0.
 TABLES: dict[str, dict[str, tuple[Transform, ...]]] = {
     "segmentation": {"none": (), "light": _segmentation(0.5), "default": _segmentation(0.7),
                      "heavy": _segmentation(0.7, heavy=True)},
-    "volumetric": {"none": (), "light": _VOLUMETRIC, "default": _VOLUMETRIC, "heavy": _VOLUMETRIC},
+    "volumetric": {"none": (), "light": _VOLUMETRIC, "default": _VOLUMETRIC,
+                   "heavy": (Affine(0.3, rotation=0.26, scaling=0.15), *_VOLUMETRIC, Gamma(0.3, 0.75, 1.35))},
     "classification": {
         "none": (), "light": _classification(0.5, 0.0), "default": _classification(0.6, 0.3),
         "heavy": _classification(0.6, 0.3, heavy=True),
