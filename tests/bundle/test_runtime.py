@@ -10,8 +10,10 @@ from tumorscope.errors import TumorscopeError
 def test_openvino_before_onnx_and_within_a_runtime_the_faster_measured_variant_first():
     table = {"onnx-int8": {"verification": {"speedup_here": 1.5}}, "onnx-fp32": {"verification": {"speedup_here": 2.0}},
              "openvino-fp32": {"verification": {"speedup_here": 3.0}}}
-    assert fastest_first(candidates("auto"), table) == ["openvino-fp32", "openvino-int8", "onnx-fp32", "onnx-int8"]
-    assert fastest_first(candidates("auto"), {}) == ["openvino-int8", "openvino-fp32", "onnx-int8", "onnx-fp32"]
+    assert fastest_first(candidates("auto"), table) == ["openvino-fp32", "openvino-int8", "openvino-int8w",
+                                                        "onnx-fp32", "onnx-int8"]
+    assert fastest_first(candidates("auto"), {}) == ["openvino-int8", "openvino-int8w", "openvino-fp32", "onnx-int8",
+                                                     "onnx-fp32"]
     assert candidates("onnx") == ["onnx-int8", "onnx-fp32"] and candidates("openvino-fp32") == ["openvino-fp32"]
     assert candidates("pytorch") == []
 
