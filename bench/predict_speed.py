@@ -157,7 +157,7 @@ def variant_bundle(variant: str, folder: Path, max_patients: int) -> Path:
     """A temporary copy of this checkout's ``lgg-flair-seg`` with ``variant`` in it: copied when the zoo bundle
     already ships it verified, else exported into the copy by ``tumorscope export`` (verified on
     ``max_patients`` validation patients)."""
-    from tumorscope.bundle import ZOO
+    from tumorscope.bundle.bundle import ZOO
     from tumorscope.bundle.variants import read_variants
 
     bundle = folder / "lgg-flair-seg"
