@@ -154,3 +154,18 @@ def test_bundle_trained_on_every_image_is_never_scored_on_them(name, fixture, fo
     seen.extra["model"] = name  # the smoke evaluation is drawn too: every bundled model's evaluation reports
     seen.write(tmp_path / "seen" / "metrics.json")
     _report_draws(tmp_path / "seen", tmp_path)
+
+
+def test_lgg_ships_a_variant_verified_on_all_13_validation_patients_and_predict_uses_it():
+    pytest.importorskip("openvino")
+    from tumorscope.bundle.variants import read_variants
+
+    bundle = load_bundle("lgg-flair-seg")
+    record = read_variants(bundle.path)["openvino-int8w"]
+    ver = record["verification"]
+    assert record["passed"] and record["weights_sha256"] == bundle.config["weights_sha256"]
+    assert ver["data"].startswith("validation 13 patients") and len(ver["per_patient"]) == 13
+    assert ver["max_dice_change"] <= 0.005 and ver["mean_dice_change"] <= 0.002
+    assert ver["limits"] == {"max_dice_change": 0.005, "mean_dice_change": 0.002}
+    assert bundle.runtime_name == "openvino-int8w"
+    assert "## Exported runtimes" in bundle.card and "openvino-int8w" in bundle.card

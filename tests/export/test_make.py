@@ -91,3 +91,20 @@ def test_int8_is_calibrated_on_the_training_images_and_verified_like_float32(tin
     assert record["passed"] == (ver["max_dice_change"] <= 0.005 and ver["mean_dice_change"] <= 0.002)
     assert (bundle.path / "variants" / f"{runtime}-int8").is_dir() == record["passed"]
     assert read_variants(bundle.path)[f"{runtime}-int8"]["passed"] == record["passed"]
+
+
+def test_int8_weights_only_variant_needs_no_calibration_and_is_a_quarter_of_float32(tiny_seg_variant, tmp_path):
+    pytest.importorskip("nncf")
+    root, folder, _ = tiny_seg_variant
+    bundle = load_bundle(shutil.copytree(folder, tmp_path / "b"))
+    exporter = Exporter(bundle, choose_data(bundle, root, 13))
+    record = exporter.make("openvino", weights_only=True)
+    assert record["precision"] == "int8w" and "calibration" not in record
+    assert record["passed"], record["verification"]["summary"]  # int8 weights, float activations: ~float32
+    def weights(name):
+        return sum(f.stat().st_size for f in (bundle.path / "variants" / name).glob("*.bin"))
+
+    assert weights("openvino-int8w") < 0.4 * weights("openvino-fp32")
+    assert load_bundle(bundle.path).runtime_name in ("openvino-int8w", "openvino-fp32")
+    with pytest.raises(TumorscopeError, match="OpenVINO only"):
+        exporter.make("onnx", weights_only=True)

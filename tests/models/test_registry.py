@@ -25,3 +25,9 @@ def test_unknown_model_is_a_user_error():
 def test_registry_lists_segmentation_models():
     names = {s.name for s in describe_models("segmentation")}
     assert {"unet2d", "unet25d", "unet3d", "fcn"} <= names
+
+
+def test_torch_free_name_list_matches_the_registry():
+    from tumorscope.models.names import MODEL_NAMES
+
+    assert MODEL_NAMES == tuple(sorted(s.name for s in describe_models()))

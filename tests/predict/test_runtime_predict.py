@@ -55,3 +55,27 @@ def test_the_zoo_classifier_without_variants_runs_pytorch(brain4_dir):
     bundle = load_bundle("brain-mri-tumor-type")
     res = predict_files(bundle, sorted((brain4_dir / "Testing" / "glioma").iterdir())[:2])
     assert bundle.runtime_name == "pytorch" and res.probs.shape == (2, 4)
+
+
+_PREDICT_PROBE = """
+import json, sys
+from tumorscope.cli import main
+code = main(["predict", "--model", sys.argv[1], "-i", sys.argv[2], "-o", sys.argv[3]])
+print(json.dumps({"code": code, "loaded": [m for m in ("torch", "monai") if m in sys.modules]}))
+"""
+
+
+def test_predict_with_a_variant_imports_neither_torch_nor_monai(tiny_seg_variant, tmp_path):
+    """Reading, preprocessing, the variant, post-processing and every output, in a fresh interpreter."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, folder, _ = tiny_seg_variant
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", _PREDICT_PROBE, str(folder), str(_patient(root)), str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=repo, env={"PYTHONPATH": str(repo), "PATH": ""},
+                          timeout=300, check=True)
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found == {"code": 0, "loaded": []}, proc.stderr[-2000:]
+    assert (tmp_path / "o" / "summary.json").is_file() and any((tmp_path / "o" / "masks").glob("*.png"))

@@ -13,9 +13,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tumorscope.atomic import atomic_path
 from tumorscope.bundle.postprocess import PostProcess
@@ -37,6 +35,9 @@ from tumorscope.preprocess.pipeline import Preprocessor
 
 ZOO = Path(__file__).parent / "zoo"
 
+if TYPE_CHECKING:  # torch loads with the PyTorch network (Bundle.model): an exported variant runs without it
+    import torch
+
 __all__ = [
     "FORMAT_VERSION", "ZOO", "Bundle", "as_stored", "decode_weights", "encode_weights", "load_bundle",
     "save_bundle", "sha256", "smallest_dtype_that_fits", "zoo_models",
@@ -49,7 +50,7 @@ class Bundle:
     config: dict[str, Any]
     _model: torch.nn.Module | None = field(default=None, repr=False)
     runtime: str | None = None  # which engine runs predict (bundle.runtime.CHOICES); None: TUMORSCOPE_RUNTIME, else auto
-    _network: tuple[str, torch.nn.Module] | None = field(default=None, repr=False)
+    _network: tuple[str, Any] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -109,8 +110,9 @@ class Bundle:
         return self._model
 
     @property
-    def network(self) -> torch.nn.Module:
-        """What predict runs: the fastest verified exported variant here, else :attr:`model`
+    def network(self) -> Any:
+        """What predict runs: the fastest verified exported variant here (a
+        :class:`~tumorscope.bundle.runtime.VariantNetwork`, numpy in and out, no torch), else :attr:`model`
         (:func:`tumorscope.bundle.runtime.choose`; chosen on first use)."""
         return self._chosen()[1]
 
@@ -119,7 +121,7 @@ class Bundle:
         """The variant :attr:`network` runs (``openvino-fp32``, ...) or ``pytorch``."""
         return self._chosen()[0]
 
-    def _chosen(self) -> tuple[str, torch.nn.Module]:
+    def _chosen(self) -> tuple[str, Any]:
         if self._network is None:
             from tumorscope.bundle.runtime import choose
 

@@ -1,9 +1,10 @@
 """Which engine runs a bundle's network at predict time: the fastest *verified* exported variant this machine
 can load (OpenVINO, then ONNX Runtime: :data:`~tumorscope.bundle.variants.PREFERENCE`), else PyTorch.
 
-Whatever runs, it is an ``nn.Module`` mapping a float32 (B, C, H, W) batch to logits, so predict's code is the
-same for every engine. An ensemble's exported members are joined by the same
-:class:`~tumorscope.models.ensemble.ProbabilityEnsemble` as in PyTorch (voting, channels, sizes, mean).
+Whatever runs maps a float32 (B, C, H, W) batch to logits. An exported variant is a :class:`VariantNetwork`:
+numpy in, numpy out, and neither this module nor predict's variant path imports torch or MONAI
+(tests/predict/test_variant_imports.py); its ensemble members are joined as
+:class:`~tumorscope.models.ensemble.ProbabilityEnsemble` joins them (voting, channels, sizes, mean).
 ``predict --runtime`` or ``TUMORSCOPE_RUNTIME`` choose: ``auto`` (default), ``pytorch``, ``openvino``, ``onnx``
 or an exact variant name such as ``openvino-fp32``.
 """
@@ -17,8 +18,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import torch
-from torch import nn
 
 from tumorscope.bundle.variants import (
     PREFERENCE,
@@ -29,6 +28,7 @@ from tumorscope.bundle.variants import (
     usable,
 )
 from tumorscope.errors import TumorscopeError
+from tumorscope.preprocess.resample import resize_antialiased
 
 
 class Bundle(Protocol):
@@ -41,7 +41,7 @@ class Bundle(Protocol):
     def name(self) -> str: ...
 
     @property
-    def model(self) -> nn.Module: ...
+    def model(self) -> Any: ...
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ ENV = "TUMORSCOPE_RUNTIME"
 # the Python module each runtime needs (the optional extra ``tumorscope[fast]`` installs them)
 MODULES = {"openvino": "openvino", "onnx": "onnxruntime"}
 OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}  # as verified: no silent bf16 on AMX / AVX512-BF16 CPUs
+EPS = 1e-6  # as tumorscope.models.ensemble.EPS
 
 
 def installed(runtime: str) -> bool:
@@ -56,11 +57,10 @@ def installed(runtime: str) -> bool:
     return runtime == "pytorch" or importlib.util.find_spec(MODULES[runtime]) is not None
 
 
-class GraphNetwork(nn.Module):
-    """One exported graph (ONNX file or OpenVINO IR) as a module: float32 batch in, its first output out."""
+class GraphNetwork:
+    """One exported graph (ONNX file or OpenVINO IR): a float32 (B, C, H, W) array in, its first output out."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__()
         self.path = path
         if path.suffix == ".xml":
             import openvino as ov
@@ -73,41 +73,76 @@ class GraphNetwork(nn.Module):
             self._session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
             self._input = self._session.get_inputs()[0].name
 
-    def forward(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-        batch = np.ascontiguousarray(x.detach().float().numpy() if isinstance(x, torch.Tensor) else x,
-                                     dtype=np.float32)
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(x, dtype=np.float32)
         if self._session is not None:
             out = self._session.run(None, {self._input: batch})[0]
         else:
             request = self._compiled.create_infer_request()  # one per call: callers may run in threads
             request.infer({0: batch})
             out = request.get_output_tensor(0).data.copy()
-        return torch.from_numpy(np.asarray(out, dtype=np.float32))
+        return np.asarray(out, dtype=np.float32)
 
 
-class VariantNetwork(nn.Module):
-    """An exported variant's whole network: a numpy or torch float32 batch in, torch logits out."""
+class GraphEnsemble:
+    """An ensemble's member graphs joined as :class:`tumorscope.models.ensemble.ProbabilityEnsemble` joins its
+    members (the same voters, channels, sizes, mean probability and temperature), in numpy: no torch.
+    tests/bundle/test_runtime.py checks it against ``ProbabilityEnsemble`` on the same members."""
 
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
+    def __init__(self, members: list[GraphNetwork], channels: list[list[int]], out_channels: int,
+                 temperature: float = 1.0, sizes: list[Any] | None = None) -> None:
+        self.members, self.channels, self.out_channels = members, channels, out_channels
+        self.temperature = temperature
+        self.sizes = [(int(s[0]), int(s[1])) if s else None for s in (sizes or [None] * len(members))]
+
+    def voters(self, x: np.ndarray) -> list[int]:
+        everyone = list(range(len(self.members)))
+        if x.shape[1] < 2 or not all(np.array_equal(x[:, 0], x[:, c]) for c in range(1, x.shape[1])):
+            return everyone
+        return [i for i in everyone if len(self.channels[i]) == 1] or everyone
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        from scipy.special import expit, logit, softmax
+
+        probs = []
+        for i in self.voters(x):
+            xi = x[:, self.channels[i]]
+            size = self.sizes[i]
+            logits = self.members[i](resize_antialiased(xi, size) if size is not None else xi)
+            probs.append(expit(logits) if self.out_channels == 1 else softmax(logits, axis=1))
+        mean = np.clip(np.mean(probs, axis=0, dtype=np.float32), EPS, 1 - EPS)
+        out = logit(mean) if self.out_channels == 1 else np.log(mean) / self.temperature
+        return np.asarray(out, dtype=np.float32)
+
+
+class VariantNetwork:
+    """An exported variant's whole network: a float32 (B, C, H, W) batch in, logits out; numpy in, numpy out
+    (no torch: predict's variant path), a torch tensor in, a torch tensor out (evaluation, benchmarks)."""
+
+    def __init__(self, net: GraphNetwork | GraphEnsemble) -> None:
         self.net = net
 
-    def forward(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-        return self.net(torch.as_tensor(x, dtype=torch.float32))
+    def __call__(self, x: Any) -> Any:
+        if isinstance(x, np.ndarray):
+            return self.net(x)
+        import torch
+
+        return torch.from_numpy(self.net(x.detach().float().numpy()))
+
+    def eval(self) -> VariantNetwork:  # an nn.Module's interface, for callers that set eval mode
+        return self
 
 
-def variant_network(bundle: Bundle, folder: Path, record: dict[str, Any]) -> nn.Module:
+def variant_network(bundle: Bundle, folder: Path, record: dict[str, Any]) -> VariantNetwork:
     """The network of the variant in ``folder``: its graph, or its members' graphs joined as the bundle's ensemble."""
-    graphs: list[nn.Module] = [GraphNetwork(folder / g) for g in record["graphs"]]
+    graphs = [GraphNetwork(folder / g) for g in record["graphs"]]
     spec = bundle.config["model"]
     if spec["name"] != "ensemble":
-        return VariantNetwork(graphs[0]).eval()
-    from tumorscope.models.ensemble import ProbabilityEnsemble
-
+        return VariantNetwork(graphs[0])
     opts = spec.get("options", {})
     members = opts["members"]
-    return VariantNetwork(ProbabilityEnsemble(graphs, [m["channels"] for m in members], spec["out_channels"],
-                                              opts.get("temperature", 1.0), sizes=[m.get("size") for m in members])).eval()
+    return VariantNetwork(GraphEnsemble(graphs, [m["channels"] for m in members], spec["out_channels"],
+                                        opts.get("temperature", 1.0), sizes=[m.get("size") for m in members]))
 
 
 def candidates(choice: str) -> list[str]:
@@ -119,7 +154,7 @@ def candidates(choice: str) -> list[str]:
     return [n for n in PREFERENCE if n == choice or n.split("-")[0] == choice]
 
 
-def choose(bundle: Bundle, choice: str | None = None) -> tuple[str, nn.Module]:
+def choose(bundle: Bundle, choice: str | None = None) -> tuple[str, Any]:
     """(variant name or ``"pytorch"``, network) for ``choice`` (None: ``TUMORSCOPE_RUNTIME``, else ``auto``).
 
     ``auto`` falls back quietly to PyTorch; a runtime asked for by name that cannot run is an error."""

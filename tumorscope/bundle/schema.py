@@ -82,9 +82,9 @@ def _sha256(v: str) -> str | None:
 
 
 def _model_names() -> tuple[str, ...]:
-    from tumorscope.models import describe_models
+    from tumorscope.models.names import MODEL_NAMES
 
-    return tuple(sorted(s.name for s in describe_models()))
+    return MODEL_NAMES
 
 
 def _preprocessing_keys() -> dict[str, Key]:

@@ -3,7 +3,9 @@
 against the float32 PyTorch network, and whether it passed. Only a passed variant whose files and source
 weights still match is ever run (:mod:`tumorscope.bundle.runtime`).
 
-Names are ``<runtime>-<precision>``: ``openvino-int8``, ``openvino-fp32``, ``onnx-int8``, ``onnx-fp32``.
+Names are ``<runtime>-<precision>``: ``openvino-int8``, ``openvino-int8w``, ``openvino-fp32``, ``onnx-int8``,
+``onnx-fp32``. ``int8``: int8 weights and activations (calibrated); ``int8w``: int8 weights, float32 activations
+(OpenVINO only: NNCF weight compression, no calibration).
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ VARIANTS_FILE = "variants.json"
 VARIANTS_DIR = "variants"
 RUNTIMES = ("openvino", "onnx")
 # the order predict tries verified variants in: fastest first (docs/runtime.md measures it)
-PREFERENCE = ("openvino-int8", "openvino-fp32", "onnx-int8", "onnx-fp32")
+PREFERENCE = ("openvino-int8", "openvino-int8w", "openvino-fp32", "onnx-int8", "onnx-fp32")
 RUNTIME_CHOICES = ("auto", "pytorch", "openvino", "onnx", *PREFERENCE)  # predict --runtime / TUMORSCOPE_RUNTIME
 CARD_HEADING = "## Exported runtimes (tumorscope export)"
 
 
-def variant_name(runtime: str, int8: bool) -> str:
-    return f"{runtime}-{'int8' if int8 else 'fp32'}"
+def variant_name(runtime: str, int8: bool, weights_only: bool = False) -> str:
+    return f"{runtime}-{precision(int8, weights_only)}"
+
+
+def precision(int8: bool, weights_only: bool = False) -> str:
+    """``int8w`` (int8 weights only), ``int8`` (weights and activations) or ``fp32``."""
+    return "int8w" if weights_only else "int8" if int8 else "fp32"
 
 
 def read_variants(bundle_path: Path) -> dict[str, dict[str, Any]]:

@@ -8,8 +8,7 @@ holds the *stored* tensors of :func:`encode_weights` (float32, float16, or int8 
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from tumorscope.bundle import WEIGHT_DTYPES
 from tumorscope.errors import TumorscopeError
@@ -17,6 +16,9 @@ from tumorscope.errors import TumorscopeError
 WEIGHTS_FILE = "weights.safetensors"  # what new bundles write
 LEGACY_WEIGHTS_FILE = "weights.pt"  # what bundles made before safetensors hold
 _SCALE = ".__int8_scale__"
+
+if TYPE_CHECKING:  # torch loads when weights are read: finding a bundle's file does not need it
+    import torch
 
 
 def find_weights(folder: Path) -> Path | None:
@@ -34,6 +36,8 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             return load_file(str(path), device="cpu")
+        import torch
+
         state = torch.load(path, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - any unreadable weights file is the user's file problem
         raise TumorscopeError(f"cannot read the weights ({type(exc).__name__}: {exc})", path) from exc
@@ -60,6 +64,8 @@ def encode_weights(model: torch.nn.Module, dtype: str = "float32") -> dict[str, 
     """``model``'s state dict for storage. ``float16`` halves the size; ``int8`` quarters it: every weight
     matrix / conv kernel becomes int8 with one float32 scale per output channel (symmetric, max-abs), the small
     1-D tensors (biases, norms) stay float16. Loading (:func:`decode_weights`) turns both back into float32."""
+    import torch
+
     if dtype not in WEIGHT_DTYPES:
         raise ValueError(f"weights dtype must be one of {WEIGHT_DTYPES}, not {dtype!r}")
     out: dict[str, torch.Tensor] = {}

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from sklearn.metrics import roc_auc_score
 
 from tumorscope.bundle.postprocess import PostProcess
@@ -64,7 +63,7 @@ def score_patient(stack: SliceStack, prob: np.ndarray, post: PostProcess) -> Pat
 
 
 def evaluate_stacks(
-    model: torch.nn.Module,
+    model: Any,
     pre: Preprocessor,
     post: PostProcess,
     stacks: list[SliceStack],

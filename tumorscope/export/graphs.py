@@ -73,14 +73,20 @@ def export_onnx(part: Part, path: Path) -> Path:
     return path
 
 
-def onnx_to_openvino(onnx_path: Path, xml_path: Path, calibration: list[np.ndarray] | None = None) -> list[Path]:
+def onnx_to_openvino(onnx_path: Path, xml_path: Path, calibration: list[np.ndarray] | None = None,
+                     weights_only: bool = False) -> list[Path]:
     """The ONNX graph as OpenVINO IR (float32 weights), int8-quantized by NNCF on ``calibration`` batches when
-    given. Returns the IR's files (``.xml`` and ``.bin``)."""
+    given, or (``weights_only``) with its weights stored as int8 (NNCF weight compression: asymmetric, one scale
+    and zero point per output channel; activations stay float32, no calibration). Returns the IR's files."""
     import openvino as ov
 
     with _quiet():
         model = ov.convert_model(str(onnx_path))
-        if calibration is not None:
+        if weights_only:
+            import nncf
+
+            model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        elif calibration is not None:
             import nncf
 
             # asymmetric activations: PReLU / InstanceNorm outputs are not one-signed (NNCF's "mixed" preset)
@@ -109,9 +115,10 @@ def quantize_onnx(onnx_path: Path, out_path: Path, calibration: list[np.ndarray]
 
 
 def write_graphs(model: nn.Module, in_channels: int, size: tuple[int, int], runtime: str, folder: Path,
-                 calibration: torch.Tensor | None = None) -> list[str]:
+                 calibration: torch.Tensor | None = None, weights_only: bool = False) -> list[str]:
     """Export every part of ``model`` for ``runtime`` (``onnx`` or ``openvino``) into ``folder``; int8 when
-    ``calibration`` (a batch of real network inputs) is given. Returns the graph file names, in member order."""
+    ``calibration`` (a batch of real network inputs) is given, int8 weights only with ``weights_only``
+    (OpenVINO). Returns the graph file names, in member order."""
     if runtime not in ("onnx", "openvino"):
         raise TumorscopeError(f"unknown export format {runtime!r} (choose onnx or openvino)")
     graphs = []
@@ -122,7 +129,7 @@ def write_graphs(model: nn.Module, in_channels: int, size: tuple[int, int], runt
                                                   for i in range(len(calibration))]
         onnx_path = export_onnx(part, (folder if runtime == "onnx" and calib is None else scratch) / f"{part.name}.onnx")
         if runtime == "openvino":
-            graphs.append(onnx_to_openvino(onnx_path, folder / f"{part.name}.xml", calib)[0].name)
+            graphs.append(onnx_to_openvino(onnx_path, folder / f"{part.name}.xml", calib, weights_only)[0].name)
         elif calib is not None:
             graphs.append(quantize_onnx(onnx_path, folder / f"{part.name}.onnx", calib).name)
         else:

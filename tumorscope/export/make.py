@@ -16,7 +16,7 @@ import torch
 from tumorscope.atomic import atomic_path
 from tumorscope.bundle import Bundle
 from tumorscope.bundle.runtime import MODULES, variant_network
-from tumorscope.bundle.variants import VARIANTS_DIR, variant_name, write_variant_record
+from tumorscope.bundle.variants import VARIANTS_DIR, precision, variant_name, write_variant_record
 from tumorscope.bundle.version import weights_sha256
 from tumorscope.digest import file_digest
 from tumorscope.errors import TumorscopeError
@@ -45,28 +45,31 @@ class Exporter:
             self._reference = run(self.bundle, self.checks, self.bundle.model)
         return self._reference
 
-    def make(self, runtime: str, int8: bool = False) -> dict[str, Any]:
-        """Export, verify and record variant ``<runtime>-<fp32|int8>``; returns its record."""
-        bundle, name = self.bundle, variant_name(runtime, int8)
-        self._check_runtime(runtime, int8)
+    def make(self, runtime: str, int8: bool = False, weights_only: bool = False) -> dict[str, Any]:
+        """Export, verify and record variant ``<runtime>-<fp32|int8|int8w>`` (``weights_only``: int8 weights,
+        float32 activations, OpenVINO only); returns its record."""
+        bundle, name = self.bundle, variant_name(runtime, int8, weights_only)
+        self._check_runtime(runtime, int8 or weights_only)
+        if weights_only and runtime != "openvino":
+            raise TumorscopeError("int8 weights with float activations (--int8-weights) are made for OpenVINO only")
         if bundle.task not in ("segmentation", "classification"):
             raise TumorscopeError(f"cannot export a {bundle.task} model", bundle.path)
         spec, pre = bundle.config["model"], bundle.preprocessor
         if any(isinstance(m, torch.nn.Conv3d) for m in bundle.model.modules()):
             raise TumorscopeError("export runs 2-D networks; a 3-D model keeps running in PyTorch", bundle.path)
-        calib = calibration_batch(bundle, self.checks, self.calibration_size) if int8 else None
+        calib = calibration_batch(bundle, self.checks, self.calibration_size) if int8 and not weights_only else None
         reference = self.reference()
         target = bundle.path / VARIANTS_DIR / name
-        record: dict[str, Any] = {"runtime": runtime, "precision": "int8" if int8 else "fp32",
+        record: dict[str, Any] = {"runtime": runtime, "precision": precision(int8, weights_only),
                                   "weights_sha256": weights_sha256(bundle), "command": self.command,
-                                  "made_with": _versions(runtime, int8)}
-        if int8:
+                                  "made_with": _versions(runtime, int8 or weights_only)}
+        if calib is not None:
             record["calibration"] = f"{len(calib)} network inputs from {self.checks.calibration_source}"  # type: ignore[arg-type]
         try:
             with atomic_path(target) as tmp:
                 tmp.mkdir()
                 record["graphs"] = write_graphs(bundle.model, spec["in_channels"], tuple(pre.size), runtime, tmp,
-                                                calib)
+                                                calib, weights_only=weights_only)
                 record["verification"] = compare(bundle, self.checks, reference, variant_network(bundle, tmp, record))
                 record["passed"] = record["verification"]["passed"]
                 if not record["passed"]:

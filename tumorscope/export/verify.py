@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from tumorscope.bundle import Bundle
 from tumorscope.errors import TumorscopeError
@@ -79,7 +78,7 @@ def calibration_batch(bundle: Bundle, checks: CheckData, n: int) -> torch.Tensor
     return torch.cat([pre.tensor(s.images, s.id) for s in stacks])[:n]
 
 
-def compare(bundle: Bundle, checks: CheckData, reference: Any, variant: nn.Module) -> dict[str, Any]:
+def compare(bundle: Bundle, checks: CheckData, reference: Any, variant: Any) -> dict[str, Any]:
     """The variant's results next to the reference's (:func:`run`) with the verdict: ``passed`` and numbers."""
     ours, seconds = run(bundle, checks, variant)
     if bundle.task == "segmentation":
@@ -108,7 +107,7 @@ def compare(bundle: Bundle, checks: CheckData, reference: Any, variant: nn.Modul
                   "seconds_variant": round(seconds, 2), "speedup_here": round(reference[1] / max(seconds, 1e-9), 2)}
 
 
-def run(bundle: Bundle, checks: CheckData, net: nn.Module) -> tuple[Any, float]:
+def run(bundle: Bundle, checks: CheckData, net: Any) -> tuple[Any, float]:
     """(results, seconds) of ``net`` on the verification data, in float32, with the bundle's TTA and
     post-processing: per-patient results (segmentation) or class probabilities (classification)."""
     from tumorscope.evaluate.segmentation import evaluate_stacks

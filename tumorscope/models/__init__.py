@@ -1,7 +1,17 @@
-"""Model registry: a name -> builder of a MONAI network configured for a task."""
+"""Model registry: a name -> builder of a MONAI network configured for a task.
 
-# Importing the architecture modules registers their models (the registry itself imports none of them).
-from tumorscope.models import catalog, classifiers  # noqa: F401
-from tumorscope.models.registry import MODELS, build_model, describe_models
+Names are imported lazily (importing the architecture modules registers their models, and loads torch), so
+``tumorscope.models.names`` is read without torch: an exported variant's predict path never loads it.
+"""
+
+from typing import Any
 
 __all__ = ["MODELS", "build_model", "describe_models"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from tumorscope.models import catalog, classifiers, registry  # noqa: F401 - registers the models
+
+        return getattr(registry, name)
+    raise AttributeError(name)

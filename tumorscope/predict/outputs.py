@@ -22,7 +22,6 @@ from tumorscope.bundle import Bundle
 from tumorscope.bundle.postprocess import PostProcess, count_components
 from tumorscope.errors import printable
 from tumorscope.io.image import Image
-from tumorscope.predict.classify import list_images, predict_files
 from tumorscope.predict.inputs import PredictInput
 from tumorscope.predict.lesions import lesions
 from tumorscope.predict.overlap import dice
@@ -135,6 +134,8 @@ def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | 
         if relative_to is not None and Path(path).is_relative_to(relative_to):
             return str(Path(path).relative_to(relative_to))
         return str(path)
+
+    from tumorscope.predict.classify import list_images, predict_files  # torch: classification only
 
     files = list_images(input_path)
     single = input_path.is_file()

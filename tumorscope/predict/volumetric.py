@@ -144,8 +144,8 @@ def volume_tensor(pre: Preprocessor, volume: np.ndarray, path: object = None) ->
 
 
 def is_volumetric(model: nn.Module) -> bool:
-    """True for networks made of 3-D convolutions."""
-    return any(isinstance(m, nn.Conv3d) for m in model.modules())
+    """True for networks made of 3-D convolutions (an exported variant, not an ``nn.Module``, is 2-D)."""
+    return isinstance(model, nn.Module) and any(isinstance(m, nn.Conv3d) for m in model.modules())
 
 
 @torch.no_grad()

@@ -6,8 +6,10 @@ set); cropping to the foreground before resizing gives the network the same scal
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch loads when a crop runs (classification): the schema reads CROPS without it
+    import torch
 
 CROPS = ("none", "foreground")
 THRESHOLD = 0.1  # foreground: above this fraction of the intensity range
@@ -18,6 +20,8 @@ MARGIN = 0.04  # of the box side, added on each side
 def foreground_box(x: torch.Tensor) -> tuple[int, int, int, int] | None:
     """(top, left, side, side) of the square box around the foreground of an (N, C, H, W) stack (all slices
     and channels together), or None when nothing stands out from the background."""
+    import torch
+
     lo, hi = float(x.min()), float(x.max())
     if hi - lo < 1e-6:
         return None
@@ -42,6 +46,8 @@ def crop_foreground(x: torch.Tensor) -> torch.Tensor:
     h, w = x.shape[-2:]
     pad = (max(0, -left), max(0, left + bw - w), max(0, -top), max(0, top + bh - h))
     if any(pad):
+        import torch.nn.functional as F
+
         x = F.pad(x, pad, value=float(x.min()))
         top, left = top + pad[2], left + pad[0]
     return x[..., top:top + bh, left:left + bw]
@@ -50,6 +56,9 @@ def crop_foreground(x: torch.Tensor) -> torch.Tensor:
 def uncrop(maps: torch.Tensor, box: tuple[int, int, int, int] | None, shape: tuple[int, int]) -> torch.Tensor:
     """(N, h, w) maps on the network grid -> the (Y, X) input grid: resized onto ``box`` (zeros outside it),
     or onto the whole image when there was no crop (``box`` None)."""
+    import torch
+    import torch.nn.functional as F
+
     top, left, bh, bw = box if box is not None else (0, 0, *shape)
     t = F.interpolate(maps[:, None].float(), size=(bh, bw), mode="bilinear", align_corners=False)[:, 0]
     out = torch.zeros((len(maps), *shape), dtype=t.dtype)

@@ -4,17 +4,19 @@ training, evaluation and prediction (it travels inside every bundle)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from tumorscope.errors import TumorscopeError
 from tumorscope.preprocess.channels import select_channels
 from tumorscope.preprocess.crop import CROPS, crop_foreground, foreground_box, uncrop
 from tumorscope.preprocess.enhance import enhance
 from tumorscope.preprocess.intensity import normalize
+from tumorscope.preprocess.resample import resize_antialiased, with_neighbours_array
+
+if TYPE_CHECKING:  # torch loads for the PyTorch path only (tensor, resize): an exported variant reads network_input
+    import torch
 
 
 @dataclass
@@ -76,13 +78,25 @@ class Preprocessor:
 
     def tensor(self, stack: np.ndarray, path: object = None) -> torch.Tensor:
         """Like :meth:`arrays`, then resized to ``size`` as a torch tensor."""
+        import torch
+
         x = torch.from_numpy(self.arrays(stack, path))
         x = resize(crop_foreground(x) if self.crop == "foreground" else x, self.size)
         return with_neighbours(x, self.context) if self.context else x
 
+    def network_input(self, stack: np.ndarray, path: object = None) -> np.ndarray:
+        """:meth:`tensor` as a numpy array computed without torch (to float32 rounding: resample.py), for an
+        exported variant; a ``crop`` bundle goes through :meth:`tensor` (the crop is written in torch)."""
+        if self.crop != "none":
+            return self.tensor(stack, path).numpy()
+        x = resize_antialiased(self.arrays(stack, path), self.size)
+        return with_neighbours_array(x, self.context) if self.context else x
+
     def to_input_grid(self, maps: np.ndarray, stack: np.ndarray, path: object = None) -> np.ndarray:
         """(N, h, w) maps on the network grid (e.g. heatmaps) -> the (Y, X) grid of the raw ``stack``, undoing
         the resize and, with ``crop``, the foreground crop (zeros outside the box)."""
+        import torch
+
         box = foreground_box(torch.from_numpy(self.arrays(stack, path))) if self.crop == "foreground" else None
         return uncrop(torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)), box,
                       tuple(stack.shape[1:3])).numpy()
@@ -90,6 +104,8 @@ class Preprocessor:
 def with_neighbours(x: torch.Tensor, context: int = 1) -> torch.Tensor:
     """(N, C, H, W) ordered slices of one volume -> (N, (2k+1)C, H, W): slices i-k..i+k as channels
     (edges repeat the first/last slice)."""
+    import torch
+
     idx = torch.arange(x.shape[0])
     parts = [x[(idx + o).clamp(0, x.shape[0] - 1)] for o in range(-context, context + 1)]
     return torch.cat(parts, dim=1)
@@ -99,6 +115,8 @@ def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> to
     """Resize an (N, C, H, W) tensor (no-op when already that size)."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
+    import torch.nn.functional as F
+
     if mode in ("nearest", "area"):
         return F.interpolate(x, size=size, mode=mode)
     return F.interpolate(x, size=size, mode=mode, align_corners=False, antialias=True)
