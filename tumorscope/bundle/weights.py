@@ -16,12 +16,14 @@ from tumorscope.errors import TumorscopeError
 
 WEIGHTS_FILE = "weights.safetensors"  # what new bundles write
 LEGACY_WEIGHTS_FILE = "weights.pt"  # what bundles made before safetensors hold
+PIPELINE_FILE = "pipeline.joblib"  # a classical model's fitted scikit-learn pipeline (bundle/classical.py)
 _SCALE = ".__int8_scale__"
 
 
 def find_weights(folder: Path) -> Path | None:
-    """The weights file of a bundle folder (safetensors first, then the legacy ``weights.pt``), if any."""
-    for name in (WEIGHTS_FILE, LEGACY_WEIGHTS_FILE):
+    """The weights file of a bundle folder (safetensors first, then the legacy ``weights.pt``; a classical
+    bundle's fitted pipeline), if any."""
+    for name in (WEIGHTS_FILE, LEGACY_WEIGHTS_FILE, PIPELINE_FILE):
         if (folder / name).is_file():
             return folder / name
     return None
