@@ -87,3 +87,15 @@ def test_options_are_parsed_or_refused_in_one_line():
         build_pipeline("svm", hparams={"n_estimators": 5})
     with pytest.raises(TumorscopeError, match="classical models are"):
         build_pipeline("xgb")
+
+
+def test_patient_relative_features_are_median_and_iqr_scaled_per_patient():
+    from tumorscope.classical.rows import patient_relative
+
+    X = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0], [10.0, np.nan], [30.0, np.nan]])
+    rel = patient_relative(X, ["a", "a", "a", "b", "b"])
+    assert rel[:3, 0] == pytest.approx([-1.0, 0.0, 1.0])  # median 2, IQR 1
+    assert rel[:3, 1] == pytest.approx([0.0, 0.0, 0.0])  # constant: IQR 0 -> divided by 1
+    assert rel[3:, 0] == pytest.approx([-1.0, 1.0])  # median 20, IQR 10
+    assert np.isnan(rel[3:, 1]).all()
+    assert (patient_relative(X, [None] * 5)[:, 0] == 0).all()  # no patient id: each row alone

@@ -55,10 +55,13 @@ def test_train_writes_the_run_folder_of_a_network(run: Path):
 def test_features_are_cached_and_reused(run: Path, kaggle: Path):
     table = run / "features.csv"
     before = table.stat().st_mtime_ns
-    assert main(["train", *FAST, "--model", "logreg", "--data", str(kaggle), "--val-fraction", "0.34",
-                 "--out", str(run)]) == 0
+    assert main(["train", *FAST, "--model", "logreg", "--patient-relative", "--data", str(kaggle),
+                 "--val-fraction", "0.34", "--out", str(run)]) == 0
     assert table.stat().st_mtime_ns == before
-    assert load_bundle(run).config["model"]["name"] == "logreg"
+    bundle = load_bundle(run)
+    assert bundle.config["model"]["name"] == "logreg" and bundle.config["classical"]["features"]["patient_relative"]
+    columns = bundle.config["classical"]["columns"]
+    assert len(columns) % 2 == 0 and columns[len(columns) // 2:] == [c + "@patient" for c in columns[: len(columns) // 2]]
 
 
 def test_bundle_with_a_checksum_refuses_an_edited_pipeline(run: Path, tmp_path: Path):

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 ROIS = CLASSICAL_ROIS
 FILTERS = ("wavelet", "log")
+RELATIVE = "@patient"  # suffix of the patient-relative copy of a feature (--patient-relative)
 LABEL_TARGET = "label"  # the layout's label: tumor / no_tumor from the kaggle_3m masks, a class folder...
 FEATURE_ID_COLUMNS = tuple(c for c in ID_COLUMNS if c != "roi_pixels")  # roi_pixels is a feature (the ROI's area)
 
@@ -53,7 +54,7 @@ class Rows:
 
 def feature_spec(roi: str = "foreground", channel: str = "flair", filters: str = "wavelet,log",
                  log_sigma: tuple[float, ...] = (1.0, 3.0), lbp: bool = True, seg_model: str = "lgg-flair-seg",
-                 level: str = "slice") -> dict[str, Any]:
+                 level: str = "slice", patient_relative: bool = False) -> dict[str, Any]:
     """The extraction settings a classical bundle records (``classical.features``)."""
     if roi not in ROIS:
         raise TumorscopeError(f"--roi {roi!r}: a classical model needs an ROI that exists at prediction time: "
@@ -62,7 +63,7 @@ def feature_spec(roi: str = "foreground", channel: str = "flair", filters: str =
     if set(names) - set(FILTERS):
         raise TumorscopeError(f"--filters {filters!r}: choose wavelet, log, wavelet,log or none")
     return {"roi": roi, "channel": channel, "level": level, "filters": list(names), "log_sigma": list(log_sigma),
-            "lbp": lbp, "seg_model": seg_model if roi == "predicted" else None,
+            "lbp": lbp, "seg_model": seg_model if roi == "predicted" else None, "patient_relative": patient_relative,
             "params2d": default_params(2, names, log_sigma), "params3d": default_params(3, names, log_sigma)}
 
 
@@ -81,12 +82,13 @@ def cached_rows(samples: list[Sample], spec: dict[str, Any], table: Path, jobs: 
     """The rows of ``samples``: read from ``table`` when it was extracted with ``spec`` (its ``.spec.json``
     beside it), else extracted and written there atomically (a killed run leaves no half table)."""
     marker = table.with_name(table.stem + ".spec.json")
-    if table.exists() and marker.exists() and json.loads(marker.read_text()) == json.loads(json.dumps(spec)):
+    extraction = json.loads(json.dumps({k: v for k, v in spec.items() if k != "patient_relative"}))
+    if table.exists() and marker.exists() and json.loads(marker.read_text()) == extraction:
         log.info("features: reusing %s", table)
         return read_table(table)
     rows = extract_rows(samples, spec, jobs)
     write_table(rows, table)
-    write_json(marker, spec)
+    write_json(marker, extraction)
     return read_table(table)
 
 
@@ -107,10 +109,13 @@ def read_table(path: Path) -> list[dict[str, Any]]:
 
 
 def to_rows(records: list[dict[str, Any]], roi: str, columns: list[str] | None = None,
-            target: str = LABEL_TARGET, targets: dict[str, str] | None = None) -> Rows:
+            target: str = LABEL_TARGET, targets: dict[str, str] | None = None, relative: bool = False) -> Rows:
     """The ``roi`` rows of a table as a matrix; ``columns`` fixes the features (a bundle's, in its order; those a
-    table lacks are refused), else every feature column of the table. Labels: the table's ``label`` column, or
+    table lacks are refused), else every feature column of the table, plus with ``relative`` each one relative to
+    its patient (:func:`patient_relative`, named ``<feature>@patient``). Labels: the table's ``label`` column, or
     ``targets`` (patient -> value) for a data.csv target."""
+    if columns is not None:
+        columns = [c for c in columns if not c.endswith(RELATIVE)]
     chosen = [r for r in records if r.get("roi") == roi]
     if not chosen:
         found = sorted({str(r.get("roi")) for r in records})
@@ -130,7 +135,28 @@ def to_rows(records: list[dict[str, Any]], roi: str, columns: list[str] | None =
         y = [str(i["label"]) if i.get("label") not in (None, "") else None for i in ids]
     else:
         y = [(targets or {}).get(str(i["patient_id"])) for i in ids]
+    if relative:
+        X = np.hstack([X, patient_relative(X, [i["patient_id"] for i in ids])])
+        names = [*names, *(n + RELATIVE for n in names)]
     return Rows(ids, X, list(names), y)
+
+
+def patient_relative(X: np.ndarray, patients: list[str | None]) -> np.ndarray:
+    """Each feature relative to its patient's rows: (value - the patient's median) / the patient's interquartile
+    range (1 where it is 0). MR intensities have no absolute unit, so "brighter than this patient's other slices"
+    carries what the raw value cannot; a row without a patient id is its own group (all zeros)."""
+    import warnings
+
+    out = np.zeros_like(X)
+    keys = np.array([p if p is not None else f"\0row{i}" for i, p in enumerate(patients)], dtype=object)
+    with warnings.catch_warnings():  # all-NaN columns of a patient (empty ROIs) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for key in dict.fromkeys(keys):
+            m = keys == key
+            q25, med, q75 = np.nanpercentile(X[m], [25, 50, 75], axis=0)
+            iqr = q75 - q25
+            out[m] = (X[m] - med) / np.where(iqr > 0, iqr, 1.0)
+    return out
 
 
 def _number(v: Any) -> float:

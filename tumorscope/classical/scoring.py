@@ -32,7 +32,8 @@ def bundle_rows(bundle: Bundle, samples: list[Sample], data_root: Path | None = 
     target = spec["target"]
     targets = patient_targets(data_root, target) if target != LABEL_TARGET and data_root is not None else None
     records = extract_rows(samples, spec["features"], jobs)
-    return to_rows(records, spec["features"]["roi"], spec["columns"], target, targets)
+    return to_rows(records, spec["features"]["roi"], spec["columns"], target, targets,
+                   relative=spec["features"].get("patient_relative", False))
 
 
 def probabilities(bundle: Bundle, rows: Rows) -> np.ndarray:

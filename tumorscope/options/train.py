@@ -25,7 +25,7 @@ POSITIVE = Interval(int, 1)
 FRACTION = Interval(float, 0, 1, closed="left")
 CLASSICAL_MODELS = ("svm", "rf", "gbm", "logreg")  # scikit-learn pipelines on radiomics features (tumorscope.classical)
 CLASSICAL_ROIS = ("foreground", "whole", "predicted")  # ROIs that exist at prediction time
-_CLASSICAL = ("select", "hparams", "features", "roi", "target", "filters")
+_CLASSICAL = ("select", "hparams", "features", "roi", "target", "filters", "patient_relative")
 
 _PATIENCE_HELP = (
     "early stopping (segmentation; classification with --keep best): epochs without a better validation score; "
@@ -126,6 +126,10 @@ class TrainConfig(SavedConfig):
                          group="classical", metavar="COLUMN")
     filters: str = option("wavelet,log", "classical: filtered images besides the original (wavelet, log, "
                           "wavelet,log or none)", group="classical")
+    patient_relative: bool = option(False, "classical: add every feature relative to its patient's slices (minus "
+                                    "the patient's median, over its interquartile range): MR intensities have no "
+                                    "absolute unit; a slice is then scored with its patient's other slices",
+                                    group="classical")
 
     # the order commands print options in (the cards' order since they were first written)
     ARGV_ORDER: ClassVar[tuple[str, ...]] = (
@@ -133,7 +137,7 @@ class TrainConfig(SavedConfig):
         "epochs", "patience", "batch_size", "lr", "weight_decay", "val_fraction", "folds", "fold", "seed", "loss",
         "label_smoothing", "mixup", "ema", "keep", "precise_bn", "class_weights", "sampler", "init", "init_member",
         "freeze", "time_limit", "threads", "nproc", "splits", "bf16", "dedup", "select", "hparams", "features", "roi",
-        "target", "filters")
+        "target", "filters", "patient_relative")
 
     def __post_init__(self) -> None:
         resolve_task_defaults(self)

@@ -58,7 +58,7 @@ def train_classical(cfg: TrainConfig) -> dict[str, Any]:
     ds = load_dataset(cfg.data)
     parts = split_for_run(cfg, run, ds, allow_no_val=True)
     spec = feature_spec(cfg.roi, "flair" if ds.layout == "lgg_kaggle3m" else "gray", cfg.filters,
-                        level="auto")
+                        level="auto", patient_relative=cfg.patient_relative)
     if cfg.features:
         check_table(Path(cfg.features), spec)
     t0 = time.perf_counter()
@@ -66,7 +66,7 @@ def train_classical(cfg: TrainConfig) -> dict[str, Any]:
                else cached_rows(ds.samples, spec, run / FEATURES_FILE, jobs=cfg.threads or 0))
     extract_seconds = time.perf_counter() - t0
     targets = patient_targets(ds.root, cfg.target) if cfg.target != LABEL_TARGET else None
-    rows = to_rows(records, cfg.roi, None, cfg.target, targets)
+    rows = to_rows(records, cfg.roi, None, cfg.target, targets, relative=cfg.patient_relative)
     by_part = {p: rows.take(_in_part(rows, samples, ds)) for p, samples in parts.items()}
     by_part = {p: r.take([t is not None for t in r.y]) for p, r in by_part.items()}
     train = by_part["train"]
