@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         features_command=f"tumorscope features --data ../shared/data/lgg_mri_segmentation --roi {spec['features']['roi']} "
                          f"--jobs 2 -o {str(args.table).replace(args.strip, '') if args.table else 'lgg_brain.csv'}",
         train_commands="\n".join(commands), n_selected=len(spec["selected"]),
+        runs=" ".join(str(r).replace(args.strip, "") for r in args.runs),
+        table_name=str(args.table).replace(args.strip, "") if args.table else "TABLE",
         selected=", ".join(spec["selected"][:10]), n_columns=len(spec["columns"]),
         steps="\n".join(f"- {s}" for s in spec["steps"]), n_train=bundle.config["training"].get("n_train"),
         patients=len(spec["training_patients"]))
@@ -74,8 +76,8 @@ CARD = """# {name}
 
 Slice-level tumor presence (tumor vs no tumor) in LGG FLAIR MRI slices (kaggle_3m layout) from radiomics features
 of the **brain foreground** (Otsu + largest component + holes filled: an ROI that exists for a new patient, never
-the expert mask), by a scikit-learn pipeline ({model}). A classical baseline for the tumor-presence comparison of
-issue 31; the bundled networks are stronger (see docs/classical.md).
+the expert mask), by a scikit-learn pipeline ({model}): the classical baseline of issue 31's tumor-presence comparison
+(docs/classical.md).
 
 ```bash
 tumorscope evaluate --model {name} --data ../shared/data/lgg_mri_segmentation --out eval/
@@ -94,13 +96,14 @@ validation patients the models' intervals overlap, so the choice is not a signif
 ```bash
 {features_command}
 {train_commands}
-python scripts/package_lgg_radiomics.py <the four run folders> --table <the feature table>
+python scripts/package_lgg_radiomics.py {runs} --table {table_name}
 ```
 
 Pipeline (fitted on {n_train} slices of {patients} training patients; {n_columns} features in, {n_selected} selected):
 {steps}
 
-Top selected features: {selected}.
+Selected features (the first 10 of {n_selected}, in column order; their SHAP and permutation importance on the
+validation patients: importance.csv / importance.png of the run): {selected}.
 
 ## Limits
 
