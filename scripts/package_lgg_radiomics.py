@@ -66,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         selected=", ".join(spec["selected"][:10]), n_columns=len(spec["columns"]),
         steps="\n".join(f"- {s}" for s in spec["steps"]), n_train=bundle.config["training"].get("n_train"),
         patients=len(spec["training_patients"]))
-    out = package(best, name, args.zoo / name, card, headline)
+    training = dict(bundle.config["training"])  # the card's paths: the recorded ones without --strip's prefix
+    training["config"] = {k: (v.replace(args.strip, "") if isinstance(v, str) and args.strip else v)
+                          for k, v in training["config"].items()}
+    training["command"] = training["command"].replace(args.strip, "")
+    out = package(best, name, args.zoo / name, card, headline, extra_config={"training": training})
     size = sum(f.stat().st_size for f in Path(out).iterdir()) / 2**20
     print(f"{name}: {out} ({size:.2f} MB)")
     return 0
@@ -79,7 +83,7 @@ of the **brain foreground** (Otsu + largest component + holes filled: an ROI tha
 the expert mask), by a scikit-learn pipeline ({model}): the classical baseline of issue 31's tumor-presence comparison
 (docs/classical.md).
 
-```bash
+```
 tumorscope evaluate --model {name} --data ../shared/data/lgg_mri_segmentation --out eval/
 tumorscope predict --model {name} -i PATIENT_FOLDER -o out/      # predictions.csv (per slice) + summary.json
 ```
@@ -93,7 +97,7 @@ validation patients the models' intervals overlap, so the choice is not a signif
 {extraction}
 ## How it was made
 
-```bash
+```
 {features_command}
 {train_commands}
 python scripts/package_lgg_radiomics.py {runs} --table {table_name}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tumorscope.bundle import ZOO, load_bundle
+from tumorscope.bundle import load_bundle
+from tumorscope.bundle.bundle import ZOO
 from tumorscope.cli import main
 
 pytestmark = pytest.mark.shared_data
