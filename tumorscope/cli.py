@@ -41,11 +41,41 @@ _STAGES = (
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    """``tumorscope evaluate`` joins two stages: the evaluate stage's metrics, the report stage's figures of them."""
+    """``tumorscope evaluate`` joins stages: the evaluate stage's metrics (a classical bundle's from the classical
+    stage above it), the report stage's figures of them."""
     from tumorscope.evaluate.cli import run_evaluate
     from tumorscope.report.figures import write_evaluation_figures
 
-    return run_evaluate(args, figures=write_evaluation_figures)
+    return run_evaluate(args, figures=write_evaluation_figures, score=_score)
+
+
+def _score(args: argparse.Namespace) -> Any:
+    from tumorscope.bundle import load_bundle
+    from tumorscope.evaluate.cli import evaluate
+
+    if load_bundle(args.model).is_classical:
+        from tumorscope.classical.scoring import evaluate_args
+
+        return evaluate_args(args)
+    return evaluate(args)
+
+
+def _predict(args: argparse.Namespace, networks: Any) -> int:
+    """``tumorscope predict``: a classical bundle (a stage above predict/) scores a patient folder per slice;
+    every other bundle runs as the predict stage runs it (``networks``)."""
+    if not getattr(args, "engine", None):
+        from tumorscope.bundle import load_bundle
+
+        bundle = load_bundle(args.model)
+        if bundle.is_classical:
+            from tumorscope.classical.scoring import predict_folder
+
+            summary = predict_folder(bundle, args.input, args.out)
+            counts = ", ".join(f"{c} {n}" for c, n in summary["counts"].items())
+            print(f"{summary['n_slices']} slice(s): {counts}")
+            print(f"results: {args.out}")
+            return 0
+    return int(networks(args))
 
 
 # Commands that join stages: their handlers live here, above every stage (the stage registers the arguments).
@@ -89,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     if "predict" in sub.choices and "explain" in sub.choices:
         sub.choices["predict"].set_defaults(explain_input=_explain_input)
     if "predict" in sub.choices:
-        sub.choices["predict"].set_defaults(dicom_outputs=_dicom_outputs)
+        networks = sub.choices["predict"].get_default("func")
+        sub.choices["predict"].set_defaults(dicom_outputs=_dicom_outputs,
+                                            func=lambda args: _predict(args, networks))
     return parser
 
 

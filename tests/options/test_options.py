@@ -22,6 +22,9 @@ TRAIN_VALUES = {
     "precise_bn": True, "init": "runs/ssl", "init_member": 1, "freeze": 2, "class_weights": "balanced", "label_smoothing": 0.1,
     "mixup": 0.2, "sampler": "balanced", "dedup": False,
 }
+# the classical models' options (--model svm|rf|gbm|logreg; refused with a network)
+CLASSICAL_VALUES = {"select": "mrmr:20", "hparams": "C=3,gamma=0.01", "features": "f.csv", "roi": "whole",
+                    "target": "neoplasm_histologic_grade", "filters": "none", "patient_relative": True}
 PRETRAIN_VALUES = {
     "data": ["a", "b c"], "out": "runs/p2", "model": "cnn", "width": 8, "size": 64, "channels": "rgb",
     "normalization": "zscore", "epochs": 3, "batch_size": 8, "lr": 0.01, "weight_decay": 0.0, "temperature": 0.5,
@@ -30,8 +33,19 @@ PRETRAIN_VALUES = {
 
 
 def test_every_field_has_a_test_value():
-    assert set(TRAIN_VALUES) == {f.name for f in fields(TrainConfig)}
+    assert set(TRAIN_VALUES) | set(CLASSICAL_VALUES) == {f.name for f in fields(TrainConfig)}
     assert set(PRETRAIN_VALUES) == {f.name for f in fields(PretrainConfig)}
+
+
+@pytest.mark.parametrize("name", sorted(CLASSICAL_VALUES))
+def test_train_command_reads_back_each_classical_field(name):
+    base = TrainConfig(task="classification", model="svm", data="DATA", out="runs/r")
+    cfg = replace(base, **{name: CLASSICAL_VALUES[name]})
+    assert getattr(cfg, name) != getattr(base, name)
+    assert parse(TrainConfig, to_argv(cfg)) == cfg
+    assert parse(TrainConfig, to_argv(TrainConfig(**{**TRAIN_VALUES, **CLASSICAL_VALUES, "model": "rf"}))).roi == "whole"
+    with pytest.raises(TumorscopeError, match="option of the classical models"):
+        replace(base, model="resnet18", **{name: CLASSICAL_VALUES[name]})
 
 
 @pytest.mark.parametrize("task", ["segmentation", "classification"])

@@ -97,8 +97,25 @@ class Bundle:
         return found
 
     @property
+    def is_classical(self) -> bool:
+        """A scikit-learn pipeline on radiomics features (bundle/classical.py), not a network."""
+        return "classical" in self.config
+
+    @cached_property
+    def pipeline(self) -> Any:
+        """A classical bundle's fitted scikit-learn Pipeline (checksum checked, loaded on first use)."""
+        from tumorscope.bundle.classical import load_pipeline
+
+        if not self.is_classical:
+            raise TumorscopeError(f"model {self.name!r} is a network, not a classical pipeline", self.path)
+        return load_pipeline(self.weights_path, self.config.get("weights_sha256"))
+
+    @property
     def model(self) -> torch.nn.Module:
         """The network with its weights, in eval mode (built on first use)."""
+        if self.is_classical:
+            raise TumorscopeError(f"model {self.name!r} is a classical pipeline on radiomics features: this step "
+                                  "needs a network (evaluate and predict run it)", self.path)
         if self._model is None:
             from tumorscope.models import build_model
 

@@ -41,4 +41,8 @@ def package(
     drift reference (``reference.json``) goes along."""
     src = load_bundle(run_dir)
     config = {**src.config, "name": name, "headline_metrics": headline, **(extra_config or {})}
+    if src.is_classical:  # a fitted scikit-learn pipeline: stored as it is
+        from tumorscope.bundle.classical import save_classical_bundle
+
+        return save_classical_bundle(out, src.pipeline, config, card=card)
     return save_bundle(out, src.model, config, card=card, weights_dtype=weights_dtype, reference=src.reference).path

@@ -83,8 +83,9 @@ def _sha256(v: str) -> str | None:
 
 def _model_names() -> tuple[str, ...]:
     from tumorscope.models.names import MODEL_NAMES
+    from tumorscope.options.train import CLASSICAL_MODELS
 
-    return MODEL_NAMES
+    return MODEL_NAMES + CLASSICAL_MODELS
 
 
 def _preprocessing_keys() -> dict[str, Key]:
@@ -151,12 +152,22 @@ SCHEMA: dict[str, Key] = {
     "training": Key((dict,)),
     "training_fingerprints": Key((dict,)),
     "headline_metrics": Key((dict,)),
+    "classical": Key((dict,), keys={  # a scikit-learn pipeline on radiomics features (bundle/classical.py)
+        "features": Key((dict,), required=True),
+        "columns": Key((list,), required=True, check=_list_of((str,))),
+        "target": Key((str,), required=True),
+        "positive": Key((str, type(None))),
+    }),
 }
 
 
 def validate_config(config: Any, path: str | Path) -> None:
-    """Raise :class:`TumorscopeError` naming ``path`` (the config.json) and the first bad key."""
-    _check_dict(config, SCHEMA, False, "", Path(path))
+    """Raise :class:`TumorscopeError` naming ``path`` (the config.json) and the first bad key. A classical bundle
+    (a ``classical`` section) has no image preprocessing: its features say how its inputs are read."""
+    schema = SCHEMA
+    if isinstance(config, dict) and "classical" in config:
+        schema = SCHEMA | {"preprocessing": Key((dict,), keys=_preprocessing_keys, closed=True)}
+    _check_dict(config, schema, False, "", Path(path))
     members = config["model"].get("options", {}).get("members")
     for i, member in enumerate(members or []):
         _check_dict(member, MEMBER, False, f"model.options.members[{i}]", Path(path))

@@ -15,6 +15,7 @@ from tumorscope.errors import TumorscopeError
 
 WEIGHTS_FILE = "weights.safetensors"  # what new bundles write
 LEGACY_WEIGHTS_FILE = "weights.pt"  # what bundles made before safetensors hold
+PIPELINE_FILE = "pipeline.joblib"  # a classical model's fitted scikit-learn pipeline (bundle/classical.py)
 _SCALE = ".__int8_scale__"
 
 if TYPE_CHECKING:  # torch loads when weights are read: finding a bundle's file does not need it
@@ -22,8 +23,9 @@ if TYPE_CHECKING:  # torch loads when weights are read: finding a bundle's file 
 
 
 def find_weights(folder: Path) -> Path | None:
-    """The weights file of a bundle folder (safetensors first, then the legacy ``weights.pt``), if any."""
-    for name in (WEIGHTS_FILE, LEGACY_WEIGHTS_FILE):
+    """The weights file of a bundle folder (safetensors first, then the legacy ``weights.pt``; a classical
+    bundle's fitted pipeline), if any."""
+    for name in (WEIGHTS_FILE, LEGACY_WEIGHTS_FILE, PIPELINE_FILE):
         if (folder / name).is_file():
             return folder / name
     return None

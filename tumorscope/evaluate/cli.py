@@ -111,12 +111,14 @@ def evaluate(args: argparse.Namespace) -> MetricsReport:
     return report
 
 
-def run_evaluate(args: argparse.Namespace, figures: Callable[[MetricsReport, Path], list[str]] | None = None) -> int:
+def run_evaluate(args: argparse.Namespace, figures: Callable[[MetricsReport, Path], list[str]] | None = None,
+                 score: Callable[[argparse.Namespace], MetricsReport] | None = None) -> int:
     """``tumorscope evaluate``: metrics.json (+ per_patient.csv) in --out, and the PNGs ``figures`` draws there
-    (the top-level CLI passes the report stage's; this stage alone writes no figures)."""
+    (the top-level CLI passes the report stage's; this stage alone writes no figures). ``score`` replaces
+    :func:`evaluate` (the top-level CLI's runs classical bundles, whose stage sits above this one)."""
     if getattr(args, "predictions", None) is not None:  # callers that build args by hand may leave it out
         return _run_predictions(args)
-    report = evaluate(args)
+    report = (score or evaluate)(args)
     args.out.mkdir(parents=True, exist_ok=True)
     if report.task == "segmentation":
         write_per_patient_csv(report.per_case, args.out / "per_patient.csv")
@@ -207,5 +209,6 @@ def format_metrics(m: MetricsReport | dict[str, Any]) -> str:
             f"false-positive slices: {c.get('false_positive_slices')} of {c.get('tumor_free_slices')} tumor-free",
         ]
         return "\n".join(lines)
-    keys = ("accuracy", "balanced_accuracy", "auc_macro", "sensitivity_macro", "specificity_macro", "f1_macro")
+    keys = ("accuracy", "balanced_accuracy", "auc_macro", "sensitivity_macro", "specificity_macro", "f1_macro",
+            "auc", "sensitivity", "specificity")  # the last three: a classical bundle's positive class (tumor)
     return "\n".join(f"{k:>18}: {est(k)}" for k in keys if r.estimate(k) is not None)

@@ -22,7 +22,8 @@ from tumorscope.options.spec import (
 
 C = TypeVar("C", bound=SavedConfig)
 GROUP_TITLES = {"common": "options", "classification": "classification options",
-                "segmentation": "segmentation options", "pretrain": "pretraining options"}
+                "segmentation": "segmentation options", "pretrain": "pretraining options",
+                "classical": "classical model options (--model svm | rf | gbm | logreg on radiomics features)"}
 ALWAYS = ("task", "data", "out")  # printed even at their defaults
 
 

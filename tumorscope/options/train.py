@@ -23,6 +23,9 @@ LEVELS = ("none", "light", "default", "heavy")
 CHANNELS = ("flair", "mri3", "gray", "rgb", "all")
 POSITIVE = Interval(int, 1)
 FRACTION = Interval(float, 0, 1, closed="left")
+CLASSICAL_MODELS = ("svm", "rf", "gbm", "logreg")  # scikit-learn pipelines on radiomics features (tumorscope.classical)
+CLASSICAL_ROIS = ("foreground", "whole", "predicted")  # ROIs that exist at prediction time
+_CLASSICAL = ("select", "hparams", "features", "roi", "target", "filters", "patient_relative")
 
 _PATIENCE_HELP = (
     "early stopping (segmentation; classification with --keep best): epochs without a better validation score; "
@@ -107,13 +110,34 @@ class TrainConfig(SavedConfig):
                           "the smallest", Choices(("auto", "uniform", "balanced")), group="classification")
     dedup: bool = option(True, "classification: keep duplicate images (default: drop them before splitting)",
                          group="classification")
+    select: str = option("univariate:50", "classical (--model svm|rf|gbm|logreg): feature selection univariate:K "
+                         "(ANOVA F) | rfe:K | l1:C | mrmr:K | importance:K | none", group="classical",
+                         metavar="METHOD:N")
+    hparams: str = option("", "classical: estimator hyper-parameters overriding the small defaults, e.g. "
+                          "C=10,gamma=0.01 (svm) or n_estimators=300,max_depth=8 (rf)", group="classical",
+                          metavar="NAME=VALUE,...")
+    features: str | None = option(None, "classical: a `tumorscope features` table of --data (.csv/.parquet) "
+                                  "instead of extracting features into the run folder", group="classical",
+                                  metavar="TABLE")
+    roi: str = option("foreground", "classical: the ROI features are extracted from (one that exists at "
+                      "prediction time: never the expert mask)", Choices(CLASSICAL_ROIS), group="classical")
+    target: str = option("label", "classical: label (the layout's: tumor/no_tumor from the masks, per slice) or "
+                         "a column of the dataset's data.csv (per patient, e.g. neoplasm_histologic_grade)",
+                         group="classical", metavar="COLUMN")
+    filters: str = option("wavelet,log", "classical: filtered images besides the original (wavelet, log, "
+                          "wavelet,log or none)", group="classical")
+    patient_relative: bool = option(False, "classical: add every feature relative to its patient's slices (minus "
+                                    "the patient's median, over its interquartile range): MR intensities have no "
+                                    "absolute unit; a slice is then scored with its patient's other slices",
+                                    group="classical")
 
     # the order commands print options in (the cards' order since they were first written)
     ARGV_ORDER: ClassVar[tuple[str, ...]] = (
         "task", "data", "model", "width", "size", "channels", "normalization", "enhancement", "crop", "augment",
         "epochs", "patience", "batch_size", "lr", "weight_decay", "val_fraction", "folds", "fold", "seed", "loss",
         "label_smoothing", "mixup", "ema", "keep", "precise_bn", "class_weights", "sampler", "init", "init_member",
-        "freeze", "time_limit", "threads", "nproc", "splits", "bf16", "dedup")
+        "freeze", "time_limit", "threads", "nproc", "splits", "bf16", "dedup", "select", "hparams", "features", "roi",
+        "target", "filters", "patient_relative")
 
     def __post_init__(self) -> None:
         resolve_task_defaults(self)
@@ -127,6 +151,22 @@ class TrainConfig(SavedConfig):
             raise TumorscopeError("--init-member picks a member of the --init ensemble: give --init too")
         if self.fold is not None and self.fold >= self.folds:
             raise TumorscopeError(f"--fold must be in 0..{self.folds - 1}, got {self.fold}")
+        self._check_classical()
+
+    @property
+    def classical(self) -> bool:
+        """A scikit-learn model on radiomics features rather than a network."""
+        return self.model in CLASSICAL_MODELS
+
+    def _check_classical(self) -> None:
+        if self.classical and self.task != "classification":
+            raise TumorscopeError(f"--model {self.model} is a classifier on radiomics features: give --task "
+                                  "classification")
+        if not self.classical:
+            changed = [name for name in _CLASSICAL if getattr(self, name) != type(self).__dataclass_fields__[name].default]
+            if changed:
+                raise TumorscopeError(f"--{changed[0]} is an option of the classical models "
+                                      f"({' | '.join(CLASSICAL_MODELS)}), not of {self.model}")
 
     @classmethod
     def migrate(cls, d: dict[str, Any]) -> dict[str, Any]:

@@ -111,7 +111,7 @@ def discover(path: Path) -> Source:
         return src
     if name is not None or (path / "metrics.json").exists():
         m = MetricsReport.read(path / (name or "metrics.json"))
-        ref = next((str(c) for c in (path.parent, path.parent.parent) if (c / "bundle" / "config.json").exists()),
+        ref = next((str(c) for c in (path, path.parent, path.parent.parent) if (c / "bundle" / "config.json").exists()),
                    m.extra.get("model"))
         return Source(path, "evaluation", ref, metrics=m, data=m.extra.get("data"), split=m.extra.get("split"))
     from tumorscope.bundle.weights import find_weights  # imports torch: not at CLI start-up
@@ -175,6 +175,13 @@ def _model_report(bundle: Any, problem: str | None, sources: list[Source], data:
         m.task = m.metrics.task
     if bundle is None:
         m.evidence_problem = f"predictions, cases and embeddings need the model: {problem}"
+        return m
+    if bundle.is_classical:
+        from tumorscope.report.classical import classical_evidence, importance_html
+
+        m.importance = importance_html(s.path for s in sources)
+        m.evidence = classical_evidence(bundle, m.metrics)
+        m.evidence_problem = "a classical model on radiomics features: no image heatmaps or embeddings"
         return m
     try:
         m.evidence = _evidence(bundle, m, sources, data, max_volumes, max_embed)

@@ -33,6 +33,7 @@ SECTIONS = (
     ("dice", "Per-patient Dice distribution"),
     ("gallery", "Best, median and worst cases"),
     ("faithfulness", "Explanation faithfulness"),
+    ("importance", "Feature importance: SHAP and permutation (classical models)"),
     ("tsne", "t-SNE of the model's embeddings"),
 )
 
@@ -72,6 +73,7 @@ class ModelReport:
     evidence: Any = None  # tumorscope.explain.evidence.Evidence
     evidence_problem: str | None = None
     heatmap_method: str = "gradcam"
+    importance: str | None = None  # a classical model's importance section (HTML, report/cli.py); None: none
 
 
 @dataclass
@@ -358,15 +360,19 @@ def _tsne(m: ModelReport) -> Section:
                    + figure(lambda p: embedding_plot(coords, ev.feature_labels, p, "t-SNE of embeddings"), "t-SNE"))
 
 
+def _importance(m: ModelReport) -> Section:
+    return Section("importance", m.importance or "")
+
+
 BUILDERS: tuple[Callable[[ModelReport], Section], ...] = (
-    _overview, _metrics, _roc, _confusion, _calibration, _training, _dice, _gallery, _faithfulness, _tsne,
+    _overview, _metrics, _roc, _confusion, _calibration, _training, _dice, _gallery, _faithfulness, _importance, _tsne,
 )
 
 
 def model_sections(m: ModelReport) -> list[Section]:
     """All sections of one model, in :data:`SECTIONS` order; a builder that fails reports why."""
     out = []
-    for build in BUILDERS:
+    for build in (b for b in BUILDERS if b is not _importance or m.importance is not None):
         try:
             out.append(build(m))
         except Exception as exc:  # noqa: BLE001 - one broken section must not lose the whole report

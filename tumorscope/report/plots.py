@@ -130,3 +130,22 @@ def importance_plot(rows: Sequence[dict[str, Any]], path: Path, top: int = 20) -
     ax.axvline(0, color="0.4", lw=0.8)
     ax.set(xlabel="drop in score when shuffled", title="permutation importance")
     save_figure(fig, path)
+
+
+
+def shap_importance_plot(rows: Sequence[dict[str, Any]], path: Path, top: int = 15) -> None:
+    """A classical model's features (``explain.tabular.pipeline_importance`` rows): mean |SHAP| (left) and the
+    permutation importance with its 95% range over repeats (right), the ``top`` features by |SHAP|, largest on top."""
+    shown = list(rows)[:top][::-1]
+    names = [str(r["feature"]) for r in shown]
+    imp = np.array([r["importance"] for r in shown])
+    err = np.array([[r["importance"] - r["ci95"][0], r["ci95"][1] - r["importance"]] for r in shown]).T
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 0.32 * len(shown) + 1.4), sharey=True)
+    a.barh(names, [r["mean_abs_shap"] for r in shown], color="tab:blue")
+    a.set(xlabel="mean |SHAP| (probability)", title="SHAP (validation)")
+    a.tick_params(axis="y", labelsize=7)
+    b.barh(names, imp, xerr=np.clip(err, 0, None), color="tab:orange")
+    b.axvline(0, color="0.4", lw=0.8)
+    b.set(xlabel="drop in AUC when shuffled", title="permutation importance (validation)")
+    fig.tight_layout()
+    save_figure(fig, path)

@@ -16,6 +16,10 @@ def run_training(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     worker as one process of a DistributedDataParallel run (the summary is rank 0's, empty elsewhere)."""
     if cfg.task != "classification" and (cfg.keep != "best" or cfg.precise_bn):
         raise TumorscopeError("--keep and --precise-bn are classification options")
+    if cfg.classical:  # scikit-learn on radiomics features: one process, no torch
+        from tumorscope.train.classical import train_classical
+
+        return train_classical(cfg)
     train = train_segmentation if cfg.task == "segmentation" else train_classification
     with distributed.session():
         return train(cfg, resume=resume)
