@@ -169,7 +169,7 @@ def test_default_spaces_cover_deep_and_classical_models() -> None:
     assert set(default_space("unet2d", "segmentation").searched) == set(DEFAULT_SPACES["segmentation"])
     assert set(default_space("resnet18", "classification").searched) >= {"lr", "weight_decay", "mixup"}
     assert set(default_space("svm", "classification").searched) == {"C", "gamma"}
-    assert set(default_space("gbm", "classification").searched) == {"n_estimators", "max_depth", "learning_rate"}
+    assert set(default_space("gbm", "classification").searched) == {"max_iter", "max_depth", "learning_rate"}
     for model in ("rf", "logreg"):
         assert default_space(model, "classification").grid_size() > 1
 
@@ -178,6 +178,24 @@ def test_unknown_option_in_the_space_is_one_line(data: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     err = _refused(capsys, _argv(data, tmp_path / "svm", _space(tmp_path, "gamma = [0.1, 1.0]\n")))
     assert "'gamma', which is no option of `tumorscope train`" in err
+
+
+def test_classical_space_names_become_estimator_hparams(data: Path, tmp_path: Path) -> None:
+    """For svm|rf|gbm|logreg a searched name that is no train option goes into --hparams (merged with the
+    base's); every default space's names are parameters of its estimator; a wrong name is one line."""
+    from tumorscope.classical.pipeline import estimator, parse_hparams
+    from tumorscope.train.tune_objective import apply_options
+
+    base = parse(TrainConfig, ["--task", "classification", "--model", "svm", "--data", str(data), "--out",
+                               str(tmp_path / "r"), "--hparams", "class_weight=none"])
+    cfg = apply_options(base, {"C": 10.0, "gamma": 0.01, "select": "univariate:5"})
+    assert cfg.select == "univariate:5"
+    assert parse_hparams(cfg.hparams) == {"class_weight": None, "C": 10.0, "gamma": 0.01}
+    for model in ("svm", "rf", "gbm", "logreg"):
+        params = {k: v[0] for k, v in default_space(model, "classification").grid().items()}
+        estimator(model, params)  # raises on a name the estimator does not have
+    with pytest.raises(TumorscopeError, match="svm has no parameter 'depth'"):
+        apply_options(base, {"depth": 3})
 
 
 def test_tune_help() -> None:

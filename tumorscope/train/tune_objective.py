@@ -56,10 +56,20 @@ def development_folds(cfg: TrainConfig, tune_dir: Path, k: int) -> Path:
 
 
 def apply_options(base: TrainConfig, options: dict[str, Any]) -> TrainConfig:
-    """``base`` with ``options`` (option names as in the config) set, checked as ``train`` checks them."""
-    unknown = sorted(set(options) - {f.name for f in fields(TrainConfig)})
-    if unknown:
-        raise TumorscopeError(f"the search space names {unknown[0]!r}, which is no option of `tumorscope train`")
+    """``base`` with ``options`` (option names as in the config) set, checked as ``train`` checks them; for a
+    classical model (``svm|rf|gbm|logreg``) a name that is no option is an estimator parameter (``--hparams``)."""
+    names = {f.name for f in fields(TrainConfig)}
+    extra = {k: v for k, v in options.items() if k not in names}
+    if extra and base.classical:
+        from tumorscope.classical.pipeline import estimator, parse_hparams
+
+        hparams = parse_hparams(base.hparams) | extra
+        estimator(base.model, hparams)  # an unknown parameter is refused here, before any trial runs
+        options = {k: v for k, v in options.items() if k in names}
+        options["hparams"] = ",".join(f"{k}={'none' if v is None else v}" for k, v in hparams.items())
+    elif extra:
+        raise TumorscopeError(f"the search space names {sorted(extra)[0]!r}, which is no option of "
+                              "`tumorscope train`")
     return TrainConfig.from_dict({**base.to_dict(), **options})
 
 

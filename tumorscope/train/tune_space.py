@@ -24,7 +24,7 @@ from tumorscope.errors import TumorscopeError
 Value = bool | int | float | str
 
 # Deep models: one space per task. Classical models (issue 31 item 2): the scikit-learn parameter names, which
-# `train --model svm|rf|gbm|logreg` takes as options; tune only passes them on.
+# `train --model svm|rf|gbm|logreg` takes in `--hparams` (tune_objective.apply_options puts them there).
 DEFAULT_SPACES: dict[str, dict[str, Any]] = {
     "segmentation": {
         "lr": {"low": 3e-4, "high": 1e-2, "log": True},
@@ -44,7 +44,7 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
     "svm": {"C": {"low": 1e-2, "high": 1e2, "log": True}, "gamma": {"low": 1e-4, "high": 1.0, "log": True}},
     "logreg": {"C": {"low": 1e-3, "high": 1e2, "log": True}},
     "rf": {"n_estimators": {"low": 100, "high": 800, "step": 100}, "max_depth": {"low": 2, "high": 20}},
-    "gbm": {"n_estimators": {"low": 50, "high": 500, "step": 50}, "max_depth": {"low": 2, "high": 6},
+    "gbm": {"max_iter": {"low": 50, "high": 500, "step": 50}, "max_depth": {"low": 2, "high": 6},
             "learning_rate": {"low": 0.01, "high": 0.3, "log": True}},
 }
 
