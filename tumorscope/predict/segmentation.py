@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tumorscope.bundle.postprocess import PostProcess
 from tumorscope.errors import TumorscopeError
 from tumorscope.models.precision import autocast
-from tumorscope.predict.volumetric import SlidingWindow, is_volumetric, predict_volume
+from tumorscope.predict.volumetric import SlidingWindow, is_volumetric, predict_volume, predict_volume_outputs
 from tumorscope.preprocess.pipeline import Preprocessor
 
 if TYPE_CHECKING:
@@ -34,6 +34,16 @@ def segment(bundle: Bundle, inp: PredictInput, post: PostProcess | None = None) 
         prob = predict_probabilities(net, bundle.preprocessor, inp.slices, tta=post.tta, path=inp.path,
                                      bf16=_bf16(bundle))
     return prob, post(prob)
+
+
+def output_probabilities(bundle: Bundle, slices: np.ndarray, tta: bool, path: object = None) -> np.ndarray:
+    """(K, Z, Y, X) probabilities of every sigmoid output of a 3-D bundle on one (Z, Y, X, C) volume; a 2-D
+    bundle runs slice by slice and gives its tumor output (K = 1)."""
+    net = bundle.network
+    if is_volumetric(net):
+        window = SlidingWindow.for_bundle(bundle.config, slices.shape[:3])
+        return predict_volume_outputs(net, bundle.preprocessor, slices, window, tta=tta, path=path)
+    return predict_probabilities(net, bundle.preprocessor, slices, tta=tta, path=path, bf16=_bf16(bundle))[None]
 
 
 def segment_many(bundle: Bundle, inputs: list[PredictInput], post: PostProcess | None = None
