@@ -88,3 +88,13 @@ def tiny_seg_variant(tiny_seg_run, tmp_path_factory) -> tuple[Path, Path, dict]:
     bundle = load_bundle(folder)
     record = Exporter(bundle, choose_data(bundle, root, 13), command="tumorscope export (test)").make("openvino")
     return root, folder, record
+
+
+@pytest.fixture(scope="session")
+def tiny_brats_bundles(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """(synthetic BraTS dataset, 1-output 3-D bundle, 3-output WT/TC/ET bundle): tests/brats_bundle.py."""
+    from tests.brats_bundle import train_tiny, with_three_outputs, write_signal_cases
+
+    root = write_signal_cases(tmp_path_factory.mktemp("brats_syn") / "cases")
+    one = train_tiny(root, tmp_path_factory.mktemp("runs") / "brats3d")
+    return root, one, with_three_outputs(one, tmp_path_factory.mktemp("bundles") / "brats3")

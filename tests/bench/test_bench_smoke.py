@@ -59,3 +59,15 @@ def test_archive_bench_reports_cases_per_s(tiny_seg_run, lgg_dir):
     (res,) = archive_scale.main(["--patients", "1", "--engines", "local", "--workers", "1", "--model", str(run)])
     assert res["exit"] == 0 and res["cases"] == 1 and res["cases_per_s"] > 0
     assert int(next(iter(res["volumes"].values()))) >= 0
+
+
+def test_brats_predict_bench_times_tumorscope_and_monai_on_the_same_case(tiny_brats_bundles):
+    """bench/brats_predict.py on a tiny synthetic case with the tiny 3-D bundle: both children run, same masks."""
+    from bench import brats_predict
+
+    root, _, three = tiny_brats_bundles
+    case = sorted(p for p in root.iterdir())[0]
+    res = brats_predict.main(["--case", str(case), "--bundle", str(three), "--runs", "1", "--threads", "1"])
+    assert res["median"]["tumorscope_wall"] > 0 and res["median"]["monai_rss"] > 0
+    assert res["ratios"]["wall_tumorscope_over_monai"] > 0
+    assert res["mask_dice_tumorscope_vs_monai"] > 0.9

@@ -34,6 +34,7 @@ def test_channel_selection_rules():
     assert select_channels(gray, "rgb").shape == (4, 4, 3)
     assert select_channels(gray, "mri3").shape == (4, 4, 3)  # one sequence fills all three, as kaggle_3m does
     assert select_channels(rgba, "mri3")[..., 2].max() == 30
+    assert select_channels(rgba, "all").shape == (4, 4, 4)  # "all" is unchanged: four BraTS modalities stay four
     with pytest.raises(TumorscopeError, match="2 channels"):
         select_channels(np.zeros((4, 4, 2)), "flair", path="x.png")
 

@@ -76,23 +76,30 @@ def score_predictions(samples: list[Sample], layout: str, folder: Path,
             raise TumorscopeError(f"labels {bad} are not {case.scheme.name} labels {sorted(case.scheme.allowed)}",
                                   files[case.id])
         row: dict[str, Any] = {"case": case.id, "prediction": str(files[case.id])}
-        for region, scores in case_scores(pred, truth, spacing, case.scheme, rules).items():
-            scores["volume_error_ml"] = scores["pred_ml"] - scores["truth_ml"]
-            row.update({f"{region}_{k}": v for k, v in scores.items()})
-        rows.append(row)
+        rows.append(row | region_columns(case_scores(pred, truth, spacing, case.scheme, rules)))
     return rows
 
 
+def region_columns(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Region -> scores as one row's ``<region>_<score>`` columns, with the volume error (predicted - true)."""
+    row: dict[str, Any] = {}
+    for region, values in scores.items():
+        values = values | {"volume_error_ml": values["pred_ml"] - values["truth_ml"]}
+        row.update({f"{region}_{k}": v for k, v in values.items()})
+    return row
+
+
 def brats_report(rows: list[dict[str, Any]], rules: LesionRules | None = None, n_boot: int = 2000,
-                 seed: int = 0) -> MetricsReport:
-    """Means over cases with 95% percentile-bootstrap CIs (cases resampled), per region; medians of Dice/HD95.
+                 seed: int = 0, regions: tuple[str, ...] = REGIONS) -> MetricsReport:
+    """Means over cases with 95% percentile-bootstrap CIs (cases resampled), per region (those of ``regions``
+    the rows score); medians of Dice/HD95.
 
     The report's estimates are named ``<region>_<metric>`` (``WT_dice_mean``); ``extra["regions"]`` nests them
     as ``regions -> WT -> dice_mean, dice_ci95, hd95_mean_mm, ...``."""
     rules = rules or LesionRules()
     metrics: dict[str, Estimate] = {}
-    regions: dict[str, dict[str, Any]] = {}
-    for region in REGIONS:
+    blocks: dict[str, dict[str, Any]] = {}
+    for region in regions:
         block: dict[str, Any] = {}
         for score, name in _MEANS.items():
             values = np.array([r[f"{region}_{score}"] for r in rows], dtype=float)
@@ -109,16 +116,16 @@ def brats_report(rows: list[dict[str, Any]], rules: LesionRules | None = None, n
         block["lesions"] = int(sum(r[f"{region}_lesions"] for r in rows))
         block["lesions_detected"] = int(sum(r[f"{region}_lesions_detected"] for r in rows))
         block["false_positives"] = int(sum(r[f"{region}_false_positives"] for r in rows))
-        regions[region] = block
+        blocks[region] = block
     return MetricsReport(task="brats", metrics=metrics, counts={"n_cases": len(rows)}, per_case=rows,
                          ci=CIMethod(unit="case", n_boot=n_boot),
-                         extra={"regions": regions, "conventions": rules.to_json()})
+                         extra={"regions": blocks, "conventions": rules.to_json()})
 
 
 def format_brats_metrics(report: MetricsReport) -> str:
     """One line per region: Dice and HD95 means with CIs, lesion-wise scores, volumes."""
     lines = [f"cases: {report.counts.get('n_cases')}"]
-    for region in REGIONS:
+    for region in report.extra.get("regions", REGIONS):
         def est(name: str, digits: int = 3, region: str = region) -> str:
             e = report.estimate(f"{region}_{name}")
             return "n/a" if e is None else e.format(digits)

@@ -101,17 +101,20 @@ def lesion_scores(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, ...
 def case_scores(pred_labels: np.ndarray, truth_labels: np.ndarray, spacing_xyz: tuple[float, ...],
                 scheme: LabelScheme, rules: LesionRules | None = None) -> dict[str, dict[str, Any]]:
     """Region -> scores for one case; label maps in numpy (Z, Y, X) order, spacing in ITK (x, y, z) order."""
+    return {region: region_scores(scheme.region(pred_labels, region), scheme.region(truth_labels, region),
+                                  spacing_xyz, rules) for region in REGIONS}
+
+
+def region_scores(pred: np.ndarray, truth: np.ndarray, spacing_xyz: tuple[float, ...],
+                  rules: LesionRules | None = None) -> dict[str, Any]:
+    """Dice, HD95, lesion-wise scores and volumes of one region's boolean masks (numpy order, spacing x, y, z)."""
     rules = rules or LesionRules()
     spacing = tuple(reversed(spacing_xyz))
     ml = voxel_ml(spacing_xyz)
-    out = {}
-    for region in REGIONS:
-        p, t = scheme.region(pred_labels, region), scheme.region(truth_labels, region)
-        out[region] = {
-            "dice": dice(p, t),
-            "hd95_mm": bounded_hd95(p, t, spacing, rules.max_hd95),
-            **lesion_scores(p, t, spacing, rules),
-            "truth_ml": float(t.sum()) * ml,
-            "pred_ml": float(p.sum()) * ml,
-        }
-    return out
+    return {
+        "dice": dice(pred, truth),
+        "hd95_mm": bounded_hd95(pred, truth, spacing, rules.max_hd95),
+        **lesion_scores(pred, truth, spacing, rules),
+        "truth_ml": float(truth.sum()) * ml,
+        "pred_ml": float(pred.sum()) * ml,
+    }

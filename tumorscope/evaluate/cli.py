@@ -18,6 +18,7 @@ examples:
   tumorscope evaluate --model lgg-flair-seg --data ../shared/data/lgg_mri_segmentation --out eval/
   tumorscope evaluate --model runs/lgg --data DIR --split test --splits runs/lgg/splits.json --out eval/
   tumorscope evaluate --predictions preds/ --data ../shared/data/brats2018 --out eval/   # BraTS label maps
+  tumorscope evaluate --model lgg-flair-seg --data ../shared/data/brats2018 --modalities flair --region WT --out eval/
 
 Segmentation writes metrics.json (per-patient volumetric Dice/IoU/HD95 with 95% bootstrap CIs over
 patients, slice-level tumor-presence sensitivity/specificity/AUC) and per_patient.csv.
@@ -25,7 +26,8 @@ Classification writes metrics.json (accuracy, balanced accuracy, macro AUC/sensi
 precision/F1 with CIs, per-class metrics, confusion matrix) and ROC/confusion/calibration plots.
 BraTS (--predictions: a folder of <case>.nii.gz label maps, --data: a BraTS dataset) writes metrics.json with
 regions -> WT/TC/ET -> Dice, HD95, lesion-wise Dice/HD95/sensitivity/false positives and volumes (mL) with CIs
-over cases, per_case, and per_case.csv (conventions: docs/brats.md)."""
+over cases, per_case, and per_case.csv (conventions: docs/brats.md). --model on a BraTS dataset runs the model on
+each case (--modalities as its input channels) and scores its outputs as the regions --region names."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="flip test-time augmentation on/off (default: the bundle's own setting)")
     p.add_argument("--min-size", type=int, help="segmentation: override the bundle's small-component removal")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples for the CIs")
+    p.add_argument("--modalities", nargs="+", metavar="MODALITY", help="BraTS --model: the modalities fed as the "
+                   "input channels, in order (default: the bundle's, or flair t1 t1ce t2 for 4 channels)")
+    p.add_argument("--region", nargs="+", metavar="REGION", help="BraTS --model: the region (WT, TC, ET) each "
+                   "output channel is scored as (default: the bundle's, or WT TC ET for 3 outputs)")
     p.set_defaults(func=run_evaluate)
 
     p = sub.add_parser(
@@ -118,6 +124,11 @@ def run_evaluate(args: argparse.Namespace, figures: Callable[[MetricsReport, Pat
     :func:`evaluate` (the top-level CLI's runs classical bundles, whose stage sits above this one)."""
     if getattr(args, "predictions", None) is not None:  # callers that build args by hand may leave it out
         return _run_predictions(args)
+    from tumorscope.data.brats_cases import BRATS_LAYOUTS
+    from tumorscope.data.dataset import detect_layout
+
+    if detect_layout(args.data) in BRATS_LAYOUTS:
+        return _run_brats_model(args)
     report = (score or evaluate)(args)
     args.out.mkdir(parents=True, exist_ok=True)
     if report.task == "segmentation":
@@ -132,11 +143,38 @@ def run_evaluate(args: argparse.Namespace, figures: Callable[[MetricsReport, Pat
 
 def _run_predictions(args: argparse.Namespace) -> int:
     """``--predictions``: BraTS scores of a folder of label maps (metrics.json + per_case.csv)."""
-    from tumorscope.evaluate.brats_eval import brats_report, format_brats_metrics, score_predictions
+    from tumorscope.evaluate.brats_eval import brats_report, score_predictions
 
     ds, samples = samples_for(args)
     report = brats_report(score_predictions(samples, ds.layout, args.predictions), n_boot=args.boot)
     report.extra.update({"predictions": str(args.predictions), "data": str(args.data), "split": args.split})
+    return _write_brats(report, args)
+
+
+def _run_brats_model(args: argparse.Namespace) -> int:
+    """``--model`` on a BraTS dataset: run the model on every case, score its outputs as BraTS regions."""
+    from tumorscope.bundle import load_bundle
+    from tumorscope.evaluate.brats_eval import brats_report
+    from tumorscope.evaluate.brats_model import input_modalities, output_regions, score_bundle
+
+    bundle = load_bundle(args.model)
+    if bundle.task != "segmentation":
+        raise TumorscopeError(f"{bundle.name} is a {bundle.task} model; a BraTS dataset scores segmentation")
+    modalities = input_modalities(bundle.config, getattr(args, "modalities", None))
+    regions = output_regions(bundle.config, getattr(args, "region", None))
+    post = _postprocess(bundle, args)
+    ds, samples = samples_for(args)
+    report = brats_report(score_bundle(bundle, samples, ds.layout, modalities, regions, post), n_boot=args.boot,
+                          regions=regions)
+    report.extra.update({"model": bundle.name, "data": str(args.data), "split": args.split,
+                         "modalities": list(modalities), "output_regions": list(regions),
+                         "postprocessing": post.to_dict(), "runtime": bundle.runtime_name})
+    return _write_brats(report, args)
+
+
+def _write_brats(report: MetricsReport, args: argparse.Namespace) -> int:
+    from tumorscope.evaluate.brats_eval import format_brats_metrics
+
     args.out.mkdir(parents=True, exist_ok=True)
     write_per_patient_csv(report.per_case, args.out / "per_case.csv")
     report.write(args.out / "metrics.json")
@@ -156,18 +194,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_segmentation_bundle(bundle: Any, samples: list, args: argparse.Namespace) -> MetricsReport:
+def _postprocess(bundle: Any, args: argparse.Namespace) -> Any:
+    """The bundle's post-processing with the --tta / --min-size overrides."""
     from dataclasses import replace
-
-    from tumorscope.data.volumes import load_stacks
-    from tumorscope.evaluate.segmentation import evaluate_stacks, segmentation_report
-    from tumorscope.predict.volumetric import SlidingWindow
 
     post = bundle.postprocess
     if args.tta is not None:
         post = replace(post, tta=args.tta)
     if args.min_size is not None:
         post = replace(post, min_size=args.min_size)
+    return post
+
+
+def evaluate_segmentation_bundle(bundle: Any, samples: list, args: argparse.Namespace) -> MetricsReport:
+    from tumorscope.data.volumes import load_stacks
+    from tumorscope.evaluate.segmentation import evaluate_stacks, segmentation_report
+    from tumorscope.predict.volumetric import SlidingWindow
+
+    post = _postprocess(bundle, args)
     stacks = load_stacks(samples)
     for s in stacks:
         s.require_masks()

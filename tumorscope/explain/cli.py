@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="lgg-flair-seg", help="bundled model name, bundle folder or run folder")
     p.add_argument("-i", "--input", type=Path, help="image, folder of slices, patient folder, DICOM series, NIfTI")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT_DIR")
-    p.add_argument("--method", default="gradcam", choices=METHODS, help="explanation method for -i")
+    p.add_argument("--method", choices=METHODS, help="explanation method for -i (default: gradcam; a 3-D model: "
+                   "saliency, ig and occlusion)")
     p.add_argument("--layer", help="Grad-CAM target layer (default: chosen automatically)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     g = p.add_argument_group("faithfulness evaluation")
@@ -71,11 +72,45 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         return _cmd_evaluate(args, bundle)
     if args.input is None:
         raise TumorscopeError("explain needs -i INPUT (or --evaluate --data DIR)")
+    from tumorscope.predict.volumetric import is_volumetric
+
+    if is_volumetric(bundle.model):
+        from tumorscope.explain.volume_methods import VOLUME_METHODS
+        from tumorscope.explain.volume_run import explain_volume
+
+        summary = explain_volume(bundle, args.input, args.out, (args.method,) if args.method else VOLUME_METHODS,
+                                 steps=args.steps)
+        print(format_importance(summary))
+        print(f"written: {args.out}")
+        return 0
     from tumorscope.explain.run import explain_input
 
-    summary = explain_input(bundle, args.input, args.out, args.method, layer=args.layer)
-    print(f"{len(summary['slices'])} heatmap(s) ({args.method}) written: {args.out}")
+    method = args.method or "gradcam"
+    summary = explain_input(bundle, args.input, args.out, method, layer=args.layer)
+    print(f"{len(summary['slices'])} heatmap(s) ({method}) written: {args.out}")
     return 0
+
+
+def format_importance(summary: dict[str, Any]) -> str:
+    """3-D explanations: per region, each modality's ablation drop and attribution shares, then faithfulness."""
+    methods = summary["methods"]
+    lines = [f"{'region':<8} {'modality':<10} {'ablation drop':>13} " + " ".join(f"{m + ' share':>15}" for m in methods)]
+    for region, row in summary["regions"].items():
+        for modality, imp in row["importance"].items():
+            lines.append(f"{region:<8} {modality:<10} {imp['ablation_drop']:>13.3f} "
+                         + " ".join(f"{imp[m + '_share']:>15.3f}" for m in methods))
+    lines.append(f"{'region':<8} {'method':<10} {'pointing':>9} {'energy':>7} {'deletion':>9} {'insertion':>9}")
+    for region, row in summary["regions"].items():
+        for m, f in list(row["faithfulness"].items()) + [("random", {
+                "deletion_auc": row["baseline"]["deletion_auc_random_order"],
+                "insertion_auc": row["baseline"]["insertion_auc_random_order"],
+                "energy_in_mask": row["baseline"]["energy_in_mask_uniform_map"], "pointing_game": None})]:
+            def num(v: Any) -> str:
+                return "-" if v is None else f"{float(v):.3f}"
+
+            lines.append(f"{region:<8} {m:<10} {num(f['pointing_game']):>9} {num(f['energy_in_mask']):>7} "
+                         f"{num(f['deletion_auc']):>9} {num(f['insertion_auc']):>9}")
+    return "\n".join(lines)
 
 
 def _cmd_evaluate(args: argparse.Namespace, bundle: Any) -> int:

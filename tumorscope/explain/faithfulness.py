@@ -1,4 +1,5 @@
-"""Is a heatmap right, and is it faithful? Scores for one map against a tumor mask and against the model.
+"""Is a heatmap right, and is it faithful? Scores for one map (2-D, or 3-D for volumes) against a tumor mask and
+against the model.
 
 * pointing game: does the map's maximum fall inside the tumor mask dilated by ``tolerance`` pixels?
 * energy in mask: the share of the map's positive mass that lies inside the (undilated) mask;
@@ -31,8 +32,8 @@ def pointing_hit(heat: np.ndarray, mask: np.ndarray, tolerance: float = 5) -> bo
     evidence points nowhere and misses."""
     if not np.isfinite(heat).all() or heat.max() <= 0:
         return False
-    y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
-    return bool(tolerance_region(mask, tolerance)[y, x])
+    top = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    return bool(tolerance_region(mask, tolerance)[top])
 
 
 def energy_in_mask(heat: np.ndarray, mask: np.ndarray) -> float:
@@ -52,19 +53,21 @@ def _rank(heat: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
 
 
 def _blur(x: torch.Tensor) -> torch.Tensor:
-    sigma = max(x.shape[-2:]) / 25
-    return torch.from_numpy(ndimage.gaussian_filter(x.numpy(), sigma=(0, sigma, sigma))).to(x.dtype)
+    """Each channel blurred over its spatial axes (sigma 1/25 of the longest)."""
+    sigma = max(x.shape[1:]) / 25
+    return torch.from_numpy(ndimage.gaussian_filter(x.numpy(), sigma=(0, *[sigma] * (x.ndim - 1)))).to(x.dtype)
 
 
 def perturbation_curves(
     score: ScoreFn, x: torch.Tensor, heat: np.ndarray, steps: int = 10, seed: int = 0
 ) -> dict[str, np.ndarray]:
-    """Deletion and insertion curves (``steps`` + 1 scores each) for one (C, H, W) network input and its
-    (H, W) map at the same resolution; ``score`` maps a batch of inputs to (n,) probabilities."""
+    """Deletion and insertion curves (``steps`` + 1 scores each) for one (C, H, W) (or (C, Z, Y, X)) network
+    input and its (H, W) (or (Z, Y, X)) map at the same resolution; ``score`` maps a batch of inputs to (n,)
+    probabilities."""
     rank = _rank(heat, np.random.default_rng(seed))
     n = rank.numel()
     ks = torch.from_numpy(np.round(np.linspace(0, n, steps + 1)).astype(np.int64))
-    changed = (rank[None] < ks[:, None, None])[:, None]  # (S, 1, H, W): pixels removed/inserted at step s
+    changed = (rank[None] < ks.reshape(-1, *[1] * rank.ndim))[:, None]  # (S, 1, *spatial): changed at step s
     deleted = torch.where(changed, torch.zeros_like(x)[None], x[None])
     inserted = torch.where(changed, x[None], _blur(x)[None])
     return {"deletion": score(deleted), "insertion": score(inserted)}

@@ -38,6 +38,18 @@ def segment(bundle: Bundle, inp: PredictInput, post: PostProcess | None = None) 
     return prob, post(prob)
 
 
+def output_probabilities(bundle: Bundle, slices: np.ndarray, tta: bool, path: object = None) -> np.ndarray:
+    """(K, Z, Y, X) probabilities of every sigmoid output of a 3-D bundle on one (Z, Y, X, C) volume; a 2-D
+    bundle runs slice by slice and gives its tumor output (K = 1)."""
+    net = bundle.network
+    if _volumetric(net):
+        from tumorscope.predict.volumetric import SlidingWindow, predict_volume_outputs
+
+        window = SlidingWindow.for_bundle(bundle.config, slices.shape[:3])
+        return predict_volume_outputs(net, bundle.preprocessor, slices, window, tta=tta, path=path)
+    return predict_probabilities(net, bundle.preprocessor, slices, tta=tta, path=path, bf16=_bf16(bundle))[None]
+
+
 def segment_many(bundle: Bundle, inputs: list[PredictInput], post: PostProcess | None = None
                  ) -> list[tuple[np.ndarray, np.ndarray]]:
     """:func:`segment` for several inputs at once: the slices of 2-D inputs of one size run as one batch

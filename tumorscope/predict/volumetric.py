@@ -160,12 +160,27 @@ def predict_volume(
 ) -> np.ndarray:
     """(Z, Y, X, C) raw voxels of one volume -> (Z, Y, X) tumor probabilities (float32), via
     ``monai.inferers.sliding_window_inference`` with gaussian-blended overlapping patches."""
+    return predict_volume_outputs(model, pre, volume, window, tta=tta, bf16=bf16, path=path)[0]
+
+
+@torch.no_grad()
+def predict_volume_outputs(
+    model: nn.Module,
+    pre: Preprocessor,
+    volume: np.ndarray,
+    window: SlidingWindow,
+    tta: bool = False,
+    bf16: bool = True,
+    path: object = None,
+) -> np.ndarray:
+    """:func:`predict_volume` for every output channel: (K, Z, Y, X) sigmoid probabilities of a network with K
+    sigmoid outputs (e.g. the nested BraTS regions WT/TC/ET)."""
     model.eval()
     x = volume_tensor(pre, volume, path)[None]
     logits = sliding_logits(model, x, window, bf16)
     if tta:
         logits = (logits + sliding_logits(model, x.flip(-1), window, bf16).flip(-1)) / 2
-    return torch.sigmoid(logits[0, 0]).numpy().astype(np.float32)
+    return torch.sigmoid(logits[0]).numpy().astype(np.float32)
 
 
 def predict_stack(
@@ -185,7 +200,7 @@ def predict_stack(
 
 
 def sliding_logits(model: nn.Module, x: torch.Tensor, window: SlidingWindow, bf16: bool = True) -> torch.Tensor:
-    """(B, C, Z, Y, X) normalised input -> (B, 1, Z, Y, X) float32 logits over the whole volume."""
+    """(B, C, Z, Y, X) normalised input -> (B, K, Z, Y, X) float32 logits (K outputs) over the whole volume."""
     from monai.inferers import sliding_window_inference
 
     def forward(patch: torch.Tensor) -> torch.Tensor:

@@ -18,11 +18,11 @@ def select_channels(array: np.ndarray, mode: str, path: object = None) -> np.nda
     image (a FLAIR NIfTI or DICOM series) fills all three, as kaggle_3m itself does for missing sequences.
     ``gray``: one channel - the mean of RGB. ``rgb``: three channels - gray repeated when needed. ``all``: unchanged.
     """
+    if mode == "all":  # unchanged: 4 channels are 4 MR modalities here (BraTS), not RGBA
+        return array
     c = array.shape[-1]
     if c == 4:
         array, c = array[..., :3], 3
-    if mode == "all":
-        return array
     if mode == "flair":
         if c == 1:
             return array
