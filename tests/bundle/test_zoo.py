@@ -31,7 +31,7 @@ def test_listed_and_resolvable_by_name(capsys):
 def test_every_bundle_is_at_most_20_mb():
     for folder in ZOO.iterdir():
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-        assert size <= 20 * 1024 * 1024, (folder.name, size)
+        assert size <= 20_000_000, (folder.name, size)  # 20 MB, decimal
 
 
 def test_corrupted_weights_are_refused(tmp_path):

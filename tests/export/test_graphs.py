@@ -54,4 +54,4 @@ def test_a_classifier_ensemble_with_a_member_at_its_own_size_round_trips(tmp_pat
         out = net(x.numpy())  # numpy in, numpy out: predict's path without torch
         assert isinstance(out, np.ndarray) and np.abs(out - bundle.model(x).numpy()).max() < 1e-4
     assert sorted(p.name for p in (tmp_path / runtime).iterdir()) == sorted(
-        graphs + ([g.replace(".xml", ".bin") for g in graphs] if runtime == "openvino" else []))
+        graphs + ([g.replace(".xml.gz", ".bin") for g in graphs] if runtime == "openvino" else []))

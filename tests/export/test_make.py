@@ -22,7 +22,7 @@ def test_export_keeps_a_verified_variant_with_its_numbers_in_variants_json_and_c
     assert record["passed"] and record["verification"]["max_dice_change"] <= 0.005
     assert "validation 2 patients" in record["verification"]["data"]  # the run's own validation part
     table = read_variants(folder)
-    assert table["openvino-fp32"]["files"].keys() == {"network.xml", "network.bin"}
+    assert table["openvino-fp32"]["files"].keys() == {"network.xml.gz", "network.bin"}
     assert "| openvino-fp32 |" in (folder / "card.md").read_text()
     assert "## Exported runtimes" in (folder / "card.md").read_text()
     bundle = load_bundle(folder)
@@ -33,12 +33,12 @@ def test_export_keeps_a_verified_variant_with_its_numbers_in_variants_json_and_c
 def test_a_changed_variant_file_is_not_run(tiny_seg_variant, tmp_path, caplog):
     _, folder, _ = tiny_seg_variant
     copy_ = shutil.copytree(folder, tmp_path / "b")
-    xml = copy_ / "variants" / "openvino-fp32" / "network.xml"
-    xml.write_text(xml.read_text() + " ")
+    xml = copy_ / "variants" / "openvino-fp32" / "network.xml.gz"
+    xml.write_bytes(xml.read_bytes() + b" ")
     bundle = load_bundle(copy_)
     assert bundle.runtime_name == "pytorch"
-    assert "network.xml is missing or changed" in caplog.text
-    with pytest.raises(TumorscopeError, match="openvino-fp32 file network.xml is missing or changed"):
+    assert "network.xml.gz is missing or changed" in caplog.text
+    with pytest.raises(TumorscopeError, match="openvino-fp32 file network.xml.gz is missing or changed"):
         choose(bundle, "openvino")
     with pytest.raises(TumorscopeError, match="onnx-fp32 not exported"):
         choose(bundle, "onnx-fp32")

@@ -11,6 +11,7 @@ or an exact variant name such as ``openvino-fp32``.
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import logging
 import os
@@ -62,10 +63,8 @@ class GraphNetwork:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        if path.suffix == ".xml":
-            import openvino as ov
-
-            self._compiled = ov.Core().compile_model(str(path), "CPU", OPENVINO_CONFIG)
+        if path.name.endswith((".xml", ".xml.gz")):
+            self._compiled = _compile_openvino(path)
             self._session = None
         else:
             import onnxruntime as ort
@@ -82,6 +81,20 @@ class GraphNetwork:
             request.infer({0: batch})
             out = request.get_output_tensor(0).data.copy()
         return np.asarray(out, dtype=np.float32)
+
+
+def _compile_openvino(path: Path) -> Any:
+    """An OpenVINO IR compiled for the CPU: ``NAME.xml`` or ``NAME.xml.gz`` (the IR's XML gzipped, as export
+    writes it: 183 kB of text per U-Net shrink to 9 kB, which keeps a zoo bundle with its variant under 20 MB)
+    beside ``NAME.bin``."""
+    import openvino as ov
+
+    core = ov.Core()
+    if path.suffix != ".gz":
+        return core.compile_model(str(path), "CPU", OPENVINO_CONFIG)
+    weights = path.with_name(path.name.removesuffix(".xml.gz") + ".bin")
+    model = core.read_model(gzip.decompress(path.read_bytes()).decode(), ov.Tensor(np.fromfile(weights, np.uint8)))
+    return core.compile_model(model, "CPU", OPENVINO_CONFIG)
 
 
 class GraphEnsemble:

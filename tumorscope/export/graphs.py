@@ -9,6 +9,7 @@ the runtime joins them with the same ensemble code as PyTorch (:mod:`tumorscope.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import logging
 import warnings
@@ -77,7 +78,8 @@ def onnx_to_openvino(onnx_path: Path, xml_path: Path, calibration: list[np.ndarr
                      weights_only: bool = False) -> list[Path]:
     """The ONNX graph as OpenVINO IR (float32 weights), int8-quantized by NNCF on ``calibration`` batches when
     given, or (``weights_only``) with its weights stored as int8 (NNCF weight compression: asymmetric, one scale
-    and zero point per output channel; activations stay float32, no calibration). Returns the IR's files."""
+    and zero point per output channel; activations stay float32, no calibration). Returns the IR's files, its XML
+    gzipped (``NAME.xml.gz``, ``NAME.bin``)."""
     import openvino as ov
 
     with _quiet():
@@ -93,7 +95,11 @@ def onnx_to_openvino(onnx_path: Path, xml_path: Path, calibration: list[np.ndarr
             model = nncf.quantize(model, nncf.Dataset(calibration), subset_size=len(calibration),
                                   preset=nncf.QuantizationPreset.MIXED)
         ov.save_model(model, str(xml_path), compress_to_fp16=False)
-    return [xml_path, xml_path.with_suffix(".bin")]
+    gz = xml_path.with_name(xml_path.name + ".gz")  # read back by bundle.runtime; mtime 0: the same bytes each time
+    with gz.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0, filename="") as out:
+        out.write(xml_path.read_bytes())
+    xml_path.unlink()
+    return [gz, xml_path.with_suffix(".bin")]
 
 
 def quantize_onnx(onnx_path: Path, out_path: Path, calibration: list[np.ndarray]) -> Path:
