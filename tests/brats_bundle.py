@@ -29,13 +29,16 @@ def write_signal_cases(root: Path, n_cases: int = 6) -> Path:
 
 
 def train_tiny(data: Path, run: Path, epochs: int = 8) -> Path:
-    """The existing 3-D trainer on ``data`` (all 4 modalities as channels); returns the bundle folder."""
-    from tumorscope.cli import main
+    """The generic 3-D trainer (VolumeTrainer: one output, the whole tumor) on ``data``, all 4 modalities as
+    channels; returns the bundle folder. (``tumorscope train`` on BraTS cases runs the WT/TC/ET region trainer:
+    these tests need a generic 3-D bundle, so they call the generic trainer directly.)"""
+    from tumorscope.options import TrainConfig, parse
+    from tumorscope.train.volumetric import VolumeTrainer
 
-    code = main(["train", "--task", "segmentation", "--data", str(data), "--model", "unet3d", "--epochs", str(epochs),
-                 "--out", str(run), "--val-fraction", "0.34", "--size", "48", "--width", "4", "--batch-size", "3",
-                 "--threads", "1", "--augment", "light", "--channels", "all"])
-    assert code == 0
+    cfg = parse(TrainConfig, ["--task", "segmentation", "--data", str(data), "--model", "unet3d", "--epochs",
+                              str(epochs), "--out", str(run), "--val-fraction", "0.34", "--size", "48", "--width", "4",
+                              "--batch-size", "3", "--threads", "1", "--augment", "light", "--channels", "all"])
+    VolumeTrainer(cfg).run()
     return run / "bundle"
 
 

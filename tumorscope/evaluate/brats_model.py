@@ -84,6 +84,9 @@ def score_bundle(bundle: Any, samples: list[Sample], layout: str, modalities: tu
     for case in progress(cases, "predicting and scoring cases", total=len(cases)):
         assert case.seg is not None
         truth, spacing = read_labels(case.seg)
+        if "brats" in bundle.config:  # a BraTS region bundle: its own plan and region post-processing, as predict
+            rows.append({"case": case.id} | region_columns(_region_bundle_scores(bundle, case, truth, spacing, rules)))
+            continue
         volume = case_volume(case, modalities)
         if volume.shape[:3] != truth.shape:
             raise TumorscopeError(f"images {volume.shape[2::-1]} and segmentation {truth.shape[::-1]} differ "
@@ -93,3 +96,19 @@ def score_bundle(bundle: Any, samples: list[Sample], layout: str, modalities: tu
                   for k, region in enumerate(regions)}
         rows.append({"case": case.id} | region_columns(scores))
     return rows
+
+
+def _region_bundle_scores(bundle: Any, case: Case, truth: np.ndarray, spacing: Any,
+                          rules: LesionRules | None) -> dict[str, Any]:
+    """WT/TC/ET scores of a BraTS region bundle (``config["brats"]``) on one case, run exactly as
+    ``tumorscope predict`` runs it (tumorscope.predict.brats_case)."""
+    from tumorscope.data.brats_volumes import read_modalities
+    from tumorscope.predict.brats_case import case_probabilities
+    from tumorscope.predict.brats_regions import RegionPost
+
+    brats = bundle.config["brats"]
+    images, image_spacing, _ = read_modalities(case)
+    probs = case_probabilities(bundle, images, image_spacing, case.id, bool(brats.get("tta", False)))
+    masks = RegionPost.from_dict(brats["postprocessing"]).masks(probs)
+    return {region: region_scores(masks[k], case.scheme.region(truth, region), spacing, rules)
+            for k, region in enumerate(REGIONS)}

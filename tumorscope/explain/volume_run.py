@@ -86,6 +86,36 @@ def read_case(path: Path, config: dict[str, Any]) -> VolumeCase:
     return VolumeCase(path, inp.slices, names[:n], inp.volume, inp.truth)
 
 
+def _brats_case(bundle: Any, folder: Path) -> tuple[VolumeCase, list[np.ndarray], Any, Any]:
+    """A BraTS region bundle's case on the network's own grid (its plan: brain crop, z-score, resampling), where
+    it is explained: the case, the WT/TC/ET masks (threshold, nested), the normalised (C, z, y, x) tensor, the
+    window. No NIfTI maps are written (the grid is the plan's, not the case's)."""
+    import torch
+
+    from tumorscope.data.brats import MODALITIES, decode_regions
+    from tumorscope.data.brats_cases import read_labels
+    from tumorscope.data.brats_volumes import prepare_arrays, read_modalities
+    from tumorscope.predict.brats_case import read_case_folder
+    from tumorscope.predict.brats_plan import BratsPlan
+    from tumorscope.predict.brats_regions import RegionPost, plan_probabilities
+    from tumorscope.predict.volumetric import SlidingWindow
+
+    case = read_case_folder(folder)
+    images, spacing, _ = read_modalities(case)
+    labels = read_labels(case.seg)[0] if case.seg is not None else None
+    plan = BratsPlan.from_dict(bundle.config["brats"]["plan"])
+    prepared = prepare_arrays(images, spacing, plan.spacing, labels=labels, scheme=case.scheme, case_id=case.id)
+    window = SlidingWindow.from_dict(bundle.config["volumetric"])
+    probs = plan_probabilities(bundle.model, prepared, window).numpy()
+    threshold = RegionPost.from_dict(bundle.config["brats"]["postprocessing"]).threshold
+    masks = list(np.logical_and.accumulate(probs >= threshold, axis=0))  # TC inside WT, ET inside TC
+    truth = None if prepared.regions is None else decode_regions(prepared.regions.astype(bool), case.scheme)
+    first = case.modalities[MODALITIES[0]][0]
+    volume = np.moveaxis(prepared.images, 0, -1)
+    return (VolumeCase(first, volume, list(MODALITIES), None, truth, case.scheme), masks,
+            torch.from_numpy(prepared.images), window)
+
+
 def output_names(config: dict[str, Any]) -> list[str]:
     """Names of the network's outputs: its BraTS regions when known, ``tumor`` for one output, else ``output<k>``."""
     from tumorscope.evaluate.brats_model import output_regions
@@ -105,14 +135,17 @@ def explain_volume(bundle: Any, input_path: str | Path, out_dir: str | Path, met
     bad = [m for m in methods if m not in VOLUME_METHODS]
     if bad:
         raise TumorscopeError(f"3-D models are explained by {', '.join(VOLUME_METHODS)}, not {', '.join(bad)}")
-    case = read_case(Path(input_path), bundle.config)
-    shape = case.volume.shape[:3]
-    window = SlidingWindow.for_bundle(bundle.config, shape)
-    model, post = bundle.model, bundle.postprocess
-    probs = predict_volume_outputs(model, bundle.preprocessor, case.volume, window, path=case.path)
-    masks = [post(p) for p in probs]
+    model = bundle.model
+    if "brats" in bundle.config:
+        case, masks, full, window = _brats_case(bundle, Path(input_path))
+    else:
+        case = read_case(Path(input_path), bundle.config)
+        window = SlidingWindow.for_bundle(bundle.config, case.volume.shape[:3])
+        probs = predict_volume_outputs(model, bundle.preprocessor, case.volume, window, path=case.path)
+        masks = [bundle.postprocess(p) for p in probs]
+        full = volume_tensor(bundle.preprocessor, case.volume, case.path)
     box = patch_box(np.any(masks, axis=0), window.patch_size)
-    x = volume_tensor(bundle.preprocessor, case.volume, case.path)[(slice(None), *box)][None]
+    x = full[(slice(None), *box)][None]
     explainer = VolumeExplainer(model, x, window.patch_size)
     summary: dict[str, Any] = {"input": str(input_path), "model": bundle.name, "methods": list(methods),
                                "modalities": case.channels, "patch_box_zyx": [[b.start, b.stop] for b in box],

@@ -40,16 +40,22 @@ def read_case_folder(folder: Path) -> Case:
     return case
 
 
+def case_probabilities(bundle: Bundle, images: np.ndarray, spacing: Any, case_id: str, tta: bool) -> np.ndarray:
+    """(3, Z, Y, X) WT/TC/ET probabilities of a BraTS region bundle on one case's stacked modalities, on the
+    case's own grid: the bundle's plan (brain crop, z-score, resampling), sliding window, upsampled back."""
+    plan = BratsPlan.from_dict(bundle.config["brats"]["plan"])
+    prepared = prepare_arrays(images, spacing, plan.spacing, case_id=case_id)
+    window = SlidingWindow.from_dict(bundle.config["volumetric"])
+    return to_original(plan_probabilities(bundle.model, prepared, window, tta=tta), prepared)
+
+
 def predict_brats(bundle: Bundle, folder: Path, out: Path, tta: bool = False) -> dict[str, Any]:
     """Predict one case folder into ``out`` (atomically); returns the summary."""
     start = time.monotonic()
     case = read_case_folder(folder)
-    brats = bundle.config["brats"]
-    plan, post = BratsPlan.from_dict(brats["plan"]), RegionPost.from_dict(brats["postprocessing"])
+    post = RegionPost.from_dict(bundle.config["brats"]["postprocessing"])
     images, spacing, like = read_modalities(case)
-    prepared = prepare_arrays(images, spacing, plan.spacing, case_id=case.id)
-    window = SlidingWindow.from_dict(bundle.config["volumetric"])
-    probs = to_original(plan_probabilities(bundle.model, prepared, window, tta=tta), prepared)
+    probs = case_probabilities(bundle, images, spacing, case.id, tta)
     masks = post.masks(probs)
     et_relabelled = bool(post.et_min_voxels) and not masks[2].any() and bool((probs[2] >= post.threshold).any())
     del probs
