@@ -165,7 +165,7 @@ def _deep(samples: list[Sample], options: Options, model: str, on_patient: Calla
     groups: dict[str, list[Sample]] = {}
     for s in samples:
         groups.setdefault(s.group, []).append(s)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for group in groups.values():
         rows += deep_rows(group, options, bundle_for(model))
         on_patient()

@@ -28,7 +28,8 @@ PREFIX = "deep"
 def penultimate_layers(model: nn.Module) -> list[nn.Module]:
     """The layer each network of ``model`` (each member of an ensemble, in order) ends with: its last convolution or
     linear layer that narrows its input to fewer channels (a U-Net's last up-convolution, a classifier's head)."""
-    nets = list(model.members) if isinstance(getattr(model, "members", None), nn.ModuleList) else [model]
+    members = getattr(model, "members", None)
+    nets: list[nn.Module] = list(members) if isinstance(members, nn.ModuleList) else [model]
     found = []
     for net in nets:
         narrowing = [m for m in net.modules() if _width(m, "in") > _width(m, "out") > 0]
