@@ -276,3 +276,21 @@ def test_cv_summary_prints_the_pooled_result(tmp_path: Path, capsys: pytest.Capt
     actions.cv_summary([tmp_path / "ens"])
     assert capsys.readouterr().out.strip() == (f"{tmp_path / 'ens'} folds 5 n 1469 acc 0.9503 correct 1396 ci "
                                                "[0.937, 0.962] auc 0.9952")
+
+
+def test_comparison_rounds_render_one_command_per_table_row() -> None:
+    """docs/comparison.md's tables: features, joins, classical CVs on one split file, then compare --tests."""
+    runs = commands("cmp_lgg_grade", "runs")
+    assert runs[0].endswith("--seed 31 --out runs/cmp_lgg_grade/lgg_splits.json")
+    assert "--kind deep --model lgg-flair-seg --roi mask --level volume" in runs[2]
+    assert runs[3] == ("tumorscope features --join runs/cmp_lgg_grade/tumor_radiomics.csv "
+                       "runs/cmp_lgg_grade/tumor_deep.csv -o runs/cmp_lgg_grade/tumor_both.csv")
+    cvs = [r for r in runs if r.startswith("tumorscope cv")]
+    assert len(cvs) == 18 and all("--splits runs/cmp_lgg_grade/lgg_splits.json" in r for r in cvs)
+    assert all("--roi mask" in r and "--target " in r for r in cvs)
+    grade = commands("cmp_lgg_grade", "analyze")[0]
+    assert grade.startswith("tumorscope compare --tests runs/cmp_lgg_grade/grade_radiomics_svm ")
+    assert grade.count("runs/cmp_lgg_grade/grade_") == 9 and "--names radiomics+SVM" in grade
+    presence = commands("cmp_lgg_presence", "runs")
+    assert all("--splits runs/cmp_lgg_grade/lgg_splits.json" in r for r in presence[1:])  # the same patient folds
+    assert {r.split("--model ")[1].split()[0] for r in presence[1:]} == {"svm", "rf", "gbm", "logreg"}

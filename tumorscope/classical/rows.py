@@ -3,7 +3,10 @@
 
 The extraction settings (:func:`feature_spec`) travel in the bundle, so prediction extracts exactly what the
 model was trained on. The ROI must exist at prediction time: ``foreground`` (the brain/body), ``whole`` or
-``predicted`` (a segmentation bundle's mask) - never the expert mask, which for tumor presence IS the label.
+``predicted`` (a segmentation bundle's mask) - the expert mask only for a data.csv target (grading the segmented
+tumor, as the published radiomics studies do), never for tumor presence, where it IS the label.
+A ``--features`` table may also hold deep features (``tumorscope features --kind deep``) or a join of tables
+(``--join``): its ``kind`` is recorded in the spec and such a bundle scores tables, it does not extract.
 """
 
 from __future__ import annotations
@@ -54,21 +57,26 @@ class Rows:
 
 def feature_spec(roi: str = "foreground", channel: str = "flair", filters: str = "wavelet,log",
                  log_sigma: tuple[float, ...] = (1.0, 3.0), lbp: bool = True, seg_model: str = "lgg-flair-seg",
-                 level: str = "slice", patient_relative: bool = False) -> dict[str, Any]:
+                 level: str = "slice", patient_relative: bool = False, target: str = LABEL_TARGET) -> dict[str, Any]:
     """The extraction settings a classical bundle records (``classical.features``)."""
-    if roi not in ROIS:
+    if roi not in ROIS or (roi == "mask" and target == LABEL_TARGET):
         raise TumorscopeError(f"--roi {roi!r}: a classical model needs an ROI that exists at prediction time: "
-                              f"{', '.join(ROIS)} (never the expert mask)")
+                              "foreground, whole or predicted (the expert mask only with a data.csv --target: "
+                              "for tumor presence the mask is the label)")
     names = tuple(sorted({f.strip().lower() for f in filters.split(",") if f.strip()} - {"none"}))
     if set(names) - set(FILTERS):
         raise TumorscopeError(f"--filters {filters!r}: choose wavelet, log, wavelet,log or none")
-    return {"roi": roi, "channel": channel, "level": level, "filters": list(names), "log_sigma": list(log_sigma),
-            "lbp": lbp, "seg_model": seg_model if roi == "predicted" else None, "patient_relative": patient_relative,
+    return {"kind": "radiomics", "roi": roi, "channel": channel, "level": level, "filters": list(names),
+            "log_sigma": list(log_sigma), "lbp": lbp, "seg_model": seg_model if roi == "predicted" else None,
+            "patient_relative": patient_relative,
             "params2d": default_params(2, names, log_sigma), "params3d": default_params(3, names, log_sigma)}
 
 
 def extract_rows(samples: list[Sample], spec: dict[str, Any], jobs: int = 0) -> list[dict[str, Any]]:
     """Feature rows (``tumorscope features``' dicts) of ``samples`` with the settings ``spec``."""
+    if spec.get("kind", "radiomics") != "radiomics":
+        raise TumorscopeError(f"this model was trained on a {spec['kind']} feature table ({spec.get('table')}): "
+                              "it scores such tables, it does not extract them")
     options = Options(rois=(spec["roi"],), level=spec["level"], channel=spec["channel"], params2d=spec["params2d"],
                       params3d=spec["params3d"], model=spec.get("seg_model") or "lgg-flair-seg", lbp=spec["lbp"])
     n_patients = len({s.group for s in samples})
@@ -199,7 +207,8 @@ def _label(v: str) -> str:
 
 def check_table(path: Path, spec: dict[str, Any]) -> None:
     """A ``--features`` table was extracted as the bundle will extract at prediction time: its sidecar files
-    (``<table>.params.json``, ``<table>.meta.json``, written by ``tumorscope features``) match ``spec``."""
+    (``<table>.params.json``, ``<table>.meta.json``, written by ``tumorscope features``) match ``spec``. A deep or
+    joined table (meta ``kind``) only needs the ROI; ``spec`` then records its kind and source."""
     from tumorscope.features.table import sidecar
 
     params, meta = sidecar(path, "params"), sidecar(path, "meta")
@@ -207,6 +216,12 @@ def check_table(path: Path, spec: dict[str, Any]) -> None:
         raise TumorscopeError("a --features table needs the settings `tumorscope features` writes beside it "
                               f"({params.name}, {meta.name}): prediction must extract the same features", path)
     info = json.loads(meta.read_text())
+    kind = info.get("kind", "radiomics")
+    if kind != "radiomics":  # deep or joined: the rows come from the table; what is recorded is where from
+        if spec["roi"] not in info.get("rois", []):
+            raise TumorscopeError(f"the {kind} table has no {spec['roi']!r} rows (ROIs: {info.get('rois')})", path)
+        spec.update(kind=kind, table=str(path), parts=info.get("parts"), model=info.get("model"))
+        return
     wanted = {"channel": spec["channel"], "lbp": spec["lbp"]}
     found = {"channel": info.get("channel"), "lbp": info.get("lbp") is not None}
     if json.loads(params.read_text()) != json.loads(json.dumps(spec["params2d"])) or found != wanted \

@@ -6,9 +6,15 @@ import argparse
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tumorscope.errors import TumorscopeError
+
+if TYPE_CHECKING:
+    from tumorscope.data.sample import Sample
+    from tumorscope.features.extract import Options
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +45,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "wavelet and LoG images) and LBP histograms from every image of a dataset, per ROI.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--data", required=True, type=Path, help="a dataset folder, or one patient/case folder")
+    p.add_argument("--data", type=Path, help="a dataset folder, or one patient/case folder")
+    p.add_argument("--kind", choices=("radiomics", "deep"), default="radiomics",
+                   help="radiomics (pyradiomics + LBP) or deep: the --model bundle's penultimate-layer activations "
+                        "pooled over the ROI (default: radiomics)")
+    p.add_argument("--join", nargs="+", type=Path, metavar="TABLE",
+                   help="instead of --data: join feature tables of the same data (e.g. radiomics and deep) on their "
+                        "id columns into one (a row is ok when it is ok in every table)")
     p.add_argument("-o", "--out", type=Path, default=Path("features.csv"),
                    help="the table: .csv, or .parquet (needs pyarrow) (default: features.csv)")
     p.add_argument("--roi", default="mask", metavar="MODES",
                    help="mask (the expert mask), predicted (a segmentation bundle's mask: new patients), "
                         "foreground (brain/body: Otsu + largest component + holes filled), whole (every pixel); "
                         "several as mask,foreground (default: mask)")
-    p.add_argument("--model", default="lgg-flair-seg", help="bundle for --roi predicted (default: lgg-flair-seg)")
+    p.add_argument("--model", default="lgg-flair-seg",
+                   help="bundle for --roi predicted and --kind deep (default: lgg-flair-seg)")
     p.add_argument("--level", choices=("auto", "slice", "volume"), default="auto",
                    help="a row per slice or per volume (default auto: 2-D files per slice, volume files per volume)")
     p.add_argument("--channel", default=None,
@@ -90,11 +103,15 @@ def _cmd_features(args: argparse.Namespace) -> int:
     from tumorscope.features.extract import Options, check_model, default_jobs, extract_features
     from tumorscope.progress import progress
 
+    table.check_output(args.out)
+    if args.join:
+        return _cmd_join(args)
+    if args.data is None:
+        raise TumorscopeError("give --data DIR (or --join TABLE TABLE...)")
     modes = _parse_rois(args.roi)
     filters, sigmas = _parse_filters(args.filters, args.log_sigma)
     if args.jobs < 0:
         raise TumorscopeError(f"--jobs {args.jobs}: give a number of processes >= 1 (0: all cores)")
-    table.check_output(args.out)
     if args.params:
         params2d = params3d = settings.load_params(args.params)
     else:
@@ -103,8 +120,8 @@ def _cmd_features(args: argparse.Namespace) -> int:
     if "mask" in modes and not any(s.masks for s in dataset.samples):
         raise TumorscopeError(f"--roi mask needs expert masks; this {dataset.layout} dataset has none "
                               "(use --roi predicted, foreground or whole)", args.data)
-    if "predicted" in modes:
-        check_model(args.model)
+    if "predicted" in modes or args.kind == "deep":
+        check_model(args.model, deep=args.kind == "deep")
     jobs = min(args.jobs or default_jobs(), max(1, len(dataset.by_patient())))
     channel = args.channel or ("flair" if dataset.layout == "lgg_kaggle3m" else "gray")
     options = Options(rois=modes, level=args.level, channel=channel, params2d=params2d, params3d=params3d,
@@ -115,15 +132,18 @@ def _cmd_features(args: argparse.Namespace) -> int:
              len(dataset), units, dataset.layout, ",".join(modes), jobs)
     bar = iter(progress(range(n_patients), desc="patients", total=n_patients))
     start = time.perf_counter()
-    rows, cpu = extract_features(dataset.samples, options, jobs=jobs, on_patient=lambda: next(bar, None))
+    if args.kind == "deep":
+        rows, cpu = _deep(dataset.samples, options, args.model, lambda: next(bar, None))
+    else:
+        rows, cpu = extract_features(dataset.samples, options, jobs=jobs, on_patient=lambda: next(bar, None))
     wall = time.perf_counter() - start
     rows.sort(key=lambda r: (str(r["patient_id"]), str(r["image_id"]), r["slice_index"] or 0, modes.index(r["roi"])))
     names = table.write_table(rows, args.out)
     status = Counter(f"{r['roi']}:{r['roi_status']}" for r in rows)
-    meta = {"data": str(args.data), "layout": dataset.layout, "rois": list(modes), "level": args.level,
-            "channel": channel, "model": args.model if "predicted" in modes else None,
+    meta = {"kind": args.kind, "data": str(args.data), "layout": dataset.layout, "rois": list(modes), "level": args.level,
+            "channel": channel, "model": args.model if "predicted" in modes or args.kind == "deep" else None,
             "filters": list(filters), "params_file": str(args.params) if args.params else None,
-            "lbp": {"method": "uniform", "points": 8, "radius": 1} if args.lbp else None,
+            "lbp": {"method": "uniform", "points": 8, "radius": 1} if args.lbp and args.kind == "radiomics" else None,
             "foreground_rule": "Otsu threshold of the volume, largest connected component, holes filled per slice",
             "empty_roi": "row kept, roi_status empty/unusable, features missing",
             "ibsi_families": settings.IBSI_FAMILIES, "versions": settings.versions(),
@@ -132,4 +152,31 @@ def _cmd_features(args: argparse.Namespace) -> int:
     table.write_settings(args.out, {"2d": params2d, "3d": params3d}, meta)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(status.items()))
     print(f"{len(rows)} rows x {len(names)} columns ({counts}) in {wall:.0f} s -> {args.out}")
+    return 0
+
+
+def _deep(samples: list[Sample], options: Options, model: str, on_patient: Callable[[], object]
+          ) -> tuple[list[dict[str, Any]], float]:
+    """Deep-feature rows, one patient after another (torch uses every core)."""
+    from tumorscope.features.deep import deep_rows
+    from tumorscope.features.extract import bundle_for
+
+    start = time.process_time()
+    groups: dict[str, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault(s.group, []).append(s)
+    rows: list[dict[str, Any]] = []
+    for group in groups.values():
+        rows += deep_rows(group, options, bundle_for(model))
+        on_patient()
+    return rows, time.process_time() - start
+
+
+def _cmd_join(args: argparse.Namespace) -> int:
+    from tumorscope.features import table
+
+    rows, meta = table.join_tables(args.join)
+    names = table.write_table(rows, args.out)
+    table.write_settings(args.out, {"2d": meta.pop("params2d"), "3d": meta.pop("params3d")}, meta)
+    print(f"{len(rows)} rows x {len(names)} columns (joined {len(args.join)} tables) -> {args.out}")
     return 0

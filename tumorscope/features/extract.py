@@ -81,16 +81,37 @@ def extract_features(samples: list[Sample], options: Options, jobs: int = 1,
 
 def patient_rows(samples: list[Sample], options: Options) -> tuple[list[dict[str, Any]], float]:
     """Rows of one patient's volumes (or images) and the CPU seconds they took."""
-    from tumorscope.data.volumes import load_stacks
-
     start = time.process_time()
     rows = []
+    for unit, _ in patient_units(samples, options):
+        rows += _unit_rows(unit, options)
+    return rows, time.process_time() - start
+
+
+def patient_units(samples: list[Sample], options: Options) -> Iterator[tuple[Unit, str]]:
+    """Each volume (or image) of ``samples`` with its ROI masks, and its row level (slice or volume)."""
+    from tumorscope.data.volumes import load_stacks
+
     for stack in load_stacks(samples, with_masks="mask" in options.rois, desc="reading"):
         unit = _unit(stack, options)
         for mode in options.rois:
             unit.masks[mode] = _roi(unit, mode, options)
-        rows += _unit_rows(unit, options)
-    return rows, time.process_time() - start
+        yield unit, _level(unit, options)
+
+
+def unit_ids(unit: Unit, level: str) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+    """The id columns of each row of a unit and the slices (z indices) it covers: per slice (slice_index: the
+    layout's, or the 0-based z of a volume file) or one row for the volume."""
+    stack = unit.stack
+    if level == "slice":
+        for z in range(unit.volume.shape[0]):
+            sample = stack.samples[z] if not unit.is_volume_file else stack.samples[0]
+            yield ({"patient_id": stack.patient_id, "slice_index": sample.slice_index if not unit.is_volume_file else z,
+                    "image_id": sample.image.stem if not unit.is_volume_file else stack.id, "label": sample.label},
+                   np.array([z]))
+    else:
+        yield ({"patient_id": stack.patient_id, "image_id": stack.id, "slice_index": None,
+                "label": _volume_label([s.label for s in stack.samples])}, np.arange(unit.volume.shape[0]))
 
 
 def _unit(stack: SliceStack, options: Options) -> Unit:
@@ -132,16 +153,20 @@ def _level(unit: Unit, options: Options) -> str:
 
 
 @cache
-def _bundle(model: str) -> Any:
+def bundle_for(model: str) -> Any:
+    """The bundle ``model`` (name or folder), loaded once per process."""
     from tumorscope.bundle import load_bundle
 
     return load_bundle(model)
 
 
-def check_model(model: str) -> None:
-    """The bundle for ``--roi predicted`` exists and segments (TumorscopeError naming it otherwise)."""
-    bundle = _bundle(model)
-    if bundle.task != "segmentation":
+def check_model(model: str, deep: bool = False) -> None:
+    """The bundle for ``--roi predicted`` exists and segments; for ``--kind deep`` it is a network (TumorscopeError
+    naming it otherwise)."""
+    bundle = bundle_for(model)
+    if deep and bundle.is_classical:
+        raise TumorscopeError(f"--kind deep needs a network bundle; {model} is a classical pipeline")
+    if not deep and bundle.task != "segmentation":
         raise TumorscopeError(f"--roi predicted needs a segmentation bundle; {model} is a {bundle.task} bundle")
 
 
@@ -158,30 +183,21 @@ def _predicted(unit: Unit, options: Options) -> np.ndarray:
     family = "volume" if unit.is_volume_file else "slices"
     names = [s.image.stem for s in stack.samples] if family == "slices" else []
     inp = PredictInput(path, stack.images, family, names)
-    _, mask = segment(_bundle(options.model), inp)
+    _, mask = segment(bundle_for(options.model), inp)
     return mask.astype(bool)
 
 
 def _unit_rows(unit: Unit, options: Options) -> list[dict[str, Any]]:
-    """The rows of one volume: per slice (slice_index: the layout's, or the 0-based z of a volume file) or one."""
-    stack = unit.stack
-    spacing = tuple(float(s) for s in stack.spacing)
+    """The rows of one volume: per slice or one for the volume (:func:`unit_ids`)."""
+    spacing = tuple(float(s) for s in unit.stack.spacing)
+    level = _level(unit, options)
+    extractor = _extractor(options.params2d if level == "slice" else options.params3d)
+    sp = spacing[:2] if level == "slice" else (spacing if len(spacing) == 3 else (*spacing[:2], 1.0))  # 1 apart
     rows = []
-    if _level(unit, options) == "slice":
-        extractor = _extractor(options.params2d)
-        for z in range(unit.volume.shape[0]):
-            sample = stack.samples[z] if not unit.is_volume_file else stack.samples[0]
-            ids = {"patient_id": stack.patient_id, "slice_index": sample.slice_index if not unit.is_volume_file else z,
-                   "image_id": sample.image.stem if not unit.is_volume_file else stack.id, "label": sample.label}
-            for mode, mask in unit.masks.items():
-                rows.append(_row(ids, mode, extractor, unit.volume[z : z + 1], mask[z : z + 1], spacing[:2], options))
-    else:
-        extractor = _extractor(options.params3d)
-        sp3 = spacing if len(spacing) == 3 else (*spacing[:2], 1.0)  # slices without a slice spacing: 1 apart
-        ids = {"patient_id": stack.patient_id, "image_id": stack.id, "slice_index": None,
-               "label": _volume_label([s.label for s in stack.samples])}
+    for ids, keep in unit_ids(unit, level):
+        z = slice(int(keep[0]), int(keep[-1]) + 1)
         for mode, mask in unit.masks.items():
-            rows.append(_row(ids, mode, extractor, unit.volume, mask, sp3, options))
+            rows.append(_row(ids, mode, extractor, unit.volume[z], mask[z], sp, options))
     return rows
 
 

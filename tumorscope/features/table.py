@@ -82,3 +82,64 @@ def _cell(value: Any) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return value
+
+
+JOIN_KEYS = ("patient_id", "image_id", "slice_index", "roi")
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a feature table as written (CSV cells as text, Parquet values as stored)."""
+    if not path.is_file():
+        raise TumorscopeError("no such feature table", path)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_table(path).to_pylist())
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def join_tables(paths: list[Path]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rows of several tables of the same slices joined on :data:`JOIN_KEYS` (the first table's rows and id
+    columns; ``roi_status`` ok only where every table's is), and the joined table's meta (``kind`` joined, its
+    parts; the radiomics part's settings as ``params2d``/``params3d``)."""
+    import json
+
+    if len(paths) < 2:
+        raise TumorscopeError("--join needs two or more tables")
+    tables = [read_rows(p) for p in paths]
+    metas = [json.loads(sidecar(p, "meta").read_text()) if sidecar(p, "meta").is_file() else {} for p in paths]
+    key = lambda r: tuple(str(r.get(k) if r.get(k) is not None else "") for k in JOIN_KEYS)  # noqa: E731
+    seen: set[str] = set()
+    for path, rows in zip(paths, tables):
+        feats = {c for c in (rows[0] if rows else {}) if c not in ID_COLUMNS}
+        if seen & feats:
+            raise TumorscopeError(f"shares feature column {sorted(seen & feats)[0]!r} with another table", path)
+        seen |= feats
+    out = []
+    index = [{key(r): r for r in rows} for rows in tables[1:]]
+    for row in tables[0]:
+        parts = [ix.get(key(row)) for ix in index]
+        if any(p is None for p in parts):
+            missing = paths[1 + [p is None for p in parts].index(True)]
+            raise TumorscopeError(f"has no row for {dict(zip(JOIN_KEYS, key(row)))}: not a table of the same data",
+                                  missing)
+        joined = dict(row)
+        for p in parts:
+            assert p is not None
+            joined.update({c: v for c, v in p.items() if c not in ID_COLUMNS})
+            if joined["roi_status"] == "ok" and p.get("roi_status") != "ok":
+                joined["roi_status"] = p.get("roi_status")
+        out.append(joined)
+    radiomics = next((p for p, m in zip(paths, metas) if m.get("kind", "radiomics") == "radiomics"), None)
+    first = metas[0]
+    meta = {"kind": "joined", "parts": [{"table": str(p), **{k: m.get(k) for k in ("kind", "model", "rois", "level")}}
+                                        for p, m in zip(paths, metas)],
+            "data": first.get("data"), "layout": first.get("layout"), "level": first.get("level"),
+            "rois": sorted(set.intersection(*(set(m.get("rois", [])) for m in metas))),
+            "channel": next((m.get("channel") for m in metas if m.get("kind", "radiomics") == "radiomics"), None),
+            "lbp": next((m.get("lbp") for m in metas if m.get("kind", "radiomics") == "radiomics"), None),
+            "rows": len(out)}
+    params = {n: json.loads(sidecar(radiomics, n).read_text()) if radiomics and sidecar(radiomics, n).is_file() else {}
+              for n in ("params", "params3d")}
+    return out, {**meta, "params2d": params["params"], "params3d": params["params3d"]}

@@ -24,7 +24,7 @@ CHANNELS = ("flair", "mri3", "gray", "rgb", "all")
 POSITIVE = Interval(int, 1)
 FRACTION = Interval(float, 0, 1, closed="left")
 CLASSICAL_MODELS = ("svm", "rf", "gbm", "logreg")  # scikit-learn pipelines on radiomics features (tumorscope.classical)
-CLASSICAL_ROIS = ("foreground", "whole", "predicted")  # ROIs that exist at prediction time
+CLASSICAL_ROIS = ("foreground", "whole", "predicted", "mask")  # mask: only for a data.csv --target (never the label)
 _CLASSICAL = ("select", "hparams", "features", "roi", "target", "filters", "patient_relative")
 
 _PATIENCE_HELP = (
@@ -120,7 +120,8 @@ class TrainConfig(SavedConfig):
                                   "instead of extracting features into the run folder", group="classical",
                                   metavar="TABLE")
     roi: str = option("foreground", "classical: the ROI features are extracted from (one that exists at "
-                      "prediction time: never the expert mask)", Choices(CLASSICAL_ROIS), group="classical")
+                      "prediction time; the expert mask only with a data.csv --target, e.g. grading the expert-"
+                      "segmented tumor, never for tumor presence)", Choices(CLASSICAL_ROIS), group="classical")
     target: str = option("label", "classical: label (the layout's: tumor/no_tumor from the masks, per slice) or "
                          "a column of the dataset's data.csv (per patient, e.g. neoplasm_histologic_grade)",
                          group="classical", metavar="COLUMN")

@@ -58,7 +58,7 @@ def train_classical(cfg: TrainConfig) -> dict[str, Any]:
     ds = load_dataset(cfg.data)
     parts = split_for_run(cfg, run, ds, allow_no_val=True)
     spec = feature_spec(cfg.roi, "flair" if ds.layout == "lgg_kaggle3m" else "gray", cfg.filters,
-                        level="auto", patient_relative=cfg.patient_relative)
+                        level="auto", patient_relative=cfg.patient_relative, target=cfg.target)
     if cfg.features:
         check_table(Path(cfg.features), spec)
     t0 = time.perf_counter()
