@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from tumorscope.bundle import load_bundle
 from tumorscope.bundle.package import package
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_bundle(run).config
         mark = " (bundled)" if run == best else ""
         rows.append(f"| {cfg['model']['name']}{mark} | " + " | ".join(_cell(r, k) for k in KEYS)
-                    + f" | {r.counts.get('n')} ({r.estimate('auc').n}) |")
+                    + f" | {r.counts.get('n')} ({getattr(r.estimate('auc'), 'n', '?')}) |")
     commands = [load_bundle(run).config["training"]["command"].replace(args.strip, "") for run in args.runs]
     extraction = ""
     if args.table is not None:
@@ -54,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
                       f"(= {meta['worker_cpu_seconds'] / 2 / 60:.1f} min on 2 idle cores), {meta['wall_seconds']:.0f} s "
                       f"wall on the shared machine with {meta['jobs']} processes.\n")
     spec = bundle.config["classical"]
-    headline = {k: {"value": reports[best].value(k), "ci95": list(reports[best].estimate(k).ci or [])}
-                for k in KEYS if reports[best].estimate(k) is not None}
+    report = reports[best]  # flat numbers, as every zoo bundle's headline (`tumorscope models list` prints them)
+    auc = report.estimate("auc")
+    headline: dict[str, Any] = {"val_auc": round(report.value("auc"), 3),
+                                "val_auc_ci95": [round(v, 3) for v in (auc.ci if auc is not None else None) or []],
+                                "val_sensitivity": round(report.value("sensitivity"), 3),
+                                "val_specificity": round(report.value("specificity"), 3)}
     card = CARD.format(
         name=name, model=model, table="\n".join(rows), extraction=extraction,
         features_command=f"tumorscope features --data ../shared/data/lgg_mri_segmentation --roi {spec['features']['roi']} "
