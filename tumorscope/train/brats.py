@@ -28,7 +28,6 @@ from tumorscope.data.brats_cases import Case, geometry
 from tumorscope.data.brats_volumes import PreparedCase, check_modalities, prepare_case
 from tumorscope.data.dataset import detect_layout
 from tumorscope.models import build_model
-from tumorscope.models.precision import autocast
 from tumorscope.predict.brats_plan import BratsPlan, make_brats_plan, with_boxes
 from tumorscope.predict.brats_regions import RegionPost, plan_probabilities, region_dice
 from tumorscope.predict.volumetric import SlidingWindow
@@ -102,13 +101,9 @@ class BratsTrainer(VolumeTrainer):
     def build_model(self) -> torch.nn.Module:
         return self.initialise(build_model(self.cfg.model, self.in_channels, len(REGIONS), width=self.cfg.width))
 
-    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, float]:
-        assert self.augment is not None
-        xb, yb = self.augment(*batch)
-        assert yb is not None
-        with autocast(self.cfg.bf16):
-            logits = self.net(xb)
-        return self.loss_fn(logits.float(), region_targets(yb)), len(xb)
+    def targets(self, masks: torch.Tensor) -> torch.Tensor:
+        """The label patches as the three nested region masks WT/TC/ET."""
+        return region_targets(masks)
 
     def validate(self) -> dict[str, float]:
         model = self.average.scored

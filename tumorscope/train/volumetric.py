@@ -139,7 +139,11 @@ class VolumeTrainer(SegmentationTrainer):
         assert yb is not None
         with autocast(self.cfg.bf16):
             logits = self.net(xb)
-        return self.loss_fn(logits.float(), yb), len(xb)
+        return self.loss_fn(logits.float(), self.targets(yb)), len(xb)
+
+    def targets(self, masks: torch.Tensor) -> torch.Tensor:
+        """What the network's outputs are trained against, from the (B, 1, *patch) label patches: the mask."""
+        return masks
 
     def clip_gradients(self) -> None:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), GRAD_CLIP)
