@@ -111,6 +111,9 @@ def monai_child(bundle_path: str, nifti: str, out: str) -> None:
     from tumorscope.predict.volumetric import SlidingWindow, volume_tensor
 
     bundle = load_bundle(bundle_path)
+    if "brats" in bundle.config:  # a BraTS region bundle: the same plan's input, then eager float32 MONAI
+        _monai_region_child(bundle, Path(nifti), out)
+        return
     img = nib.load(nifti)
     data = np.asarray(img.dataobj, dtype=np.float32)
     volume = np.moveaxis(data if data.ndim == 4 else data[..., None], [0, 1, 2], [2, 1, 0])  # (Z, Y, X, C)
@@ -129,6 +132,42 @@ def monai_child(bundle_path: str, nifti: str, out: str) -> None:
             logits = (logits + infer(x.flip(-1)).flip(-1)) / 2
         mask = (torch.sigmoid(logits[0, 0]) >= post.threshold).numpy().astype(np.uint8)
     nib.save(nib.Nifti1Image(np.moveaxis(mask, [0, 1, 2], [2, 1, 0]), img.affine), out)
+
+
+def _monai_region_child(bundle: Any, case_dir: Path, out: str) -> None:
+    """The baseline for a BraTS region bundle: the case prepared by the bundle's plan (tumorscope's own code: the
+    input the network was trained on), then MONAI's eager float32 sliding window (+ the mirrored pass when the
+    bundle uses it), upsampled back; the WT mask is written for the Dice against predict's label map."""
+    import nibabel as nib
+    import torch
+    from monai.inferers import sliding_window_inference
+
+    from tumorscope.data.brats import MODALITIES
+    from tumorscope.data.brats_volumes import prepare_arrays, read_modalities
+    from tumorscope.predict.brats_case import read_case_folder
+    from tumorscope.predict.brats_plan import BratsPlan
+    from tumorscope.predict.brats_regions import RegionPost, to_original
+    from tumorscope.predict.volumetric import SlidingWindow
+
+    brats = bundle.config["brats"]
+    case = read_case_folder(case_dir)
+    images, spacing, _ = read_modalities(case)
+    prepared = prepare_arrays(images, spacing, BratsPlan.from_dict(brats["plan"]).spacing, case_id=case.id)
+    window = SlidingWindow.from_dict(bundle.config["volumetric"])
+    model = bundle.model.eval()
+
+    def probs(x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(torch.as_tensor(sliding_window_inference(
+            x, window.patch_size, window.sw_batch_size, model, overlap=window.overlap, mode=window.mode)))
+
+    with torch.no_grad():
+        x = torch.from_numpy(prepared.images)[None]
+        p = probs(x)
+        if brats.get("tta"):
+            p = (p + probs(x.flip(-1)).flip(-1)) / 2
+    wt = to_original(p[0], prepared)[0] >= RegionPost.from_dict(brats["postprocessing"]).threshold
+    ref = nib.load(str(case.modalities[MODALITIES[0]][0]))
+    nib.save(nib.Nifti1Image(np.moveaxis(wt.astype(np.uint8), [0, 1, 2], [2, 1, 0]), ref.affine), out)
 
 
 def run(cmd: list[str], threads: int) -> tuple[float, float]:
@@ -200,7 +239,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         bundle = load_bundle(path)
         inp, extra = predict_input(bundle, case, work, args.threads, args.runtime)
         nifti = str(work / "case_4d.nii.gz")
-        monai = [sys.executable, "-P", str(Path(__file__).resolve()), "--monai-child", str(bundle.path), nifti]
+        baseline_input = str(case) if "brats" in bundle.config else nifti  # a region bundle reads the case folder
+        monai = [sys.executable, "-P", str(Path(__file__).resolve()), "--monai-child", str(bundle.path), baseline_input]
         run([*monai, str(work / "monai_warm.nii.gz")], args.threads)
         res: dict[str, list[float]] = {k: [] for k in ("tumorscope_wall", "tumorscope_rss", "monai_wall", "monai_rss")}
         for i in range(args.runs):
