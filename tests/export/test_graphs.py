@@ -32,7 +32,7 @@ def _bundle(tmp_path, task, members, out_channels, size=32):
 def test_a_segmentation_ensemble_round_trips_for_both_voting_modes(tmp_path, runtime):
     bundle = _bundle(tmp_path, "segmentation", SEG_MEMBERS, 1)
     graphs = write_graphs(bundle.model, 3, (32, 32), runtime, tmp_path / runtime)
-    assert graphs == [f"member{i}.{'onnx' if runtime == 'onnx' else 'xml'}" for i in range(2)]
+    assert graphs == [f"member{i}.{'onnx' if runtime == 'onnx' else 'xml.gz'}" for i in range(2)]
     net = variant_network(bundle, tmp_path / runtime, {"graphs": graphs})
     x = torch.randn(3, 3, 32, 32)
     one_sequence = x[:, :1].repeat(1, 3, 1, 1)  # all channels equal: only the FLAIR-only member votes

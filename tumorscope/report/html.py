@@ -1,8 +1,7 @@
 """The self-contained HTML report: one file, PNG figures inlined as base64, no scripts, no external URLs.
 
 Every model gets the same sections in the same order (:data:`SECTIONS`); a section that cannot be
-drawn for this model says why (wrong task, no run folder, dataset not found) instead of vanishing.
-"""
+drawn for this model says why (wrong task, no run folder, dataset not found) instead of vanishing."""
 
 from __future__ import annotations
 
@@ -36,6 +35,7 @@ SECTIONS = (
     ("importance", "Feature importance: SHAP and permutation (classical models)"),
     ("tsne", "t-SNE of the model's embeddings"),
 )
+_NO_IMPORTANCE = "SHAP and permutation importance are drawn for classical models (svm, rf, gbm, logreg on radiomics)"
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -360,8 +360,8 @@ def _tsne(m: ModelReport) -> Section:
                    + figure(lambda p: embedding_plot(coords, ev.feature_labels, p, "t-SNE of embeddings"), "t-SNE"))
 
 
-def _importance(m: ModelReport) -> Section:
-    return Section("importance", m.importance or "")
+def _importance(m: ModelReport) -> Section:  # a network's evidence is in "Explanation faithfulness"
+    return Section("importance", m.importance or "", None if m.importance is not None else _NO_IMPORTANCE)
 
 
 BUILDERS: tuple[Callable[[ModelReport], Section], ...] = (
@@ -372,7 +372,7 @@ BUILDERS: tuple[Callable[[ModelReport], Section], ...] = (
 def model_sections(m: ModelReport) -> list[Section]:
     """All sections of one model, in :data:`SECTIONS` order; a builder that fails reports why."""
     out = []
-    for build in (b for b in BUILDERS if b is not _importance or m.importance is not None):
+    for build in BUILDERS:
         try:
             out.append(build(m))
         except Exception as exc:  # noqa: BLE001 - one broken section must not lose the whole report
