@@ -4,9 +4,6 @@ with the bundle's recorded settings, then the fitted pipeline's probabilities; s
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from tumorscope.atomic import atomic_path
 from tumorscope.bundle import Bundle
 from tumorscope.classical.rows import LABEL_TARGET, Rows, extract_rows, patient_targets, to_rows
 from tumorscope.data.sample import Sample
-from tumorscope.errors import TumorscopeError, printable
+from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.bootstrap import cluster_bootstrap_ci
 from tumorscope.evaluate.classification import classification_report, prediction_rows, resampling_units
+from tumorscope.predict.outputs import write_table_and_summary
 from tumorscope.results import Estimate, MetricsReport
 
 log = logging.getLogger(__name__)
@@ -120,14 +117,7 @@ def write_predictions(bundle: Bundle, rows: Rows, out_dir: Path, input_path: Pat
                         "max_probability": round(float(p.max()), 6) if len(p) else None,
                         f"slices_with_{positive}": [r["slice_index"] if r["slice_index"] != "" else r["image_id"]
                                                      for r in hits]})
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(table[0]))
-    w.writeheader()
-    w.writerows(table)
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir()
-        (tmp / "predictions.csv").write_text(printable(buf.getvalue()), encoding="utf-8")
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_table_and_summary(out_dir, table, summary)
     return summary
 
 

@@ -159,14 +159,7 @@ def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | 
     }
     if single:
         summary.update(predicted=rows[0]["predicted"], probabilities={c: rows[0][f"p_{c}"] for c in classes})
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir()
-        (tmp / "predictions.csv").write_text(printable(buf.getvalue()), encoding="utf-8")  # names may hold non-UTF-8 bytes
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_table_and_summary(out_dir, rows, summary)
     if quiet:
         return summary
     if single:
@@ -177,3 +170,15 @@ def write_classification(bundle: Bundle, input_path: str | Path, out_dir: str | 
         print(f"{len(res.paths)} images classified ({counts})"
               + (f"; {len(res.errors)} unreadable, listed in predictions.csv" if res.errors else ""))
     return summary
+
+
+def write_table_and_summary(out_dir: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """``out_dir`` (atomically) with ``predictions.csv`` (one row per image/slice) and ``summary.json``."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        (tmp / "predictions.csv").write_text(printable(buf.getvalue()), encoding="utf-8")  # names may hold non-UTF-8 bytes
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
