@@ -146,3 +146,58 @@ def test_undefined_metrics_are_said_not_failed(tmp_path):
         (run / "metrics.json").write_text(json.dumps(body))
     (pair,) = pairwise_tests(seg, n_boot=50)["pairs"]
     assert [t["metric"] for t in pair["tests"]] == ["dice", "iou"]
+
+
+def test_presence_score_follows_the_masks_decision():
+    from tumorscope.evaluate.segmentation import presence_score
+
+    prob = np.zeros((4, 3, 3))
+    prob[0, 1, 1] = 0.9  # kept by the post-processing: tumor
+    prob[1, 1, 1] = 0.7  # removed (too small): not tumor, whatever its probability
+    prob[2, 0, 0] = 0.2
+    pred = np.zeros_like(prob, dtype=bool)
+    pred[0, 1, 1] = True
+    s = presence_score(prob, pred)
+    assert s[0] == pytest.approx(0.95) and s[1] == pytest.approx(0.35) and s[2] == pytest.approx(0.1) and s[3] == 0
+    assert list(s > 0.5) == [True, False, False, False] and s[1] > s[2] > s[3]  # ranked within each side
+
+
+def test_a_segmentation_run_pairs_with_slice_classifiers_as_their_slices(tiny_seg_run, tmp_path, capsys):
+    """The evaluate stage writes each slice's tumor decision; ``--presence`` pairs them with a slice classifier's
+    predictions on the same images (written by the classification writers), and only with the flag."""
+    from tumorscope.evaluate.classification import classification_report, prediction_rows
+    from tumorscope.evaluate.segmentation import PRESENCE_CLASSES
+
+    root, run = tiny_seg_run
+    seg = tmp_path / "seg"
+    assert main(["evaluate", "--model", str(run), "--data", str(root), "--out", str(seg), "--boot", "50"]) == 0
+    body = json.loads((seg / "metrics.json").read_text())
+    slices = body["slice_predictions"]
+    assert len(slices) == body["n_slices"] and {r["group"] for r in slices} == {r["id"] for r in body["per_patient"]}
+    assert sum(r["true"] == "tumor" for r in slices) == body["n_tumor_slices"]
+    fp = sum(r["predicted"] == "tumor" and r["true"] == "no_tumor" for r in slices)
+    assert fp == body["false_positive_slices"]  # the same decision as the segmentation's own slice counts
+    # a slice classifier on the same images that knows the truth up to noise
+    rng = np.random.default_rng(0)
+    y = np.array([PRESENCE_CLASSES.index(r["true"]) for r in slices])
+    p_tumor = np.clip(0.5 + (y - 0.5) * 0.6 + rng.normal(0, 0.2, len(y)), 0.01, 0.99)
+    probs = np.stack([1 - p_tumor, p_tumor], 1)
+    report = classification_report(y, probs, PRESENCE_CLASSES, [r["group"] for r in slices], n_boot=50)
+    report.per_case = prediction_rows([r["path"] for r in slices], [r["group"] for r in slices],
+                                      [None] * len(y), y, probs, PRESENCE_CLASSES)
+    cls = tmp_path / "cls"
+    cls.mkdir()
+    report.write(cls / "metrics.json")
+    with pytest.raises(TumorscopeError, match="cannot pair a classification run"):
+        pairwise_tests([cls, seg])
+    (pair,) = pairwise_tests([cls, seg], n_boot=50, presence=True)["pairs"]
+    assert pair["n_items"] == len(slices)
+    acc = next(t for t in pair["tests"] if t["metric"] == "accuracy")
+    assert acc["b"] == pytest.approx(np.mean([r["predicted"] == r["true"] for r in slices]))
+    table = tmp_path / "t.md"
+    assert main(["compare", "--tests", "--presence", "--boot", "50", str(cls), str(seg), "--names", "classifier",
+                 "U-Net", "-o", str(table)]) == 0
+    text = table.read_text()
+    assert "| U-Net |" in text and "its slices' tumor decision" in text and "non-empty" in text
+    assert main(["compare", "--presence", str(cls), str(tmp_path / "missing")]) == 2
+    capsys.readouterr()

@@ -293,4 +293,14 @@ def test_comparison_rounds_render_one_command_per_table_row() -> None:
     assert grade.count("runs/cmp_lgg_grade/grade_") == 9 and "--names radiomics+SVM" in grade
     presence = commands("cmp_lgg_presence", "runs")
     assert all("--splits runs/cmp_lgg_grade/lgg_splits.json" in r for r in presence[1:])  # the same patient folds
-    assert {r.split("--model ")[1].split()[0] for r in presence[1:]} == {"svm", "rf", "gbm", "logreg"}
+    assert {r.split("--model ")[1].split()[0] for r in presence[1:]} == {"svm", "rf", "gbm", "logreg", "resnet18",
+                                                                          "unet2d"}
+    deep = [r for r in presence if "--only-folds" in r]  # the CNN and the U-Net: one job per fold, no features
+    assert len(deep) == 10 and not any("--features" in r or "--roi" in r for r in deep)
+    assert sum("--task segmentation" in r for r in deep) == 5
+    assert "compare --tests --presence" in commands("cmp_lgg_presence", "analyze")[0]
+    for name, rows in (("cmp_busi", 5), ("cmp_brain", 4)):  # table 3: on the bundles' own split commands
+        split, *_ = commands(name, "runs")
+        assert "--dedup" in split and ("--seed 16" if name == "cmp_busi" else "--seed 0") in split
+        (table,) = [c for c in commands(name, "analyze") if c.startswith("tumorscope compare")]
+        assert table.count(f"runs/{name}/") == rows + 2  # the rows, then -o and --json

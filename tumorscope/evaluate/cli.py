@@ -62,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Training | Accuracy | Precision | Recall | F1 | AUC; segmentation: Dice | IoU | HD95; 95% bootstrap CIs.",
         epilog="examples:\n  tumorscope compare runs/busi_cnn_cv runs/busi_resnet18_cv runs/busi_transfer_cv -o table.md"
         "\n  tumorscope compare --tests runs/busi_cnn_cv runs/busi_transfer_cv -o table.md --json table.json"
+        "\n  tumorscope compare --tests --presence runs/lgg_svm_cv runs/lgg_unet_cv   # U-Net's slice decisions"
         "\n\nStatistical tests: docs/comparison.md.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -77,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, metavar="JSON", help="also write the table and the tests as JSON "
                    "(for the report)")
     p.add_argument("--boot", type=int, default=1000, help="--tests: paired bootstrap resamples for the CIs")
+    p.add_argument("--presence", action="store_true", help="score segmentation runs of a slice dataset (kaggle_3m) "
+                   "as tumor-presence classifiers of their slices (tumor = non-empty post-processed mask), so they "
+                   "sit in one table and pair with slice classifiers")
     p.set_defaults(func=_cmd_compare)
 
 
@@ -187,7 +191,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from tumorscope.evaluate.compare import write_comparison
 
     print(write_comparison(args.runs, args.out, args.names, args.paired, tests=args.tests, json_out=args.json,
-                           n_boot=args.boot), end="")
+                           n_boot=args.boot, presence=args.presence), end="")
     for written in (args.out, args.json):
         if written:
             print(f"written: {written}")

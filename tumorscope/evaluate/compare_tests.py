@@ -4,7 +4,9 @@ Runs are paired by image path (classification: the ``predictions`` rows) or pati
 ``per_patient`` rows) of their metrics files - a CV folder's ``fold*/test_metrics.json``, a run's
 ``test_metrics.json`` or an evaluation's ``metrics.json``. For each pair, B - A with a paired-bootstrap 95% CI and:
 DeLong's p for the macro AUC and McNemar's p for accuracy (classification); Wilcoxon signed-rank p for per-patient
-Dice, IoU and HD95 (segmentation). Holm's adjustment runs over all pairs, one metric at a time.
+Dice, IoU and HD95 (segmentation). Holm's adjustment runs over all pairs, one metric at a time. With ``presence``
+a segmentation run of a slice dataset counts as a tumor-presence classifier of its slices (its metrics files'
+``slice_predictions``), so it pairs with slice classifiers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.classification import macro_auc, resampling_units
+from tumorscope.evaluate.segmentation import PRESENCE_CLASSES
 from tumorscope.evaluate.significance import (
     PairedTest,
     delong_test,
@@ -53,25 +56,34 @@ def metrics_files(path: str | Path) -> list[Path]:
                                                          if f.exists()]
 
 
-def load_items(path: str | Path) -> RunItems:
-    """The per-item rows of a run (see :func:`metrics_files`); an item held out twice is an error."""
+def load_items(path: str | Path, presence: bool = False) -> RunItems:
+    """The per-item rows of a run (see :func:`metrics_files`); an item held out twice is an error. ``presence``:
+    a segmentation run's slices as a tumor-presence classifier's images (``slice_predictions``)."""
     files = metrics_files(path)
     bodies = [read_json(f) for f in files]
     task = bodies[0].get("task") if bodies else None
     if task not in PER_CASE_KEY:
         raise TumorscopeError("no classification or segmentation metrics file with per-item rows here", path)
-    key, field = PER_CASE_KEY[task], "path" if task == "classification" else "id"
+    as_slices = presence and task == "segmentation"
+    key = "slice_predictions" if as_slices else PER_CASE_KEY[task]
+    field = "path" if task == "classification" or as_slices else "id"
     rows: dict[str, dict[str, Any]] = {}
     for f, body in zip(files, bodies):
         if body.get("task") != task:
             raise TumorscopeError(f"mixes {task} and {body.get('task')} metrics files", f)
+        if as_slices and not body.get(key):
+            raise TumorscopeError("no slice-level predictions in this segmentation metrics file (they are written "
+                                  "for 2-D slice datasets only; an older file: score the model again with "
+                                  "`tumorscope evaluate`)", f)
         for r in body.get(key) or []:
-            k = os.path.normpath(str(r[field])) if task == "classification" else str(r[field])
+            k = os.path.normpath(str(r[field])) if field == "path" else str(r[field])
             if k in rows:
                 raise TumorscopeError(f"{field} {k!r} is held out twice", f)
             rows[k] = r
     if not rows:
         raise TumorscopeError(f"no per-item rows ({key}) here to pair", path)
+    if as_slices:
+        return RunItems(str(path), "classification", list(PRESENCE_CLASSES), rows)
     return RunItems(str(path), task, list(bodies[0].get("classes") or []), rows)
 
 
@@ -142,12 +154,13 @@ def segmentation_tests(a: RunItems, b: RunItems, keys: list[str], n_boot: int = 
 
 
 def pairwise_tests(paths: list[str | Path], names: list[str] | None = None, n_boot: int = 1000,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, presence: bool = False) -> dict[str, Any]:
     """Every pair (A, B) of runs, in the order given, tested on the items both held out; Holm-adjusted per
-    metric across the pairs. The JSON-ready result (``pairs``: one entry per pair with its ``tests``)."""
+    metric across the pairs. The JSON-ready result (``pairs``: one entry per pair with its ``tests``).
+    ``presence``: segmentation runs are scored as slice classifiers (see :func:`load_items`)."""
     if len(paths) < 2:
         raise TumorscopeError("paired tests need at least two runs")
-    runs = [load_items(p) for p in paths]
+    runs = [load_items(p, presence) for p in paths]
     labels = names or [str(p) for p in paths]
     pairs: list[dict[str, Any]] = []
     tested: list[list[PairedTest]] = []

@@ -19,6 +19,8 @@ from tumorscope.preprocess.pipeline import Preprocessor
 from tumorscope.progress import progress
 from tumorscope.results import CIMethod, Estimate, MetricsReport
 
+PRESENCE_CLASSES = ("no_tumor", "tumor")  # a slice classifier's classes (kaggle_3m labels), in their sorted order
+
 
 @dataclass
 class PatientResult:
@@ -32,6 +34,8 @@ class PatientResult:
     slice_truth: np.ndarray  # (N,) bool: tumor on the slice
     slice_score: np.ndarray  # (N,) max probability on the slice
     slice_pred: np.ndarray  # (N,) bool: tumor predicted on the slice
+    slice_presence: np.ndarray | None = None  # (N,) "tumor" probability as a slice classifier: presence_score
+    slice_paths: tuple[str, ...] = ()  # each slice's image file, when the stack has one per slice
 
     def row(self) -> dict[str, Any]:
         return {
@@ -40,6 +44,17 @@ class PatientResult:
             "tumor_slices": int(self.slice_truth.sum()),
             "false_positive_slices": int((self.slice_pred & ~self.slice_truth).sum()),
         }
+
+
+def presence_score(prob: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Each slice's "tumor" probability as a slice classifier, consistent with the segmentation's decision: a slice
+    with a non-empty post-processed mask scores 0.5 + half its largest probability inside the mask, any other
+    slice half its largest probability - so "tumor" wins exactly where the mask is non-empty, whatever the
+    bundle's threshold and small-component removal, and slices rank by their probabilities within each side."""
+    flat, kept = prob.reshape(prob.shape[0], -1), pred.reshape(pred.shape[0], -1)
+    positive = kept.any(1)
+    inside = np.where(kept, flat, 0.0).max(1)
+    return np.where(positive, np.maximum(0.5 + 0.5 * inside, 0.500001), np.minimum(0.5 * flat.max(1), 0.499999))
 
 
 def score_patient(stack: SliceStack, prob: np.ndarray, post: PostProcess) -> PatientResult:
@@ -59,7 +74,21 @@ def score_patient(stack: SliceStack, prob: np.ndarray, post: PostProcess) -> Pat
         slice_truth=np.asarray(truth.reshape(truth.shape[0], -1).any(1)),
         slice_score=prob.reshape(prob.shape[0], -1).max(1),
         slice_pred=np.asarray(pred.reshape(pred.shape[0], -1).any(1)),
+        slice_presence=presence_score(prob, pred),
+        slice_paths=tuple(str(s.image) for s in stack.samples) if len(stack.samples) == stack.n_slices else (),
     )
+
+
+def slice_predictions(results: list[PatientResult]) -> list[dict[str, Any]]:
+    """The slices as a slice classifier's ``predictions`` rows (classes :data:`PRESENCE_CLASSES`, grouped by
+    patient), so ``compare --presence`` pairs a segmentation run with tumor-presence classifiers; empty unless
+    every volume is a stack of slice files (2-D datasets such as kaggle_3m)."""
+    if not results or not all(r.slice_paths and r.slice_presence is not None for r in results):
+        return []
+    no, yes = PRESENCE_CLASSES
+    return [{"path": path, "group": r.id, "source": None, "true": yes if t else no, "predicted": yes if s > 0.5 else no,
+             "probabilities": {no: round(1.0 - float(s), 6), yes: round(float(s), 6)}}
+            for r in results for path, t, s in zip(r.slice_paths, r.slice_truth, r.slice_presence)]  # type: ignore[arg-type]
 
 
 def evaluate_stacks(
@@ -134,8 +163,9 @@ def segmentation_report(results: list[PatientResult], n_boot: int = 2000, seed: 
         "tumor_free_patients": len(tumor_free),
         "tumor_free_patients_correct": int(sum(r.pred_voxels == 0 for r in tumor_free)),
     }
+    rows = slice_predictions(results)
     return MetricsReport(task="segmentation", metrics=metrics, counts=counts, per_case=[r.row() for r in results],
-                         ci=CIMethod(unit="patient", n_boot=n_boot))
+                         ci=CIMethod(unit="patient", n_boot=n_boot), extra={"slice_predictions": rows} if rows else {})
 
 
 def summarize(results: list[PatientResult], n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
