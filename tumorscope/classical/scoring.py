@@ -33,10 +33,18 @@ def bundle_rows(bundle: Bundle, samples: list[Sample], data_root: Path | None = 
                    relative=spec["features"].get("patient_relative", False))
 
 
+def fitted_classes(pipeline: Any, classes: Sequence[str]) -> list[str]:
+    """The class names in the order of a fitted pipeline's ``classes_``: integer codes (indices into ``classes``,
+    how pipelines are fitted since scikit-learn's balanced class weights fail on numeric-looking string labels
+    such as grade "1"/"2") or, in bundles fitted before, the names themselves."""
+    return [classes[int(k)] if isinstance(k, int | np.integer) else str(k) for k in pipeline.classes_]
+
+
 def probabilities(bundle: Bundle, rows: Rows) -> np.ndarray:
     """(N, K) class probabilities in the order of ``bundle.classes``."""
     pipe = bundle.pipeline
-    order = [list(pipe.classes_).index(c) for c in bundle.classes]
+    fitted = fitted_classes(pipe, bundle.classes)
+    order = [fitted.index(c) for c in bundle.classes]
     return np.asarray(pipe.predict_proba(rows.X))[:, order]
 
 

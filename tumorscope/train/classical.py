@@ -31,7 +31,7 @@ from tumorscope.classical.rows import (
     read_table,
     to_rows,
 )
-from tumorscope.classical.scoring import score_rows
+from tumorscope.classical.scoring import fitted_classes, score_rows
 from tumorscope.data.dataset import Dataset, load_dataset
 from tumorscope.data.sample import Sample
 from tumorscope.errors import TumorscopeError
@@ -78,7 +78,11 @@ def train_classical(cfg: TrainConfig) -> dict[str, Any]:
     log.info("%s: fitting on %d rows of %d patients (%d features), %s", cfg.model, len(train.y),
              len(set(train.groups)), len(rows.columns), cfg.select)
     t1 = time.perf_counter()
-    pipeline.fit(train.X, np.array(train.y))
+    try:
+        pipeline.fit(train.X, np.array([classes.index(str(t)) for t in train.y]))  # codes: see fitted_classes
+    except ValueError as e:  # e.g. every feature constant over the training rows
+        raise TumorscopeError(f"{cfg.model} could not be fitted on the {len(train.y)} training rows: {e}",
+                              cfg.features or ds.root) from e
     fit_seconds = time.perf_counter() - t1
     positive = next((c for c in classes if c.lower() in POSITIVE), classes[-1] if len(classes) == 2 else None)
     config = _bundle_config(cfg, run, classes, positive, spec, rows.columns, pipeline, hparams, by_part)
@@ -139,7 +143,7 @@ def _score(bundle: Any, rows: Rows, path: Path, figures: Path, part: str) -> dic
 
 def _importance(pipeline: Any, val: Rows, train: Rows, columns: list[str], classes: list[str],
                 positive: str | None, seed: int, run: Path) -> None:
-    fitted = [str(c) for c in pipeline.classes_]
+    fitted = fitted_classes(pipeline, classes)
     y_val = np.array([fitted.index(t) for t in val.y if t in fitted])
     keep = np.array([t in fitted for t in val.y])
     explained = fitted.index(positive) if positive in fitted else len(fitted) - 1
