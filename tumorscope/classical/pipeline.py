@@ -149,10 +149,10 @@ def estimator(model: str, hparams: dict[str, Any] | None = None, seed: int = 0) 
         raise TumorscopeError(f"--hparams: {model} has no parameter {unknown[0]!r} "
                               f"(it has {', '.join(sorted(est.get_params()))})")
     est.set_params(**params)
-    if model == "svm":  # Platt scaling fitted on 5-fold cross-validated decision values, as SVC(probability=True) did
-        from sklearn.calibration import CalibratedClassifierCV
+    if model == "svm":  # Platt scaling fitted on 5-fold cross-validated decision values, as SVC(probability=True)
+        from tumorscope.classical.platt import PlattSVC  # does, but never reversing the SVM's ranking
 
-        return CalibratedClassifierCV(est, method="sigmoid", ensemble=False)
+        return PlattSVC(est, method="sigmoid", ensemble=False)
     return est
 
 
