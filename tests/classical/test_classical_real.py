@@ -64,7 +64,8 @@ def test_bundled_model_evaluates_every_slice_and_predicts_a_patient(lgg_dir: Pat
     with (pred / "predictions.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(list(patient.glob("*_mask.tif")))
-    by_image = {p["path"]: p["probabilities"]["tumor"] for p in metrics["predictions"]}
+    by_image = {Path(p["path"]).stem: p["probabilities"]["tumor"] for p in metrics["predictions"]}
+    assert all(Path(p["path"]).is_file() for p in metrics["predictions"])  # keyed like a network's, to pair
     for r in rows:  # the patient's slices score the same alone as within the evaluated dataset
         assert float(r["p_tumor"]) == pytest.approx(by_image[r["image_id"]], abs=1e-5)
     summary = json.loads((pred / "summary.json").read_text())

@@ -12,6 +12,7 @@ import pytest
 from tests.synthetic import write_kaggle3m
 from tumorscope.bundle import load_bundle
 from tumorscope.cli import main
+from tumorscope.data.dataset import load_dataset
 from tumorscope.data.splits import load_splits
 
 FAST = ["--task", "classification", "--filters", "none", "--threads", "1", "--select", "univariate:8"]
@@ -105,6 +106,9 @@ def test_cv_pools_held_out_folds(kaggle: Path, tmp_path: Path):
     assert summary["folds_done"] == 3 and summary["n_images"] == 36  # every slice held out once
     fold = json.loads((out / "fold0" / "test_metrics.json").read_text())
     assert fold["split"] == "test" and "auc" in fold["estimates"]
+    # held-out rows are keyed by their image file, as a network's are: compare --tests pairs the two
+    samples = {str(s.image) for s in load_dataset(kaggle).samples}
+    assert {p["path"] for p in fold["predictions"]} <= samples and len(fold["predictions"]) > 0
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -149,6 +149,18 @@ def to_rows(records: list[dict[str, Any]], roi: str, columns: list[str] | None =
     return Rows(ids, X, list(names), y)
 
 
+def with_image_paths(rows: Rows, samples: list[Sample]) -> Rows:
+    """``rows`` whose image id is one sample's file stem get that file's path (``ids["image"]``): predictions are
+    then keyed by the same path as a network's, so ``compare --tests`` pairs a classical run with a deep one
+    image by image. Volume rows and stems shared by several files keep their id only."""
+    paths: dict[str, str | None] = {}
+    for s in samples:
+        stem = s.image.stem
+        paths[stem] = str(s.image) if stem not in paths else None
+    ids = [{**i, "image": paths[str(i.get("image_id"))]} if paths.get(str(i.get("image_id"))) else i for i in rows.ids]
+    return Rows(ids, rows.X, rows.columns, rows.y)
+
+
 def patient_relative(X: np.ndarray, patients: list[str | None]) -> np.ndarray:
     """Each feature relative to its patient's rows: (value - the patient's median) / the patient's interquartile
     range (1 where it is 0). MR intensities have no absolute unit, so "brighter than this patient's other slices"

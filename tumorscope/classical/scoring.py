@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from tumorscope.bundle import Bundle
-from tumorscope.classical.rows import LABEL_TARGET, Rows, extract_rows, patient_targets, to_rows
+from tumorscope.classical.rows import (
+    LABEL_TARGET,
+    Rows,
+    extract_rows,
+    patient_targets,
+    to_rows,
+    with_image_paths,
+)
 from tumorscope.data.sample import Sample
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.bootstrap import cluster_bootstrap_ci
@@ -29,8 +36,9 @@ def bundle_rows(bundle: Bundle, samples: list[Sample], data_root: Path | None = 
     target = spec["target"]
     targets = patient_targets(data_root, target) if target != LABEL_TARGET and data_root is not None else None
     records = extract_rows(samples, spec["features"], jobs)
-    return to_rows(records, spec["features"]["roi"], spec["columns"], target, targets,
+    rows = to_rows(records, spec["features"]["roi"], spec["columns"], target, targets,
                    relative=spec["features"].get("patient_relative", False))
+    return with_image_paths(rows, samples)
 
 
 def fitted_classes(pipeline: Any, classes: Sequence[str]) -> list[str]:
@@ -98,8 +106,9 @@ def score_rows(bundle: Bundle, rows: Rows, n_boot: int = 2000) -> MetricsReport:
 
 
 def _row_name(ids: dict[str, Any]) -> str:
-    """A row's name in predictions: its image id (a slice file's stem)."""
-    return str(ids.get("image_id"))
+    """A row's name in predictions: its image file (:func:`with_image_paths`), else its image id (a slice file's
+    stem, or a volume's id)."""
+    return str(ids.get("image") or ids.get("image_id"))
 
 
 def write_predictions(bundle: Bundle, rows: Rows, out_dir: Path, input_path: Path) -> dict[str, Any]:

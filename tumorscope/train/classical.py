@@ -30,6 +30,7 @@ from tumorscope.classical.rows import (
     patient_targets,
     read_table,
     to_rows,
+    with_image_paths,
 )
 from tumorscope.classical.scoring import fitted_classes, score_rows
 from tumorscope.data.dataset import Dataset, load_dataset
@@ -66,7 +67,8 @@ def train_classical(cfg: TrainConfig) -> dict[str, Any]:
                else cached_rows(ds.samples, spec, run / FEATURES_FILE, jobs=cfg.threads or 0))
     extract_seconds = time.perf_counter() - t0
     targets = patient_targets(ds.root, cfg.target) if cfg.target != LABEL_TARGET else None
-    rows = to_rows(records, cfg.roi, None, cfg.target, targets, relative=cfg.patient_relative)
+    rows = with_image_paths(to_rows(records, cfg.roi, None, cfg.target, targets, relative=cfg.patient_relative),
+                            ds.samples)
     by_part = {p: rows.take(_in_part(rows, samples, ds)) for p, samples in parts.items()}
     by_part = {p: r.take([t is not None for t in r.y]) for p, r in by_part.items()}
     train = by_part["train"]
