@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tumorscope.errors import TumorscopeError
+from tumorscope.options.train import CLASSICAL_MODELS
 
 PRETRAIN_SUMMARY = "pretrain_summary.json"  # what marks a `tumorscope pretrain` run folder
 COLUMNS = (("Accuracy", "accuracy"), ("Precision", "precision_macro"), ("Recall", "sensitivity_macro"),
@@ -62,6 +63,11 @@ def describe(result: dict[str, Any]) -> tuple[str, str]:
         return model + (f" ({dtype} weights)" if dtype else ""), " / ".join(trainings) + _tta_note(Path(result["path"]))
     if not cfg:
         return Path(result["path"]).name, "-"
+    if cfg.get("model") in CLASSICAL_MODELS:  # a scikit-learn pipeline on features: no epochs, no network
+        table = Path(cfg["features"]).name if cfg.get("features") else f"{cfg.get('roi', 'foreground')} radiomics"
+        extras = [x for x in (cfg.get("select") and f"select {cfg['select']}", cfg.get("hparams"),
+                              cfg.get("patient_relative") and "patient-relative") if x]
+        return cfg["model"], f"features: {table}" + ("; " + ", ".join(extras) if extras else "")
     model = network_label(cfg) + (f" (seed {cfg['seed']})" if cfg.get("seed") else "")
     init = cfg.get("init")
     if not init:
