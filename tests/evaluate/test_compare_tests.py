@@ -199,5 +199,10 @@ def test_a_segmentation_run_pairs_with_slice_classifiers_as_their_slices(tiny_se
                  "U-Net", "-o", str(table)]) == 0
     text = table.read_text()
     assert "| U-Net |" in text and "its slices' tumor decision" in text and "non-empty" in text
+    assert "| Sensitivity (tumor) | Specificity (tumor-free) |" in text  # a presence table shows both rates
+    tumor = [r for r in slices if r["true"] == "tumor"]
+    sens = np.mean([r["predicted"] == "tumor" for r in tumor])
+    unet_row = next(line for line in text.splitlines() if line.startswith("| U-Net |"))
+    assert f"| {sens:.3f} [" in unet_row
     assert main(["compare", "--presence", str(cls), str(tmp_path / "missing")]) == 2
     capsys.readouterr()

@@ -9,6 +9,7 @@ Precision and recall are macro averages over classes; each cell shows the 95% bo
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,14 @@ import numpy as np
 from tumorscope.atomic import write_json, write_text
 from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.compare_tests import load_items, markdown_table, pairwise_tests, tests_table
+from tumorscope.evaluate.segmentation import PRESENCE_CLASSES
 from tumorscope.options.describe import COLUMNS, describe, read_json, run_config
-from tumorscope.results import MetricsReport
+from tumorscope.results import Estimate, MetricsReport
 
 __all__ = ["comparison_table", "load_result", "write_comparison"]
 
 COMPARE_SCHEMA = "tumorscope.compare/1"  # compare --json, read by the report
+DETECTION_COLUMNS = ("Sensitivity (tumor)", "Specificity (tumor-free)")  # two-class no_tumor / tumor tables
 SEGMENTATION_COLUMNS = (("Dice", "dice_mean"), ("Dice median", "dice_median"), ("IoU", "iou_mean"),
                         ("HD95 (mm)", "hd95_mean_mm"))
 
@@ -105,6 +108,30 @@ def _cell(metrics: dict[str, Any], key: str) -> str:
     return "-" if est is None else est.format()
 
 
+def detection_cells(path: str | Path, presence: bool = False, n_boot: int = 1000) -> list[str]:
+    """Sensitivity on the tumor images and specificity on the tumor-free ones (the decision as predicted), pooled
+    over a run's held-out items with 95% CIs resampling patients: what a tumor-presence table must show."""
+    from tumorscope.evaluate.bootstrap import cluster_bootstrap_ci
+    from tumorscope.evaluate.classification import resampling_units
+
+    items = list(load_items(path, presence).rows.values())
+    truth = np.array([r["true"] == "tumor" for r in items])
+    said = np.array([r["predicted"] == "tumor" for r in items])
+    units = resampling_units([r.get("group") for r in items], len(items))
+
+    def rate(idx: np.ndarray, positive: bool) -> float:
+        rows = np.concatenate([units[i] for i in idx])
+        want = truth[rows] == positive
+        return float((said[rows][want] == positive).mean()) if want.any() else float("nan")
+
+    cells = []
+    for positive in (True, False):
+        value = rate(np.arange(len(units)), positive)
+        ci = cluster_bootstrap_ci(len(units), functools.partial(rate, positive=positive), n_boot=n_boot)
+        cells.append(Estimate.of(value, ci).format())
+    return cells
+
+
 def comparison_rows(paths: list[str | Path], names: list[str] | None = None,
                     presence: bool = False) -> dict[str, Any]:
     """The table as data: ``header``, ``rows`` (one per run in the order given, plus one per source folder of a
@@ -119,8 +146,9 @@ def comparison_rows(paths: list[str | Path], names: list[str] | None = None,
                               + ", ".join(f"{r['path']} ({r['metrics']['task']})" for r in results))
     segmentation = tasks == ["segmentation"]
     columns = SEGMENTATION_COLUMNS if segmentation else COLUMNS
-    head = ["Model", "Training", *(c for c, _ in columns), *([] if segmentation else ["Accuracy across folds"]),
-            "Evaluated on", "Train time"]
+    detection = not segmentation and all(r["metrics"].get("classes") == list(PRESENCE_CLASSES) for r in results)
+    head = ["Model", "Training", *(c for c, _ in columns), *(DETECTION_COLUMNS if detection else []),
+            *([] if segmentation else ["Accuracy across folds"]), "Evaluated on", "Train time"]
     rows = []
     for i, r in enumerate(results):
         model, training = describe(r)
@@ -130,7 +158,9 @@ def comparison_rows(paths: list[str | Path], names: list[str] | None = None,
         folds = [] if segmentation else [f"{acc['mean']:.3f} ± {acc['sd']:.3f}" if acc else "-"]
         t = r["train_seconds"]
         time = "-" if t is None else f"{t / 60:.1f} min" + (" / fold" if r["folds"] is not None else "")
-        rows.append([model, training, *(_cell(r["metrics"], key) for _, key in columns), *folds, r["where"], time])
+        rates = detection_cells(r["path"], presence) if detection else []
+        rows.append([model, training, *(_cell(r["metrics"], key) for _, key in columns), *rates, *folds, r["where"],
+                     time])
         for src, m in r["by_source"].items():  # the same held-out predictions, one source folder at a time
             rows.append([model, training, *(_cell(m, key) for _, key in COLUMNS), "-",
                          f"its `{src}/` images only, n={m['n']}", "-"])
