@@ -93,7 +93,7 @@ def load_result(path: str | Path, presence: bool = False) -> dict[str, Any]:
         items = load_items(p, presence=True)
         metrics = metrics_from_predictions(list(items.rows.values()), items.classes)
         where = f"{where.split(', n=')[0]}, its slices' tumor decision, n={metrics['n']}"
-        folds = None
+        folds = {} if folds is not None else None  # no classification metrics per fold; still a CV
     return {"path": str(p), "metrics": metrics, "folds": folds, "config": config, "where": where,
             "train_seconds": seconds, "by_source": by_source}
 
