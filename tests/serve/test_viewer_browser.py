@@ -75,6 +75,7 @@ def test_page_reports_errors_instead_of_a_blank_page(server: Server, tokens: dic
     with page.expect_response("**/v1/models") as answer:
         page.click("form.signin button[type=submit]")
     assert answer.value.status == 401
+    page.wait_for_selector("#errors .error")  # the page renders the refusal after the response lands
     assert "this token is not valid" in page.locator("#errors").inner_text()
     w.errors = [e for e in w.errors if "status of 401" not in e]  # the refused sign-in, reported on the page
     w.sign_in(tokens["clinician"])
