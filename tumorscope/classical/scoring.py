@@ -22,10 +22,9 @@ from tumorscope.classical.rows import (
 )
 from tumorscope.data.sample import Sample
 from tumorscope.errors import TumorscopeError
-from tumorscope.evaluate.bootstrap import cluster_bootstrap_ci
-from tumorscope.evaluate.classification import classification_report, prediction_rows, resampling_units
+from tumorscope.evaluate.classification import binary_estimates, classification_report, prediction_rows
 from tumorscope.predict.outputs import write_table_and_summary
-from tumorscope.results import Estimate, MetricsReport
+from tumorscope.results import MetricsReport
 
 log = logging.getLogger(__name__)
 
@@ -54,29 +53,6 @@ def probabilities(bundle: Bundle, rows: Rows) -> np.ndarray:
     fitted = fitted_classes(pipe, bundle.classes)
     order = [fitted.index(c) for c in bundle.classes]
     return np.asarray(pipe.predict_proba(rows.X))[:, order]
-
-
-def binary_estimates(y: np.ndarray, probs: np.ndarray, positive: int, groups: Sequence[str | None],
-                     n_boot: int = 2000, seed: int = 0) -> dict[str, Estimate]:
-    """Sensitivity and specificity of class ``positive`` (predicted when it has the largest probability), with
-    percentile CIs resampling patients (images without patient ids)."""
-    units = resampling_units(groups, len(y))
-    unit = "patient" if any(g is not None for g in groups) else "image"
-    pos, hit = y == positive, probs.argmax(1) == positive
-
-    def rate(rows: np.ndarray, want: bool) -> float:
-        mask = pos[rows] if want else ~pos[rows]
-        return float((hit[rows][mask] == want).mean()) if mask.any() else float("nan")
-
-    out = {}
-    for name, want in (("sensitivity", True), ("specificity", False)):
-        def metric(idx: np.ndarray, want: bool = want) -> float:
-            return rate(np.concatenate([units[i] for i in idx]), want)
-
-        value = rate(np.arange(len(y)), want)
-        out[name] = Estimate.of(value, cluster_bootstrap_ci(len(units), metric, n_boot=n_boot, seed=seed),
-                                n=len(units), unit=unit)
-    return out
 
 
 def score_rows(bundle: Bundle, rows: Rows, n_boot: int = 2000) -> MetricsReport:

@@ -176,6 +176,29 @@ def resampling_units(groups: Sequence[str | None] | None, n: int) -> list[np.nda
     return [np.array(v) for v in by.values()]
 
 
+def binary_estimates(y: np.ndarray, probs: np.ndarray, positive: int, groups: Sequence[str | None],
+                     n_boot: int = 2000, seed: int = 0) -> dict[str, Estimate]:
+    """Sensitivity and specificity of class ``positive`` (predicted when it has the largest probability), with
+    percentile CIs resampling patients (images without patient ids)."""
+    units = resampling_units(groups, len(y))
+    unit = "patient" if any(g is not None for g in groups) else "image"
+    pos, hit = y == positive, probs.argmax(1) == positive
+
+    def rate(rows: np.ndarray, want: bool) -> float:
+        mask = pos[rows] if want else ~pos[rows]
+        return float((hit[rows][mask] == want).mean()) if mask.any() else float("nan")
+
+    out = {}
+    for name, want in (("sensitivity", True), ("specificity", False)):
+        def metric(idx: np.ndarray, want: bool = want) -> float:
+            return rate(np.concatenate([units[i] for i in idx]), want)
+
+        value = rate(np.arange(len(y)), want)
+        out[name] = Estimate.of(value, cluster_bootstrap_ci(len(units), metric, n_boot=n_boot, seed=seed),
+                                n=len(units), unit=unit)
+    return out
+
+
 def _unit_name(groups: Sequence[str | None] | None) -> str:
     ids = {g for g in groups or () if g is not None}
     if any(not g.startswith(DUP_PREFIX) for g in ids):

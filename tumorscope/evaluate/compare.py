@@ -9,7 +9,6 @@ Precision and recall are macro averages over classes; each cell shows the 95% bo
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from tumorscope.errors import TumorscopeError
 from tumorscope.evaluate.compare_tests import load_items, markdown_table, pairwise_tests, tests_table
 from tumorscope.evaluate.segmentation import PRESENCE_CLASSES
 from tumorscope.options.describe import COLUMNS, describe, read_json, run_config
-from tumorscope.results import Estimate, MetricsReport
+from tumorscope.results import MetricsReport
 
 __all__ = ["comparison_table", "load_result", "write_comparison"]
 
@@ -111,25 +110,14 @@ def _cell(metrics: dict[str, Any], key: str) -> str:
 def detection_cells(path: str | Path, presence: bool = False, n_boot: int = 1000) -> list[str]:
     """Sensitivity on the tumor images and specificity on the tumor-free ones (the decision as predicted), pooled
     over a run's held-out items with 95% CIs resampling patients: what a tumor-presence table must show."""
-    from tumorscope.evaluate.bootstrap import cluster_bootstrap_ci
-    from tumorscope.evaluate.classification import resampling_units
+    from tumorscope.evaluate.classification import binary_estimates
 
     items = list(load_items(path, presence).rows.values())
-    truth = np.array([r["true"] == "tumor" for r in items])
-    said = np.array([r["predicted"] == "tumor" for r in items])
-    units = resampling_units([r.get("group") for r in items], len(items))
-
-    def rate(idx: np.ndarray, positive: bool) -> float:
-        rows = np.concatenate([units[i] for i in idx])
-        want = truth[rows] == positive
-        return float((said[rows][want] == positive).mean()) if want.any() else float("nan")
-
-    cells = []
-    for positive in (True, False):
-        value = rate(np.arange(len(units)), positive)
-        ci = cluster_bootstrap_ci(len(units), functools.partial(rate, positive=positive), n_boot=n_boot)
-        cells.append(Estimate.of(value, ci).format())
-    return cells
+    classes = list(PRESENCE_CLASSES)
+    y = np.array([classes.index(r["true"]) for r in items])
+    probs = np.array([[r["probabilities"][c] for c in classes] for r in items])
+    rates = binary_estimates(y, probs, classes.index("tumor"), [r.get("group") for r in items], n_boot=n_boot)
+    return [rates["sensitivity"].format(), rates["specificity"].format()]
 
 
 def comparison_rows(paths: list[str | Path], names: list[str] | None = None,

@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 from tumorscope.bundle.postprocess import PostProcess
 from tumorscope.data.volumes import SliceStack
 from tumorscope.evaluate.bootstrap import bootstrap_ci, cluster_bootstrap_ci
+from tumorscope.evaluate.classification import prediction_rows
 from tumorscope.evaluate.overlap import dice, hd95, iou
 from tumorscope.predict.segmentation import predict_probabilities
 from tumorscope.predict.volumetric import SlidingWindow, is_volumetric, predict_stack
@@ -83,12 +84,14 @@ def slice_predictions(results: list[PatientResult]) -> list[dict[str, Any]]:
     """The slices as a slice classifier's ``predictions`` rows (classes :data:`PRESENCE_CLASSES`, grouped by
     patient), so ``compare --presence`` pairs a segmentation run with tumor-presence classifiers; empty unless
     every volume is a stack of slice files (2-D datasets such as kaggle_3m)."""
-    if not results or not all(r.slice_paths and r.slice_presence is not None for r in results):
+    scored = [(r, r.slice_presence) for r in results if r.slice_paths and r.slice_presence is not None]
+    if not results or len(scored) < len(results):
         return []
-    no, yes = PRESENCE_CLASSES
-    return [{"path": path, "group": r.id, "source": None, "true": yes if t else no, "predicted": yes if s > 0.5 else no,
-             "probabilities": {no: round(1.0 - float(s), 6), yes: round(float(s), 6)}}
-            for r in results for path, t, s in zip(r.slice_paths, r.slice_truth, r.slice_presence)]  # type: ignore[arg-type]
+    paths = [p for r, _ in scored for p in r.slice_paths]
+    groups = [r.id for r, s in scored for _ in s]
+    y = np.concatenate([r.slice_truth for r, _ in scored]).astype(int)
+    tumor = np.concatenate([s for _, s in scored])
+    return prediction_rows(paths, groups, [None] * len(paths), y, np.stack([1.0 - tumor, tumor], 1), PRESENCE_CLASSES)
 
 
 def evaluate_stacks(
